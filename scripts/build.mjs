@@ -1,0 +1,25 @@
+// Builds the bundles with esbuild: the extension host (CommonJS, Node), the CLI, the encoder worker and the
+// webview (browser ESM). Entries that do not exist yet are skipped so partial checkouts still build.
+import { build } from 'esbuild';
+import { existsSync, mkdirSync, cpSync } from 'node:fs';
+
+const quiet = process.argv.includes('--quiet');
+const watch = process.argv.includes('--watch');
+const node = { platform: 'node', format: 'cjs', target: 'node20', bundle: true, sourcemap: true,
+  external: ['vscode', 'onnxruntime-node'], logLevel: quiet ? 'error' : 'info' };
+const targets = [
+  { entry: 'extension/src/vscode/extension.ts', out: 'dist/extension.js', ...node },
+  { entry: 'extension/src/cli.ts', out: 'dist/cli.js', ...node },
+  { entry: 'kernels/runtime/worker.ts', out: 'dist/worker.js', ...node },
+  { entry: 'test/integration/suite/index.ts', out: 'dist/test/integration/index.js', ...node, external: ['vscode', 'onnxruntime-node', 'mocha'] },
+  { entry: 'webview/src/main.ts', out: 'dist/webview/lens.js', platform: 'browser', format: 'esm', target: 'es2022',
+    bundle: true, sourcemap: true, logLevel: quiet ? 'error' : 'info' },
+];
+mkdirSync('dist', { recursive: true });
+// Runtime assets travel beside the bundles: tree-sitter grammars and the sqlite wasm are loaded from dist/.
+for (const [from, to] of [
+  ['node_modules/web-tree-sitter/web-tree-sitter.wasm', 'dist/web-tree-sitter.wasm'],
+  ['node_modules/node-sqlite3-wasm/dist/node-sqlite3-wasm.wasm', 'dist/node-sqlite3-wasm.wasm'],
+]) if (existsSync(from)) cpSync(from, to);
+await Promise.all(targets.filter((t) => existsSync(t.entry)).map(({ entry, out, ...opts }) =>
+  build({ entryPoints: [entry], outfile: out, ...opts, ...(watch ? {} : {}) })));

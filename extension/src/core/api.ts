@@ -1,0 +1,64 @@
+// The seam between the headless core (index, search, memory) and its front ends (VS Code layer, CLI, eval).
+// Nothing here imports 'vscode': the CLI and unit tests run the same core under plain Node.
+
+/** A span a user can open: workspace-relative POSIX path, 1-based inclusive lines. */
+export interface Location {
+  path: string;
+  startLine: number;
+  endLine: number;
+}
+
+export interface Chunk extends Location {
+  /** 'function' | 'class' | 'method' | ... from the parser, or 'window' for line windows. */
+  kind: string;
+  /** Symbol name where the parser gave one. */
+  name?: string;
+  /** UTF-16 offsets of the chunk text inside the file. */
+  startOffset: number;
+  endOffset: number;
+}
+
+export type SearchMode = 'lexical' | 'dense' | 'hybrid';
+
+export interface SearchHit extends Location {
+  score: number;
+  /** A short single-line-safe preview of the chunk (first non-blank lines). */
+  snippet: string;
+  kind: string;
+  name?: string;
+}
+
+export interface SearchOptions {
+  limit?: number;
+  mode?: SearchMode;
+}
+
+/** Why a file was not indexed: surfaced as counts in the status bar, details in the output channel. */
+export type SkipReason = 'binary' | 'too-large' | 'minified' | 'unreadable' | 'vanished' | 'invalid-utf8' | 'ignored';
+
+export interface IndexProgress {
+  phase: 'walk' | 'chunk' | 'encode' | 'store' | 'done';
+  filesDone: number;
+  filesTotal: number;
+  message?: string;
+}
+
+export interface IndexStats {
+  files: number;
+  chunks: number;
+  skipped: Partial<Record<SkipReason, number>>;
+  /** Files whose content was read and re-chunked in the last update (incremental proof). */
+  filesReadLastUpdate: number;
+  lastUpdateMs: number;
+}
+
+/** Cooperative cancellation without importing vscode.CancellationToken. */
+export interface Cancellation {
+  readonly isCancellationRequested: boolean;
+}
+
+export interface Logger {
+  info(msg: string): void;
+  warn(msg: string): void;
+  error(msg: string): void;
+}

@@ -1,0 +1,34 @@
+// Reads the infiniLens.* settings and turns files.exclude / search.exclude into walker globs.
+import * as vscode from 'vscode';
+import type { SearchMode } from '../core/api.js';
+
+export interface LensConfig {
+  maxFileBytes: number;
+  excludeGlobs: string[];
+  searchMode: SearchMode;
+  maxResults: number;
+}
+
+/** Settings whose change needs a re-walk (anything else is read at search time). */
+export const INDEX_SETTINGS = ['infiniLens.maxFileSizeKB', 'infiniLens.exclude', 'files.exclude', 'search.exclude'];
+
+export function readConfig(folder: vscode.WorkspaceFolder): LensConfig {
+  const lens = vscode.workspace.getConfiguration('infiniLens', folder.uri);
+  return {
+    maxFileBytes: Math.max(1, lens.get<number>('maxFileSizeKB', 1024)) * 1024,
+    excludeGlobs: [...new Set([
+      ...lens.get<string[]>('exclude', []),
+      ...enabledGlobs(vscode.workspace.getConfiguration('files', folder.uri).get('exclude')),
+      ...enabledGlobs(vscode.workspace.getConfiguration('search', folder.uri).get('exclude')),
+    ])],
+    searchMode: lens.get<SearchMode>('search.mode', 'lexical'),
+    maxResults: Math.max(1, lens.get<number>('search.maxResults', 50)),
+  };
+}
+
+/** `{ "**\/node_modules": true, "**\/*.js": { "when": "$(basename).ts" } }` → the unconditional `true` keys. */
+export function enabledGlobs(setting: unknown): string[] {
+  if (typeof setting !== 'object' || setting === null) return [];
+  // Sibling conditions ("when") need the file's neighbours; the walker cannot judge them, so they are left out.
+  return Object.entries(setting).filter(([, on]) => on === true).map(([glob]) => glob);
+}

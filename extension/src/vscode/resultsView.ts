@@ -1,0 +1,58 @@
+// The results tree (Explorer → "Infini Lens Results"): the last search's hits grouped by file, in rank
+// order of each file's best hit. Clicking a hit opens its range.
+import * as vscode from 'vscode';
+import type { SearchHit } from '../core/api.js';
+
+type Node = { kind: 'file'; path: string; hits: SearchHit[] } | { kind: 'hit'; hit: SearchHit };
+
+export class ResultsTree implements vscode.TreeDataProvider<Node> {
+  private readonly changed = new vscode.EventEmitter<void>();
+  readonly onDidChangeTreeData = this.changed.event;
+  private files: Node[] = [];
+  query = '';
+
+  constructor(private readonly root: () => vscode.Uri | undefined) {}
+
+  /** Replaces the tree with the hits of `query` (already ranked best first). */
+  show(query: string, hits: readonly SearchHit[]): void {
+    const byFile = new Map<string, SearchHit[]>();
+    for (const hit of hits) byFile.set(hit.path, [...(byFile.get(hit.path) ?? []), hit]);
+    this.query = query;
+    this.files = [...byFile].map(([path, fileHits]) => ({ kind: 'file', path, hits: fileHits }));
+    this.changed.fire();
+  }
+
+  getChildren(node?: Node): Node[] {
+    if (!node) return this.files;
+    return node.kind === 'file' ? node.hits.map((hit) => ({ kind: 'hit', hit })) : [];
+  }
+
+  getTreeItem(node: Node): vscode.TreeItem {
+    const root = this.root();
+    if (node.kind === 'file') {
+      const item = new vscode.TreeItem(node.path, vscode.TreeItemCollapsibleState.Expanded);
+      if (root) item.resourceUri = vscode.Uri.joinPath(root, node.path);
+      item.description = `${node.hits.length}`;
+      return item;
+    }
+    const { hit } = node;
+    const item = new vscode.TreeItem(`${hit.startLine}–${hit.endLine}${hit.name ? `  ${hit.name}` : ''}`);
+    item.description = hit.snippet;
+    item.tooltip = `${hit.path}:${hit.startLine}  (${hit.kind}, score ${hit.score.toFixed(3)})`;
+    if (root) item.command = { title: 'Open', command: 'vscode.open', arguments: [vscode.Uri.joinPath(root, hit.path), { selection: rangeOf(hit) }] };
+    return item;
+  }
+
+  dispose(): void { this.changed.dispose(); }
+}
+
+/** A hit's lines as an editor range: 1-based inclusive lines → 0-based, whole lines selected. */
+export function rangeOf(hit: SearchHit): vscode.Range {
+  return new vscode.Range(hit.startLine - 1, 0, hit.endLine - 1, Number.MAX_SAFE_INTEGER);
+}
+
+export function registerResultsView(tree: ResultsTree): vscode.Disposable {
+  const view = vscode.window.createTreeView('infiniLens.results', { treeDataProvider: tree, showCollapseAll: true });
+  const sync = tree.onDidChangeTreeData(() => { view.message = tree.query ? `Results for “${tree.query}”` : undefined; });
+  return vscode.Disposable.from(view, sync, tree);
+}

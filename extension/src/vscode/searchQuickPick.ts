@@ -1,0 +1,85 @@
+// "Infini Lens: Search Workspace": a QuickPick whose items are the ranked hits for what is typed so far
+// (debounced). Enter opens the file and selects the hit's lines; the hits also fill the results tree.
+import * as vscode from 'vscode';
+import type { SearchHit } from '../core/api.js';
+import type { IndexController } from './indexController.js';
+import { rangeOf, type ResultsTree } from './resultsView.js';
+
+const DEBOUNCE_MS = 150;
+
+interface HitItem extends vscode.QuickPickItem { hit: SearchHit }
+
+export function registerSearchCommand(controller: () => IndexController | undefined, tree: ResultsTree): vscode.Disposable {
+  return vscode.commands.registerCommand('infiniLens.searchWorkspace', (initialQuery?: unknown) => {
+    const index = controller();
+    if (!index) return void vscode.window.showInformationMessage('Infini Lens: open a folder to search it.');
+    return showSearch(index, tree, typeof initialQuery === 'string' ? initialQuery : '');
+  });
+}
+
+function showSearch(index: IndexController, tree: ResultsTree, initialQuery: string): Promise<void> {
+  const pick = vscode.window.createQuickPick<HitItem>();
+  pick.title = 'Infini Lens: Search Workspace';
+  pick.placeholder = 'Describe what you are looking for, or type code';
+  // The engine ranks; VS Code must neither re-filter on description/detail nor hide ranked hits.
+  pick.matchOnDescription = false;
+  pick.matchOnDetail = false;
+  let timer: NodeJS.Timeout | undefined;
+  let generation = 0;
+
+  const run = async (query: string) => {
+    const mine = ++generation;
+    if (!query.trim()) { pick.items = []; pick.busy = false; return; }
+    pick.busy = true;
+    try {
+      const hits = await index.search(query);
+      if (mine !== generation) return; // a newer query is already on its way
+      pick.items = hits.map(toItem);
+      tree.show(query, hits);
+    } catch (err) {
+      if (mine === generation) pick.items = [{ label: `$(error) ${err instanceof Error ? err.message : String(err)}`, alwaysShow: true, hit: undefined as never }];
+    } finally {
+      if (mine === generation) pick.busy = false;
+    }
+  };
+
+  return new Promise<void>((resolve) => {
+    const subs = [
+      pick.onDidChangeValue((value) => { clearTimeout(timer); timer = setTimeout(() => void run(value), DEBOUNCE_MS); }),
+      pick.onDidAccept(() => {
+        const hit = pick.selectedItems[0]?.hit;
+        if (!hit) return;
+        pick.hide();
+        void openHit(index.folder.uri, hit);
+      }),
+      pick.onDidHide(() => {
+        clearTimeout(timer);
+        generation++;
+        for (const s of subs) s.dispose();
+        pick.dispose();
+        resolve();
+      }),
+    ];
+    pick.show();
+    if (initialQuery) { pick.value = initialQuery; void run(initialQuery); }
+  });
+}
+
+function toItem(hit: SearchHit): HitItem {
+  return {
+    // alwaysShow: the hits are already the answer to the query, so the QuickPick must not filter them out.
+    label: `$(file) ${hit.path}:${hit.startLine}`,
+    description: hit.name ? `${hit.kind} ${hit.name}` : hit.kind,
+    detail: hit.snippet,
+    alwaysShow: true,
+    hit,
+  };
+}
+
+export async function openHit(root: vscode.Uri, hit: SearchHit): Promise<vscode.TextEditor> {
+  const editor = await vscode.window.showTextDocument(vscode.Uri.joinPath(root, hit.path), { preview: true });
+  const range = editor.document.validateRange(rangeOf(hit));
+  editor.selection = new vscode.Selection(range.start, range.end);
+  editor.revealRange(range, vscode.TextEditorRevealType.InCenterIfOutsideViewport);
+  return editor;
+}

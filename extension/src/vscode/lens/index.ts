@@ -1,0 +1,172 @@
+// "Infini Lens: Show Attention": the lens of the token at the cursor (or the start of the selection) in a
+// webview, plus editor highlights of what it attended to. extension.ts calls `registerLens(context, deps)`;
+// the model side plugs in as a `LensEngine` (kernels/runtime's lens graph through lensData.ts).
+import * as vscode from 'vscode';
+import type { LensData, LensView, SourceRange, TokenAttention } from '../../../../webview/src/protocol.js';
+import type { LensEngine } from './lensData.js';
+import { LensCache } from './lensCache.js';
+import { LensDecorations } from './decorations.js';
+import { LensPanel } from './lensPanel.js';
+
+export type { LensEngine, LensRequest, LensGraphOutputs, LensModelConfig, PastSegment } from './lensData.js';
+export { buildLensData, tokenAttention } from './lensData.js';
+
+export const LENS_COMMANDS = {
+  show: 'infiniLens.showAttention',
+  toggleHighlights: 'infiniLens.toggleAttentionHighlights',
+} as const;
+
+export interface LensDeps {
+  /** The model side, or undefined while no lens-capable model is loaded (the command then says so). */
+  engine(): LensEngine | undefined;
+  log: vscode.LogOutputChannel;
+}
+
+/** For integration tests and other callers. */
+export interface LensApi {
+  show(editor?: vscode.TextEditor): Promise<LensData | undefined>;
+  readonly current: LensData | undefined;
+}
+
+export function registerLens(context: vscode.ExtensionContext, deps: LensDeps): LensApi {
+  const lens = new LensController(context.extensionUri, deps);
+  context.subscriptions.push(
+    lens,
+    vscode.commands.registerCommand(LENS_COMMANDS.show, () => lens.show()),
+    vscode.commands.registerCommand(LENS_COMMANDS.toggleHighlights, () => lens.toggleHighlights()),
+  );
+  return { show: (e) => lens.show(e), get current() { return lens.current; } };
+}
+
+class LensController implements vscode.Disposable {
+  current: LensData | undefined;
+  private panel: LensPanel | undefined;
+  private view: LensView = { layer: 0, head: 0 };
+  private readonly decorations = new LensDecorations();
+  private readonly lensCache = new LensCache<LensData>(16);
+  private readonly attentionCache = new LensCache<TokenAttention>(256);
+  private pending: vscode.CancellationTokenSource | undefined;
+
+  constructor(private readonly extensionUri: vscode.Uri, private readonly deps: LensDeps) {}
+
+  async show(editor = vscode.window.activeTextEditor): Promise<LensData | undefined> {
+    if (!editor) {
+      void vscode.window.showInformationMessage('Infini Lens: open a file and put the cursor on a token first.');
+      return undefined;
+    }
+    const engine = this.deps.engine();
+    if (!engine) {
+      void vscode.window.showWarningMessage('Infini Lens: the attention lens needs the encoder model, which is not loaded yet.');
+      return undefined;
+    }
+    const doc = editor.document;
+    const uri = doc.uri.toString(), version = doc.version;
+    const offset = doc.offsetAt(editor.selection.isEmpty ? editor.selection.active : editor.selection.start);
+    this.openPanel();
+    this.pending?.cancel();
+    const cts = (this.pending = new vscode.CancellationTokenSource());
+    this.state(true, 'Computing attention…');
+    try {
+      const data = await this.fromCache(engine, doc, offset, cts.token) ?? await engine.lens(
+        { uri, label: vscode.workspace.asRelativePath(doc.uri), version, text: doc.getText(), offset }, cts.token);
+      if (cts.token.isCancellationRequested) return undefined;
+      this.lensCache.set(uri, version, `seg:${data.segment}`, data);
+      this.attentionCache.set(uri, version, `${data.segment}:${data.selection.token}`, data.selection);
+      this.setCurrent(data);
+      return data;
+    } catch (e) {
+      const message = `Infini Lens: could not compute attention: ${e instanceof Error ? e.message : String(e)}`;
+      this.deps.log.error(message);
+      this.panel?.notify('lens/error', { message });
+      return undefined;
+    } finally {
+      if (this.pending === cts) { this.pending = undefined; this.state(false); }
+    }
+  }
+
+  toggleHighlights(): void {
+    this.decorations.toggle();
+    this.state(this.pending !== undefined);
+  }
+
+  dispose(): void {
+    this.pending?.cancel();
+    this.panel?.dispose();
+    this.decorations.dispose();
+  }
+
+  /** A cached segment of this file version that holds the cursor, re-centred on the token there. */
+  private async fromCache(engine: LensEngine, doc: vscode.TextDocument, offset: number,
+    cancel: vscode.CancellationToken): Promise<LensData | undefined> {
+    for (const data of this.lensCache.valuesFor(doc.uri.toString(), doc.version)) {
+      const tok = data.tokens.find((t) => offset >= doc.offsetAt(pos(t.range, 'start')) && offset < doc.offsetAt(pos(t.range, 'end')));
+      if (!tok) continue;
+      const key = `${data.segment}:${tok.index}`;
+      const selection = this.attentionCache.get(data.uri, data.version, key)
+        ?? await engine.attention({ uri: data.uri, version: data.version, segment: data.segment, token: tok.index }, cancel);
+      return { ...data, selection };
+    }
+    return undefined;
+  }
+
+  private setCurrent(data: LensData): void {
+    this.current = data;
+    this.view = { layer: Math.min(this.view.layer, data.config.layers - 1), head: Math.min(this.view.head, data.config.heads - 1) };
+    this.panel?.notify('lens/didChangeData', { data });
+    this.decorations.show(data, this.view);
+  }
+
+  private async selectToken(segment: number, token: number): Promise<TokenAttention> {
+    const data = this.current;
+    const engine = this.deps.engine();
+    if (!data || !engine || segment !== data.segment || !data.tokens.some((t) => t.index === token)) {
+      throw new Error('That token is not part of the segment on display.');
+    }
+    const key = `${segment}:${token}`;
+    const cts = new vscode.CancellationTokenSource();
+    const selection = this.attentionCache.get(data.uri, data.version, key)
+      ?? await engine.attention({ uri: data.uri, version: data.version, segment, token }, cts.token);
+    this.attentionCache.set(data.uri, data.version, key, selection);
+    if (this.current === data) {
+      this.current = { ...data, selection };
+      this.decorations.show(this.current, this.view);
+    }
+    return selection;
+  }
+
+  private openPanel(): void {
+    if (this.panel) { this.panel.reveal(); return; }
+    this.panel = new LensPanel(this.extensionUri, {
+      reveal: (uri, range) => void this.reveal(uri, range),
+      setView: (view) => {
+        this.view = view;
+        if (this.current) this.decorations.show(this.current, view);
+      },
+      toggleDecorations: () => this.toggleHighlights(),
+      selectToken: (segment, token) => this.selectToken(segment, token),
+      ready: () => {
+        if (this.current) this.panel?.notify('lens/didChangeData', { data: this.current });
+        this.state(this.pending !== undefined);
+      },
+      closed: () => { this.panel = undefined; this.decorations.clear(); },
+    }, this.deps.log);
+  }
+
+  private state(busy: boolean, message?: string): void {
+    this.panel?.notify('lens/didChangeState', { busy, decorations: this.decorations.isEnabled, ...(message ? { message } : {}) });
+  }
+
+  /** Reveals a location the webview asked for; only documents the lens itself is showing are accepted. */
+  private async reveal(uri: string, range: SourceRange): Promise<void> {
+    if (!this.current || uri !== this.current.uri) {
+      this.deps.log.warn('lens: ignored a reveal request for a document the lens is not showing');
+      return;
+    }
+    const doc = await vscode.workspace.openTextDocument(vscode.Uri.parse(uri));
+    const r = doc.validateRange(new vscode.Range(range.startLine, range.startChar, range.endLine, range.endChar));
+    await vscode.window.showTextDocument(doc, { selection: r, viewColumn: vscode.ViewColumn.One, preserveFocus: false });
+  }
+}
+
+const pos = (r: SourceRange, end: 'start' | 'end'): vscode.Position =>
+  end === 'start' ? new vscode.Position(r.startLine, r.startChar) : new vscode.Position(r.endLine, r.endChar);

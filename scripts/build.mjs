@@ -17,10 +17,14 @@ const targets = [
     bundle: true, sourcemap: true, logLevel: quiet ? 'error' : 'info' },
 ];
 mkdirSync('dist', { recursive: true });
-// Runtime assets travel beside the bundles: tree-sitter grammars and the sqlite wasm are loaded from dist/.
+// Runtime assets travel beside the bundles: tree-sitter grammars and the sqlite wasm are loaded from dist/
+// (extension/src/core/assets.ts looks there first). web-tree-sitter is pinned to 0.22.6, the ABI that
+// tree-sitter-wasms' grammars were built for.
+const grammars = ['python', 'javascript', 'typescript', 'tsx', 'c'];
 for (const [from, to] of [
-  ['node_modules/web-tree-sitter/web-tree-sitter.wasm', 'dist/web-tree-sitter.wasm'],
+  ['node_modules/web-tree-sitter/tree-sitter.wasm', 'dist/tree-sitter.wasm'],
   ['node_modules/node-sqlite3-wasm/dist/node-sqlite3-wasm.wasm', 'dist/node-sqlite3-wasm.wasm'],
+  ...grammars.map((g) => [`node_modules/tree-sitter-wasms/out/tree-sitter-${g}.wasm`, `dist/grammars/tree-sitter-${g}.wasm`]),
 ]) if (existsSync(from)) cpSync(from, to);
 await Promise.all(targets.filter((t) => existsSync(t.entry)).map(({ entry, out, ...opts }) =>
   build({ entryPoints: [entry], outfile: out, ...opts, ...(watch ? {} : {}) })));

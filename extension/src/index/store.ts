@@ -1,7 +1,236 @@
-// STUB (being filled in): the SQLite index store.
-import type { Logger } from '../core/api.js';
+// The index store: one SQLite file per workspace folder (node-sqlite3-wasm: WASM SQLite with a real file
+// VFS, so it loads in Electron and plain Node without a native rebuild; FTS5 and bm25() built in).
+//
+// Crash safety: that VFS has no shared memory, so WAL is out; we use the rollback journal with
+// synchronous=FULL (its xSync is fsync), and the indexer commits one transaction per batch of files, so a
+// kill -9 at any moment leaves the last committed batch. The VFS locks with a `<file>.lock` directory that a
+// killed process leaves behind; we record our pid beside it and clear a lock whose owner is dead.
+// Corruption (open failure, quick_check, unknown schema) moves the file aside and starts empty: one clear
+// message, then a rebuild — never a crash loop.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Database } from 'node-sqlite3-wasm';
+import type { Chunk, Logger, SkipReason } from '../core/api.js';
+
+export const SCHEMA_VERSION = 1;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS files (
+  id INTEGER PRIMARY KEY, path TEXT NOT NULL UNIQUE, hash TEXT NOT NULL, mtime REAL NOT NULL, size INTEGER NOT NULL,
+  skip TEXT, skip_detail TEXT);
+CREATE TABLE IF NOT EXISTS chunks (
+  id INTEGER PRIMARY KEY, file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+  start_line INTEGER NOT NULL, end_line INTEGER NOT NULL, start_offset INTEGER NOT NULL, end_offset INTEGER NOT NULL,
+  kind TEXT NOT NULL, name TEXT, snippet TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS chunks_by_file ON chunks(file_id);
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
+  name, path, body, content='', contentless_delete=1, tokenize="porter unicode61 tokenchars '_'");
+`;
+
+export interface FileRow {
+  id: number;
+  path: string;
+  hash: string;
+  mtime: number;
+  size: number;
+  skip: SkipReason | null;
+}
+
+/** What the store keeps of a chunk besides its location; token strings are FTS5 input only. */
+export interface StoredChunk extends Chunk {
+  snippet: string;
+  tokens: { name: string; path: string; body: string };
+}
+
+export interface ChunkRow extends Chunk {
+  id: number;
+  snippet: string;
+}
+
 export class IndexStore {
-  private constructor(readonly file: string, private readonly logger: Logger) {}
-  static async open(file: string, logger: Logger): Promise<IndexStore> { return new IndexStore(file, logger); }
-  close(): void {}
+  private constructor(readonly file: string, private db: Database, private readonly logger: Logger) {}
+
+  /** Opens `file`, repairing what a crash or corruption left behind. Throws only if a fresh file fails too. */
+  static async open(file: string, logger: Logger): Promise<IndexStore> {
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    clearStaleLock(file, logger);
+    let db: Database | undefined;
+    let problem: string | undefined;
+    try {
+      db = new Database(file);
+      problem = checkDatabase(db);
+    } catch (err) {
+      problem = `cannot open: ${(err as Error).message}`;
+    }
+    if (problem) {
+      try { db?.close(); } catch { /* already unusable */ }
+      const aside = `${file}.corrupt`;
+      for (const suffix of ['', '-journal']) fs.rmSync(aside + suffix, { force: true });
+      if (fs.existsSync(file)) fs.renameSync(file, aside);
+      fs.rmSync(`${file}-journal`, { force: true });
+      logger.warn(`Infini Lens: the index at ${file} was unusable (${problem}); moved it to ${aside} and rebuilding from scratch.`);
+      db = new Database(file);
+    }
+    const store = new IndexStore(file, db!, logger);
+    store.init();
+    fs.writeFileSync(`${file}.pid`, String(process.pid));
+    return store;
+  }
+
+  private init(): void {
+    this.db.exec('PRAGMA journal_mode=DELETE; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;');
+    this.db.exec(SCHEMA);
+    this.db.run('INSERT OR IGNORE INTO meta(key, value) VALUES (?, ?)', ['schema_version', String(SCHEMA_VERSION)]);
+  }
+
+  /** Runs `fn` in one transaction: all of it is committed (and fsynced) or none. */
+  transaction<T>(fn: () => T): T {
+    this.db.exec('BEGIN IMMEDIATE');
+    try {
+      const result = fn();
+      this.db.exec('COMMIT');
+      return result;
+    } catch (err) {
+      if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      throw err;
+    }
+  }
+
+  allFiles(): Map<string, FileRow> {
+    const rows = this.db.all('SELECT id, path, hash, mtime, size, skip FROM files') as unknown as FileRow[];
+    return new Map(rows.map((r) => [r.path, r]));
+  }
+
+  /** Marks an unchanged-content file as seen at a new mtime/size (touch without edit). */
+  touchFile(id: number, mtime: number, size: number): void {
+    this.db.run('UPDATE files SET mtime = ?, size = ? WHERE id = ?', [mtime, size, id]);
+  }
+
+  /** Replaces everything known about one file (its row and its chunks). */
+  putFile(p: string, hash: string, mtime: number, size: number, chunks: readonly StoredChunk[],
+    skip?: { reason: SkipReason; detail?: string }): void {
+    this.deleteFile(p);
+    const { lastInsertRowid } = this.db.run(
+      'INSERT INTO files(path, hash, mtime, size, skip, skip_detail) VALUES (?, ?, ?, ?, ?, ?)',
+      [p, hash, mtime, size, skip?.reason ?? null, skip?.detail ?? null]);
+    const fileId = Number(lastInsertRowid);
+    if (chunks.length === 0) return;
+    const insChunk = this.db.prepare('INSERT INTO chunks(file_id, start_line, end_line, start_offset, end_offset, kind, name, snippet) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
+    const insFts = this.db.prepare('INSERT INTO chunks_fts(rowid, name, path, body) VALUES (?, ?, ?, ?)');
+    try {
+      for (const c of chunks) {
+        const info = insChunk.run([fileId, c.startLine, c.endLine, c.startOffset, c.endOffset, c.kind, c.name ?? null, c.snippet]);
+        insFts.run([Number(info.lastInsertRowid), c.tokens.name, c.tokens.path, c.tokens.body]);
+      }
+    } finally {
+      insChunk.finalize();
+      insFts.finalize();
+    }
+  }
+
+  deleteFile(p: string): void {
+    const row = this.db.get('SELECT id FROM files WHERE path = ?', p) as { id: number } | null;
+    if (!row) return;
+    this.db.run('DELETE FROM chunks_fts WHERE rowid IN (SELECT id FROM chunks WHERE file_id = ?)', row.id);
+    this.db.run('DELETE FROM chunks WHERE file_id = ?', row.id);
+    this.db.run('DELETE FROM files WHERE id = ?', row.id);
+  }
+
+  setMeta(key: string, value: string): void {
+    this.db.run('INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value', [key, value]);
+  }
+
+  getMeta(key: string): string | undefined {
+    const row = this.db.get('SELECT value FROM meta WHERE key = ?', key) as { value: string } | null;
+    return row?.value;
+  }
+
+  counts(): { files: number; chunks: number; skipped: Partial<Record<SkipReason, number>> } {
+    const files = (this.db.get('SELECT count(*) AS n FROM files WHERE skip IS NULL') as { n: number }).n;
+    const chunks = (this.db.get('SELECT count(*) AS n FROM chunks') as { n: number }).n;
+    const skipped: Partial<Record<SkipReason, number>> = {};
+    for (const r of this.db.all('SELECT skip, count(*) AS n FROM files WHERE skip IS NOT NULL GROUP BY skip') as { skip: SkipReason; n: number }[]) {
+      skipped[r.skip] = r.n;
+    }
+    return { files, chunks, skipped };
+  }
+
+  /** FTS5 bm25 over the three columns; lower scores are better in SQLite, so we negate. */
+  searchFts(match: string, weights: { name: number; path: number; body: number }, limit: number): { id: number; score: number }[] {
+    const rows = this.db.all(
+      'SELECT rowid AS id, bm25(chunks_fts, ?, ?, ?) AS score FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY score LIMIT ?',
+      [weights.name, weights.path, weights.body, match, limit]) as { id: number; score: number }[];
+    return rows.map((r) => ({ id: r.id, score: -r.score }));
+  }
+
+  chunksByIds(ids: readonly number[]): Map<number, ChunkRow> {
+    const out = new Map<number, ChunkRow>();
+    if (ids.length === 0) return out;
+    const rows = this.db.all(
+      `SELECT c.id, f.path, c.start_line, c.end_line, c.start_offset, c.end_offset, c.kind, c.name, c.snippet
+       FROM chunks c JOIN files f ON f.id = c.file_id WHERE c.id IN (${ids.map(() => '?').join(',')})`, [...ids]) as Record<string, unknown>[];
+    for (const r of rows) out.set(r.id as number, toChunkRow(r));
+    return out;
+  }
+
+  /** Every chunk in path/line order: for a dense ranker that embeds chunks, and for equality checks. */
+  *iterateChunks(): Generator<ChunkRow> {
+    const stmt = this.db.prepare(`SELECT c.id, f.path, c.start_line, c.end_line, c.start_offset, c.end_offset, c.kind, c.name, c.snippet
+      FROM chunks c JOIN files f ON f.id = c.file_id ORDER BY f.path, c.start_line, c.end_line, c.id`);
+    try {
+      for (const r of stmt.iterate() as Iterable<Record<string, unknown>>) yield toChunkRow(r);
+    } finally {
+      stmt.finalize();
+    }
+  }
+
+  close(): void {
+    if (!this.db.isOpen) return;
+    this.db.close();
+    fs.rmSync(`${this.file}.pid`, { force: true });
+  }
+}
+
+function toChunkRow(r: Record<string, unknown>): ChunkRow {
+  return {
+    id: r.id as number, path: r.path as string, startLine: r.start_line as number, endLine: r.end_line as number,
+    startOffset: r.start_offset as number, endOffset: r.end_offset as number, kind: r.kind as string,
+    name: (r.name as string | null) ?? undefined, snippet: r.snippet as string,
+  };
+}
+
+/** undefined when healthy, else why not. */
+function checkDatabase(db: Database): string | undefined {
+  const check = db.get('PRAGMA quick_check') as Record<string, string> | null;
+  const verdict = check ? Object.values(check)[0] : 'no answer';
+  if (verdict !== 'ok') return `quick_check: ${verdict}`;
+  const hasMeta = db.get("SELECT 1 AS x FROM sqlite_master WHERE type = 'table' AND name = 'meta'");
+  if (!hasMeta) {
+    const anyTable = db.get("SELECT 1 AS x FROM sqlite_master WHERE type = 'table'");
+    return anyTable ? 'not an Infini Lens index' : undefined; // empty file: a fresh index
+  }
+  const v = db.get("SELECT value FROM meta WHERE key = 'schema_version'") as { value: string } | null;
+  if (v && v.value !== String(SCHEMA_VERSION)) return `schema version ${v.value}, this build needs ${SCHEMA_VERSION}`;
+  return undefined;
+}
+
+/** The VFS lock is a directory; a process killed while holding it leaves it behind forever. */
+function clearStaleLock(file: string, logger: Logger): void {
+  const lock = `${file}.lock`;
+  if (!fs.existsSync(lock)) return;
+  let pid = NaN;
+  try { pid = Number(fs.readFileSync(`${file}.pid`, 'utf8').trim()); } catch { /* no owner recorded */ }
+  if (Number.isInteger(pid) && pid !== process.pid && isAlive(pid)) return; // a live indexer owns it
+  fs.rmSync(lock, { recursive: true, force: true });
+  logger.info(`Infini Lens: cleared a stale lock left by an interrupted indexer (${lock}).`);
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }

@@ -16,8 +16,12 @@ import type {
 } from '../core/api.js';
 import { IndexStore } from './store.js';
 import { walkWorkspace, type WalkOptions } from './walker.js';
-import { Indexer } from './indexer.js';
+import { Indexer, type FileChangeEvent } from './indexer.js';
 import { SearchEngine } from '../search/engine.js';
+import type { Ranker } from '../search/ranker.js';
+
+export type { Ranker, RankedChunk } from '../search/ranker.js';
+export { ModeUnavailableError } from '../search/engine.js';
 
 export interface WorkspaceIndexOptions {
   /** Folder that holds the index file (created if missing). VS Code: storageUri; CLI: <root>/.infinilens. */
@@ -32,10 +36,7 @@ export interface WorkspaceIndexOptions {
 }
 
 /** A file-watcher event, path relative to the root (POSIX) or absolute inside it. */
-export interface FileChange {
-  type: 'created' | 'changed' | 'deleted';
-  path: string;
-}
+export type FileChange = FileChangeEvent;
 
 export const silentLogger: Logger = { info() {}, warn() {}, error() {} };
 
@@ -68,16 +69,21 @@ export class WorkspaceIndex {
   /** Full incremental pass: walks the folder, re-reads files whose mtime/size changed, drops deleted ones. */
   update(onProgress?: (p: IndexProgress) => void, cancellation?: Cancellation): Promise<IndexStats> {
     return this.serial(async () => {
-      const walk = await walkWorkspace(this.root, this.walkOptions());
-      await this.indexer.sync(walk, { onProgress, cancellation });
+      await this.fullSync(onProgress, cancellation);
       return this.indexer.stats();
     });
+  }
+
+  private async fullSync(onProgress?: (p: IndexProgress) => void, cancellation?: Cancellation): Promise<void> {
+    onProgress?.({ phase: 'walk', filesDone: 0, filesTotal: 0 });
+    const walk = await walkWorkspace(this.root, this.walkOptions());
+    await this.indexer.sync(walk, { onProgress, cancellation });
   }
 
   /** Applies watcher events without a full walk. Paths outside the root or excluded are ignored. */
   applyChanges(events: readonly FileChange[]): Promise<IndexStats> {
     return this.serial(async () => {
-      await this.indexer.applyChanges(events, this.walkOptions());
+      await this.indexer.applyChanges(events, this.walkOptions(), () => this.fullSync());
       return this.indexer.stats();
     });
   }
@@ -85,6 +91,21 @@ export class WorkspaceIndex {
   /** Ranked chunks for a query. mode 'lexical' (default) is always available. */
   search(query: string, options: SearchOptions = {}): Promise<SearchHit[]> {
     return this.serial(async () => this.engine.search(query, options));
+  }
+
+  /** Plugs in another ranker (the encoder runtime registers mode 'dense'; 'hybrid' then works too). */
+  registerRanker(ranker: Ranker): void {
+    this.engine.register(ranker);
+  }
+
+  /** Whether a search mode can be served now (the CLI fails clearly for modes that are not). */
+  supports(mode: SearchOptions['mode'] & string): boolean {
+    return this.engine.available(mode);
+  }
+
+  /** The store, for rankers that need every chunk (dense embedding) and for diagnostics. */
+  get indexStore(): IndexStore {
+    return this.store;
   }
 
   stats(): IndexStats {
@@ -97,7 +118,10 @@ export class WorkspaceIndex {
   }
 
   close(): Promise<void> {
-    return this.serial(async () => this.store.close());
+    return this.serial(async () => {
+      this.indexer.dispose();
+      this.store.close();
+    });
   }
 
   private walkOptions(): WalkOptions {

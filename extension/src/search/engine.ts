@@ -1,7 +1,55 @@
-// STUB (being filled in): query engine over rankers.
-import type { SearchHit, SearchOptions } from '../core/api.js';
+// The query engine: picks the ranker(s) for a mode, fuses for hybrid, and turns chunk ids into SearchHits.
+import type { SearchHit, SearchMode, SearchOptions } from '../core/api.js';
 import type { IndexStore } from '../index/store.js';
+import { LexicalRanker } from './lexicalRanker.js';
+import { reciprocalRankFusion, type RankedChunk, type Ranker } from './ranker.js';
+
+export const DEFAULT_LIMIT = 20;
+/** Hybrid asks each side for more than it returns, so fusion has candidates that only one side found. */
+const HYBRID_DEPTH = 4;
+
+export class ModeUnavailableError extends Error {
+  constructor(readonly mode: SearchMode) {
+    super(`Search mode '${mode}' is not available yet: no dense ranker is registered (the encoder runtime provides it). Use --mode lexical.`);
+    this.name = 'ModeUnavailableError';
+  }
+}
+
 export class SearchEngine {
-  constructor(readonly store: IndexStore) {}
-  async search(_q: string, _o: SearchOptions): Promise<SearchHit[]> { return []; }
+  private readonly rankers = new Map<Exclude<SearchMode, 'hybrid'>, Ranker>();
+
+  constructor(private readonly store: IndexStore) {
+    this.register(new LexicalRanker(store));
+  }
+
+  /** Adds or replaces a ranker (the runtime registers 'dense' here). */
+  register(ranker: Ranker): void {
+    this.rankers.set(ranker.mode, ranker);
+  }
+
+  available(mode: SearchMode): boolean {
+    return mode === 'hybrid' ? this.rankers.has('dense') && this.rankers.has('lexical') : this.rankers.has(mode);
+  }
+
+  async search(query: string, options: SearchOptions = {}): Promise<SearchHit[]> {
+    const limit = Math.max(1, options.limit ?? DEFAULT_LIMIT);
+    const mode = options.mode ?? 'lexical';
+    if (!this.available(mode)) throw new ModeUnavailableError(mode);
+    let ranked: RankedChunk[];
+    if (mode === 'hybrid') {
+      const depth = limit * HYBRID_DEPTH;
+      const lists = await Promise.all([this.rankers.get('lexical')!.rank(query, depth), this.rankers.get('dense')!.rank(query, depth)]);
+      ranked = reciprocalRankFusion(lists, limit);
+    } else {
+      ranked = await this.rankers.get(mode)!.rank(query, limit);
+    }
+    const rows = this.store.chunksByIds(ranked.map((r) => r.id));
+    const hits: SearchHit[] = [];
+    for (const r of ranked) {
+      const c = rows.get(r.id);
+      if (!c) continue; // deleted between ranking and lookup (dense index lagging behind the store)
+      hits.push({ path: c.path, startLine: c.startLine, endLine: c.endLine, score: r.score, snippet: c.snippet, kind: c.kind, name: c.name });
+    }
+    return hits;
+  }
 }

@@ -1,0 +1,207 @@
+// Headless CLI over the same core the extension uses (bundled to dist/cli.js):
+//   index <folder> [--index-dir D] [--exclude GLOB]...           progress on stderr, summary on stdout
+//   search "<query>" --workspace <folder> [--json] [--limit N] [--mode M] [--index-dir D]
+//   eval --set <dir> --mode lexical --out <run.jsonl> [--limit N] [--index-dir D]
+//   bench-query --workspace <folder> [--queries FILE] [--rounds N] [--index-dir D]
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { createHash } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import type { IndexProgress, IndexStats, Logger, SearchMode } from './core/api.js';
+import { WorkspaceIndex } from './index/workspaceIndex.js';
+
+const USAGE = `usage:
+  infini-lens index <folder> [--index-dir DIR] [--exclude GLOB]... [--verbose]
+  infini-lens search "<query>" --workspace <folder> [--json] [--limit N] [--mode lexical|dense|hybrid]
+  infini-lens eval --set <dir> --mode lexical --out <run.jsonl> [--limit N] [--index-dir DIR]
+  infini-lens bench-query --workspace <folder> [--queries queries.jsonl] [--rounds N]`;
+
+const MODES: readonly SearchMode[] = ['lexical', 'dense', 'hybrid'];
+
+class UsageError extends Error {}
+
+async function main(argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv, allowPositionals: true, strict: true,
+    options: {
+      workspace: { type: 'string' }, 'index-dir': { type: 'string' }, exclude: { type: 'string', multiple: true },
+      json: { type: 'boolean' }, limit: { type: 'string' }, mode: { type: 'string' }, set: { type: 'string' },
+      out: { type: 'string' }, queries: { type: 'string' }, rounds: { type: 'string' }, verbose: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  const [command, arg] = positionals;
+  if (values.help || !command) return void console.log(USAGE);
+  const logger = stderrLogger(values.verbose ?? false);
+  const limit = values.limit ? positiveInt(values.limit, '--limit') : undefined;
+  const mode = parseMode(values.mode);
+  const open = (folder: string, indexDir?: string) => WorkspaceIndex.open(folder, {
+    storageDir: indexDir ?? path.join(folder, '.infinilens'), excludeGlobs: values.exclude ?? [], logger,
+  });
+
+  switch (command) {
+    case 'index': {
+      const folder = requireDir(arg, 'index <folder>');
+      const index = await open(folder, values['index-dir']);
+      const t0 = Date.now();
+      const stats = await index.update(progressPrinter());
+      await index.close();
+      console.log(summary(stats, Date.now() - t0, index.indexPath));
+      return;
+    }
+    case 'search': {
+      if (!arg) throw new UsageError('search needs a query');
+      const folder = requireDir(values.workspace, '--workspace <folder>');
+      const index = await open(folder, values['index-dir']);
+      try {
+        requireMode(index, mode);
+        await index.update(progressPrinter());
+        const hits = await index.search(arg, { limit: limit ?? 10, mode });
+        if (values.json) console.log(JSON.stringify(hits, null, 2));
+        else for (const h of hits) console.log(`${h.path}:${h.startLine}-${h.endLine}  ${h.kind}${h.name ? ` ${h.name}` : ''}  (${h.score.toFixed(2)})\n    ${h.snippet.split('\n')[0]?.trim() ?? ''}`);
+      } finally {
+        await index.close();
+      }
+      return;
+    }
+    case 'eval':
+      return runEval(requireDir(values.set, '--set <dir>'), mode, values.out, limit ?? 10, values['index-dir'], open);
+    case 'bench-query':
+      return benchQuery(requireDir(values.workspace, '--workspace <folder>'), values.queries,
+        values.rounds ? positiveInt(values.rounds, '--rounds') : 3, mode, values['index-dir'], open);
+    default:
+      throw new UsageError(`unknown command '${command}'`);
+  }
+}
+
+type Open = (folder: string, indexDir?: string) => Promise<WorkspaceIndex>;
+
+interface EvalQuery {
+  id: string;
+  query: string;
+}
+
+/** Writes one run line per query in the scorer's format (paths relative to corpus/). */
+async function runEval(setDir: string, mode: SearchMode, out: string | undefined, limit: number, indexDir: string | undefined, open: Open): Promise<void> {
+  if (!out) throw new UsageError('eval needs --out <run.jsonl>');
+  const corpus = requireDir(path.join(setDir, 'corpus'), '<set>/corpus (unpack corpus.tar.xz there)');
+  const queries = readQueries(path.join(setDir, 'queries.jsonl'));
+  // The index lives outside the eval set (it is read-only input); keyed by the corpus path so reruns are incremental.
+  const dir = indexDir ?? path.join(os.tmpdir(), `infinilens-eval-${createHash('sha1').update(corpus).digest('hex').slice(0, 12)}`);
+  const index = await open(corpus, dir);
+  try {
+    requireMode(index, mode);
+    const t0 = Date.now();
+    const stats = await index.update(progressPrinter());
+    process.stderr.write(`${summary(stats, Date.now() - t0, index.indexPath)}\n`);
+    const lines: string[] = [];
+    for (const q of queries) {
+      const hits = await index.search(q.query, { limit, mode });
+      lines.push(JSON.stringify({ id: q.id, results: hits.map((h) => ({ path: h.path, start_line: h.startLine, end_line: h.endLine })) }));
+    }
+    fs.mkdirSync(path.dirname(path.resolve(out)), { recursive: true });
+    fs.writeFileSync(out, `${lines.join('\n')}\n`);
+    process.stderr.write(`wrote ${lines.length} run lines (mode ${mode}, top ${limit}) to ${out}\n`);
+  } finally {
+    await index.close();
+  }
+}
+
+/** Warm query latency from the same layer the CLI search uses: index once, then time each query. */
+async function benchQuery(folder: string, queriesFile: string | undefined, rounds: number, mode: SearchMode, indexDir: string | undefined, open: Open): Promise<void> {
+  const index = await open(folder, indexDir);
+  try {
+    requireMode(index, mode);
+    await index.update(progressPrinter());
+    const queries = queriesFile ? readQueries(queriesFile).map((q) => q.query) : DEFAULT_BENCH_QUERIES;
+    for (const q of queries.slice(0, 20)) await index.search(q, { limit: 10, mode }); // warm caches
+    const times: number[] = [];
+    for (let r = 0; r < rounds; r++) {
+      for (const q of queries) {
+        const t0 = process.hrtime.bigint();
+        await index.search(q, { limit: 10, mode });
+        times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+      }
+    }
+    times.sort((a, b) => a - b);
+    const pct = (p: number) => times[Math.min(times.length - 1, Math.floor((p / 100) * times.length))]!;
+    console.log(`queries ${times.length} (${queries.length} x ${rounds} rounds), mode ${mode}, limit 10`);
+    console.log(`p50 ${pct(50).toFixed(2)} ms  p90 ${pct(90).toFixed(2)} ms  p99 ${pct(99).toFixed(2)} ms  max ${times[times.length - 1]!.toFixed(2)} ms`);
+  } finally {
+    await index.close();
+  }
+}
+
+const DEFAULT_BENCH_QUERIES = [
+  'parse configuration file', 'open a database connection', 'readFile', 'HTTPServer', 'error message for invalid input',
+  'compute shortest path in a graph', 'serialize object to json', 'symbol table lookup', 'user authentication token',
+  'sort list by key', 'create_temp_file', 'getElementById', 'retry with backoff', 'escape html', 'read archive member',
+];
+
+function readQueries(file: string): EvalQuery[] {
+  if (!fs.existsSync(file)) throw new UsageError(`no queries file at ${file}`);
+  return fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.trim()).map((l, i) => {
+    const q = JSON.parse(l) as Partial<EvalQuery>;
+    if (typeof q.id !== 'string' || typeof q.query !== 'string') throw new UsageError(`${file}:${i + 1}: needs "id" and "query"`);
+    return { id: q.id, query: q.query };
+  });
+}
+
+function requireMode(index: WorkspaceIndex, mode: SearchMode): void {
+  if (!index.supports(mode)) {
+    throw new UsageError(`mode '${mode}' is not available yet: no dense ranker is registered (the encoder runtime adds it). Use --mode lexical.`);
+  }
+}
+
+function parseMode(m: string | undefined): SearchMode {
+  if (m === undefined) return 'lexical';
+  if (!(MODES as readonly string[]).includes(m)) throw new UsageError(`--mode must be one of ${MODES.join(', ')}`);
+  return m as SearchMode;
+}
+
+function positiveInt(v: string, flag: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag} needs a positive integer, got '${v}'`);
+  return n;
+}
+
+function requireDir(p: string | undefined, what: string): string {
+  if (!p) throw new UsageError(`missing ${what}`);
+  const abs = path.resolve(p);
+  if (!fs.existsSync(abs) || !fs.statSync(abs).isDirectory()) throw new UsageError(`not a folder: ${abs} (${what})`);
+  return abs;
+}
+
+function summary(s: IndexStats, ms: number, indexPath: string): string {
+  const skips = Object.entries(s.skipped).filter(([, n]) => n).map(([r, n]) => `${r} ${n}`).join(', ') || 'none';
+  return `indexed ${s.files} files, ${s.chunks} chunks; read ${s.filesReadLastUpdate} files this run; skipped: ${skips}; ${(ms / 1000).toFixed(2)} s; index ${indexPath}`;
+}
+
+function progressPrinter(): (p: IndexProgress) => void {
+  let last = 0;
+  return (p) => {
+    const now = Date.now();
+    if (p.phase !== 'done' && now - last < 500) return;
+    last = now;
+    process.stderr.write(`[${p.phase}] ${p.filesDone}/${p.filesTotal}${p.message ? ` ${p.message}` : ''}\n`);
+  };
+}
+
+function stderrLogger(verbose: boolean): Logger {
+  return {
+    info: (m) => { if (verbose) process.stderr.write(`${m}\n`); },
+    warn: (m) => process.stderr.write(`warning: ${m}\n`),
+    error: (m) => process.stderr.write(`error: ${m}\n`),
+  };
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  if (err instanceof UsageError || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+    process.stderr.write(`infini-lens: ${(err as Error).message}\n${USAGE}\n`);
+    process.exitCode = 2;
+  } else {
+    process.stderr.write(`infini-lens: ${(err as Error).stack ?? String(err)}\n`);
+    process.exitCode = 1;
+  }
+});

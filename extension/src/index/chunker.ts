@@ -1,0 +1,233 @@
+// Cuts a file into chunks a user can open: symbols (functions, classes, methods) where tree-sitter parses the
+// language, line windows otherwise. A container (class, interface, struct) is chunked as its own lines only —
+// header and fields — with each method a chunk of its own; functions longer than maxLines are split the same
+// way (nested symbols apart, the rest in pieces). File lines outside every symbol become 'block' chunks.
+import Parser from 'web-tree-sitter';
+import type { Chunk } from '../core/api.js';
+import { assetPath } from '../core/assets.js';
+import { CONTAINER_KINDS, LANGUAGES, languageOf, type LanguageId, type LanguageSpec } from './languages.js';
+
+export interface ChunkOptions {
+  /** A symbol longer than this is split (nested symbols apart, the rest in pieces of this size). */
+  maxLines: number;
+  /** Line windows for unparsed files: size and stride (overlapping so a function is not cut in two). */
+  windowLines: number;
+  windowStride: number;
+}
+
+export const DEFAULT_CHUNK_OPTIONS: ChunkOptions = { maxLines: 100, windowLines: 40, windowStride: 20 };
+
+/** A chunk plus its text (lines startLine..endLine), which the store tokenises. */
+export interface ChunkWithText extends Chunk {
+  text: string;
+}
+
+interface SymbolNode {
+  kind: string;
+  name?: string;
+  start: number; // 0-based rows, inclusive
+  end: number;
+  children: SymbolNode[];
+}
+
+let parserReady: Promise<void> | undefined;
+const languageCache = new Map<LanguageId, Promise<Parser.Language>>();
+
+/** Loads the tree-sitter runtime once per process (the wasm sits beside the bundle or in node_modules). */
+function initParser(): Promise<void> {
+  parserReady ??= Parser.init({
+    locateFile: () => assetPath('tree-sitter.wasm', 'web-tree-sitter/tree-sitter.wasm'),
+  });
+  return parserReady;
+}
+
+async function loadLanguage(spec: LanguageSpec): Promise<Parser.Language> {
+  await initParser();
+  let lang = languageCache.get(spec.id);
+  if (!lang) {
+    lang = Parser.Language.load(assetPath(`grammars/${spec.wasm}`, `tree-sitter-wasms/out/${spec.wasm}`));
+    languageCache.set(spec.id, lang);
+  }
+  return lang;
+}
+
+export class Chunker {
+  private readonly parsers = new Map<LanguageId, Parser>();
+
+  constructor(private readonly options: ChunkOptions = DEFAULT_CHUNK_OPTIONS) {}
+
+  async chunk(path: string, text: string): Promise<ChunkWithText[]> {
+    const lines = splitLines(text);
+    const id = languageOf(path);
+    const symbols = id ? await this.symbols(LANGUAGES[id], text) : undefined;
+    const ranges = symbols ? this.symbolRanges(symbols, lines) : this.windows(0, lines.length - 1, lines);
+    const starts = lineStarts(text);
+    return ranges.map((r) => toChunk(path, r, lines, starts));
+  }
+
+  dispose(): void {
+    for (const p of this.parsers.values()) p.delete();
+    this.parsers.clear();
+  }
+
+  private async symbols(spec: LanguageSpec, text: string): Promise<SymbolNode[] | undefined> {
+    let parser = this.parsers.get(spec.id);
+    if (!parser) {
+      const language = await loadLanguage(spec); // also initialises the runtime before `new Parser()`
+      parser = new Parser();
+      parser.setLanguage(language);
+      parser.setTimeoutMicros(5_000_000); // a pathological file falls back to windows, never hangs the index
+      this.parsers.set(spec.id, parser);
+    }
+    let tree: Parser.Tree | undefined;
+    try {
+      tree = parser.parse(text);
+    } catch {
+      return undefined;
+    }
+    if (!tree) return undefined;
+    try {
+      return collectSymbols(spec, tree.rootNode);
+    } finally {
+      tree.delete();
+    }
+  }
+
+  /** Symbols → line ranges: containers and oversized symbols give way to their children. */
+  private symbolRanges(top: SymbolNode[], lines: string[]): Range[] {
+    const out: Range[] = [];
+    const emit = (sym: SymbolNode): void => {
+      const size = sym.end - sym.start + 1;
+      const split = CONTAINER_KINDS.has(sym.kind) || size > this.options.maxLines;
+      if (!split || (sym.children.length === 0 && size <= this.options.maxLines)) {
+        out.push({ start: sym.start, end: sym.end, kind: sym.kind, name: sym.name });
+        return;
+      }
+      const kids = sym.children;
+      for (const k of kids) emit(k);
+      for (const run of ownRuns(sym.start, sym.end, kids, lines)) {
+        out.push(...this.pieces(run.start, run.end, sym.kind, sym.name));
+      }
+    };
+    for (const s of top) emit(s);
+    for (const run of ownRuns(0, lines.length - 1, top, lines)) out.push(...this.pieces(run.start, run.end, 'block'));
+    return out.sort((a, b) => a.start - b.start || a.end - b.end);
+  }
+
+  /** Non-overlapping pieces of at most maxLines (the head piece keeps the signature). */
+  private pieces(start: number, end: number, kind: string, name?: string): Range[] {
+    const out: Range[] = [];
+    const step = kind === 'block' ? this.options.windowLines : this.options.maxLines;
+    for (let s = start; s <= end; s += step) out.push({ start: s, end: Math.min(end, s + step - 1), kind, name });
+    return out;
+  }
+
+  private windows(start: number, end: number, lines: string[]): Range[] {
+    const { windowLines, windowStride } = this.options;
+    const out: Range[] = [];
+    for (let s = start; s <= end; s += windowStride) {
+      const e = Math.min(end, s + windowLines - 1);
+      if (hasWords(lines, s, e)) out.push({ start: s, end: e, kind: 'window' });
+      if (e === end) break;
+    }
+    return out;
+  }
+}
+
+interface Range {
+  start: number;
+  end: number;
+  kind: string;
+  name?: string;
+}
+
+/** Depth-first walk with a cursor (cheaper than node.children across the wasm boundary). */
+function collectSymbols(spec: LanguageSpec, root: Parser.SyntaxNode): SymbolNode[] {
+  const top: SymbolNode[] = [];
+  const stack: { sym: SymbolNode | undefined; endIndex: number }[] = [];
+  const cursor = root.walk();
+  try {
+    for (;;) {
+      const node = cursor.currentNode;
+      while (stack.length > 0 && node.startIndex >= stack[stack.length - 1]!.endIndex) stack.pop();
+      const kind = spec.symbolKind(node);
+      if (kind) {
+        const ext = spec.extent(node);
+        const start = withLeadingComments(ext).startPosition.row;
+        const end = ext.endPosition.column === 0 && ext.endPosition.row > start ? ext.endPosition.row - 1 : ext.endPosition.row;
+        const sym: SymbolNode = { kind, name: spec.name(node)?.slice(0, 200), start, end, children: [] };
+        const parent = stack.length > 0 ? stack[stack.length - 1]!.sym : undefined;
+        (parent ? parent.children : top).push(sym);
+        stack.push({ sym, endIndex: node.endIndex });
+      }
+      if (cursor.gotoFirstChild()) continue;
+      while (!cursor.gotoNextSibling()) {
+        if (!cursor.gotoParent()) return dropOverlaps(top);
+      }
+    }
+  } finally {
+    cursor.delete();
+  }
+}
+
+/** Doc comments directly above a symbol (at most one blank line between, GNU style) belong to it. */
+function withLeadingComments(node: Parser.SyntaxNode): Parser.SyntaxNode {
+  let first = node;
+  for (let p = node.previousNamedSibling; p && p.type === 'comment' && p.endPosition.row >= first.startPosition.row - 2; p = p.previousNamedSibling) {
+    if (p.endPosition.row === first.startPosition.row && p.startPosition.row === p.endPosition.row && p.startPosition.column > 0) break;
+    first = p;
+  }
+  return first;
+}
+
+/** Siblings that share lines (two one-line functions on one line, leading comments claimed twice) merge. */
+function dropOverlaps(list: SymbolNode[]): SymbolNode[] {
+  const out: SymbolNode[] = [];
+  for (const s of list) {
+    s.children = dropOverlaps(s.children);
+    const last = out[out.length - 1];
+    if (last && s.start <= last.end) {
+      last.end = Math.max(last.end, s.end);
+      last.children.push(...s.children);
+      continue;
+    }
+    out.push(s);
+  }
+  return out;
+}
+
+/** Runs of lines in [start, end] not covered by any child, keeping only runs with some words in them. */
+function ownRuns(start: number, end: number, kids: SymbolNode[], lines: string[]): { start: number; end: number }[] {
+  const runs: { start: number; end: number }[] = [];
+  let s = start;
+  for (const k of kids) {
+    if (k.start > s) runs.push({ start: s, end: Math.min(k.start - 1, end) });
+    s = Math.max(s, k.end + 1);
+  }
+  if (s <= end) runs.push({ start: s, end });
+  return runs.filter((r) => hasWords(lines, r.start, r.end));
+}
+
+function hasWords(lines: string[], start: number, end: number): boolean {
+  for (let i = start; i <= end; i++) if (/[A-Za-z0-9_]/.test(lines[i] ?? '')) return true;
+  return false;
+}
+
+function toChunk(path: string, r: Range, lines: string[], starts: number[]): ChunkWithText {
+  const startOffset = starts[r.start]!;
+  const endOffset = starts[r.end]! + lines[r.end]!.length;
+  const text = lines.slice(r.start, r.end + 1).join('\n');
+  return { path, startLine: r.start + 1, endLine: r.end + 1, kind: r.kind, name: r.name, startOffset, endOffset, text };
+}
+
+/** UTF-16 offset of the first character of every line. */
+function lineStarts(text: string): number[] {
+  const starts = [0];
+  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) starts.push(i + 1);
+  return starts;
+}
+
+/** Lines without their terminators; '\r\n' counts as one terminator so offsets stay right. */
+export function splitLines(text: string): string[] {
+  return text.split('\n').map((l) => (l.endsWith('\r') ? l.slice(0, -1) : l));
+}

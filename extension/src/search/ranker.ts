@@ -1,0 +1,27 @@
+// The seam between the query engine and the ways of ranking chunks. Lexical (FTS5 bm25) ships now; a dense
+// ranker (the encoder) plugs in through the same interface, and hybrid fuses any two of them.
+import type { SearchMode } from '../core/api.js';
+
+/** One ranked chunk: the store's chunk id and a ranker-specific score (higher is better). */
+export interface RankedChunk {
+  id: number;
+  score: number;
+}
+
+export interface Ranker {
+  readonly mode: Exclude<SearchMode, 'hybrid'>;
+  /** Best first, at most `limit`. */
+  rank(query: string, limit: number): Promise<RankedChunk[]>;
+}
+
+/** Reciprocal-rank fusion: robust to the two rankers' scores living on different scales. */
+export function reciprocalRankFusion(lists: readonly RankedChunk[][], limit: number, k = 60): RankedChunk[] {
+  const fused = new Map<number, number>();
+  for (const list of lists) {
+    list.forEach((r, rank) => fused.set(r.id, (fused.get(r.id) ?? 0) + 1 / (k + rank + 1)));
+  }
+  return [...fused.entries()]
+    .map(([id, score]) => ({ id, score }))
+    .sort((a, b) => b.score - a.score || a.id - b.id)
+    .slice(0, limit);
+}

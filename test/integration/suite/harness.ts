@@ -1,0 +1,27 @@
+// The tests' side of the harness RPC (scripts/integration/run.mjs): act on the workbench page like a user.
+export const harnessUrl = process.env.INFINI_LENS_HARNESS;
+
+async function call(request: Record<string, unknown>): Promise<string> {
+  if (!harnessUrl) throw new Error('INFINI_LENS_HARNESS is not set: run through scripts/integration/run.mjs');
+  const res = await fetch(harnessUrl, { method: 'POST', body: JSON.stringify(request) });
+  const answer = (await res.json()) as { ok: boolean; result?: string; error?: string };
+  if (!answer.ok) throw new Error(`harness ${request.op}: ${answer.error}`);
+  return answer.result ?? '';
+}
+
+export const press = (key: string) => call({ op: 'press', key });
+export const type = (text: string) => call({ op: 'type', text });
+/** Waits until an element matching `selector` (and containing `text`) is visible; returns its text. */
+export const waitFor = (selector: string, text?: string, timeoutMs?: number) => call({ op: 'waitFor', selector, text, timeoutMs });
+export const screenshot = (name: string) => call({ op: 'screenshot', name });
+
+/** Polls `probe` until it returns a value (not undefined) or the deadline passes. */
+export async function eventually<T>(probe: () => Promise<T | undefined> | T | undefined, what: string, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}

@@ -1,0 +1,14 @@
+// Entry the VS Code extension host loads (extensionTestsPath): runs the mocha suite chosen by the harness.
+// Bundled by scripts/build.mjs into dist/test/integration/index.js; mocha itself stays external.
+import Mocha from 'mocha';
+
+export function run(): Promise<void> {
+  const mocha = new Mocha({ ui: 'tdd', timeout: 60_000, color: false, reporter: 'spec' });
+  // The suites call suite()/test(): make mocha's globals exist before their modules are evaluated.
+  mocha.suite.emit('pre-require', globalThis, 'infini-lens', mocha);
+  if (process.env.INFINI_LENS_SUITE === 'vsix') require('./vsix.test');
+  else require('./extension.test');
+  return new Promise((resolve, reject) => {
+    mocha.run((failures) => (failures ? reject(new Error(`${failures} integration test(s) failed`)) : resolve()));
+  });
+}

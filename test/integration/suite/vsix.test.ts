@@ -1,0 +1,31 @@
+// The packaged linux-x64 VSIX, installed into the test VS Code's extensions folder (not the repo), indexes
+// and searches. The development extension in this run is an empty host (test/integration/vsix-host).
+import * as assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { InfiniLensApi } from '../../../extension/src/vscode/extension.js';
+import { press, screenshot, waitFor } from './harness.js';
+
+suite('Infini Lens installed from the linux-x64 VSIX', () => {
+  test('the installed copy carries only the linux-x64 onnxruntime binaries', () => {
+    const ext = vscode.extensions.getExtension('infini-lens.infini-lens');
+    assert.ok(ext, 'installed extension is loaded');
+    assert.match(ext.extensionPath, /[/\\]extensions[/\\]infini-lens\.infini-lens-/);
+    const bin = path.join(ext.extensionPath, 'node_modules', 'onnxruntime-node', 'bin', 'napi-v6');
+    assert.ok(existsSync(path.join(bin, 'linux', 'x64', 'onnxruntime_binding.node')));
+    for (const other of ['darwin', 'win32', path.join('linux', 'arm64')]) assert.ok(!existsSync(path.join(bin, other)), `${other} pruned`);
+  });
+
+  test('indexes the workspace and answers a search through the QuickPick', async () => {
+    const api = await vscode.extensions.getExtension<InfiniLensApi>('infini-lens.infini-lens')!.activate();
+    const stats = await api.whenIdle();
+    assert.ok(stats && stats.files >= 4, `indexed ${stats?.files} files`);
+    const [hit] = await api.search('retryWithBackoff');
+    assert.equal(hit?.path, 'src/net/retry.ts');
+    void vscode.commands.executeCommand('infiniLens.searchWorkspace', 'retryWithBackoff');
+    await waitFor('.quick-input-list .monaco-list-row', `src/net/retry.ts:${hit.startLine}`);
+    await screenshot('quickpick-from-vsix');
+    await press('Escape');
+  });
+});

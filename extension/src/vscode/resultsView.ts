@@ -32,6 +32,7 @@ export class ResultsTree implements vscode.TreeDataProvider<Node> {
     if (node.kind === 'file') {
       const item = new vscode.TreeItem(node.path, vscode.TreeItemCollapsibleState.Expanded);
       if (root) item.resourceUri = vscode.Uri.joinPath(root, node.path);
+      item.iconPath = vscode.ThemeIcon.File; // a collapsible item would otherwise get a folder icon
       item.description = `${node.hits.length}`;
       return item;
     }

@@ -1,0 +1,44 @@
+// What kernels/model/ holds and the model config the runtime needs (from model-card.json).
+import { existsSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
+
+export interface ModelConfig {
+  vocab: number; d_model: number; n_layers: number; n_heads: number; n_kv_heads: number; d_head: number;
+  d_ff: number; seg_len: number; block: number; window: number; global: number; random: number;
+  memory_rule: 'linear' | 'delta'; emb_dim: number; rope_base: number;
+}
+
+export type GraphName = 'encoder' | 'encoder_dense' | 'query' | 'lens';
+export type Precision = 'fp32' | 'fp16';
+
+/** Reads the config from model-card.json (top level or under "config"; n_global/n_random accepted). */
+export function readModelConfig(modelDir: string): ModelConfig {
+  const file = path.join(modelDir, 'model-card.json');
+  if (!existsSync(file)) throw new Error(`no model in ${modelDir}: model-card.json is missing`);
+  const card = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  const c = (typeof card.config === 'object' && card.config ? card.config : card) as Record<string, unknown>;
+  const num = (k: string, ...alt: string[]): number => {
+    for (const key of [k, ...alt]) if (typeof c[key] === 'number') return c[key] as number;
+    throw new Error(`model-card.json: missing number "${k}"`);
+  };
+  const cfg: ModelConfig = {
+    vocab: num('vocab'), d_model: num('d_model'), n_layers: num('n_layers'), n_heads: num('n_heads'),
+    n_kv_heads: num('n_kv_heads'), d_head: num('d_head'), d_ff: num('d_ff'), seg_len: num('seg_len'),
+    block: num('block'), window: num('window'), global: num('global', 'n_global'), random: num('random', 'n_random'),
+    memory_rule: c.memory_rule === 'delta' ? 'delta' : 'linear', emb_dim: num('emb_dim'),
+    rope_base: typeof c.rope_base === 'number' ? c.rope_base : 10000,
+  };
+  if (cfg.seg_len % cfg.block !== 0) throw new Error('model-card.json: seg_len is not a multiple of block');
+  return cfg;
+}
+
+/** The graph file for a precision, or undefined if the model does not ship it. */
+export function graphFile(modelDir: string, graph: GraphName, precision: Precision): string | undefined {
+  const f = path.join(modelDir, `${graph}.${precision}.onnx`);
+  return existsSync(f) ? f : undefined;
+}
+
+export function hasModel(modelDir: string): boolean {
+  return existsSync(path.join(modelDir, 'model-card.json')) && existsSync(path.join(modelDir, 'tokenizer.json'))
+    && graphFile(modelDir, 'encoder', 'fp32') !== undefined;
+}

@@ -110,7 +110,9 @@ export class Heatmap {
     const order = this.tokens.map((t) => t.index).filter((t) => this.rowOf.has(t));
     const at = Math.max(0, order.indexOf(this.active));
     const row = this.rowOf.get(this.active) ?? 0;
-    const firstOnRow = (r: number): number | undefined => this.rows[r]?.pieces[0]?.token;
+    // The first token that starts on row r (a row may begin with the tail of a token from the line above).
+    const firstOnRow = (r: number): number | undefined =>
+      this.rows[r]?.pieces.find((p) => this.rowOf.get(p.token) === r)?.token ?? this.rows[r]?.pieces[0]?.token;
     let to: number | undefined;
     if (e.key === 'ArrowRight') to = order[at + 1];
     else if (e.key === 'ArrowLeft') to = order[at - 1];

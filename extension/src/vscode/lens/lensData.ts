@@ -64,8 +64,8 @@ export function attendedKeys(c: LensModelConfig, o: LensGraphOutputs, dense: boo
     for (let j = 0; j < T; j++) { const w = src[base + j]!; if (w > 0) keys.push({ token: j, weight: w }); }
   };
   const qb = Math.floor(t / b), r = t % b;
-  if (dense) {
-    if (!o.denseProbs) throw new Error('dense segment without dense probabilities');
+  // Dense rows when the producer gives them; otherwise the graph's sparse rows are what it computed.
+  if (dense && o.denseProbs) {
     fullRow(o.denseProbs, ((l * H + h) * T + t) * T);
   } else if (isGlobalBlock(qb, nb, c.global)) {
     const g = globalIndex(qb, nb, c.global);

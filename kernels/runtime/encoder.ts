@@ -28,9 +28,11 @@ export class Encoder {
   private constructor(private readonly worker: Worker, private readonly log: (msg: string) => void, public info: SessionInfo) {}
 
   static async open(modelDir: string, opts: OpenOptions = {}): Promise<Encoder> {
-    const script = opts.workerPath ?? defaultWorkerPath();
-    // From source (tests under tsx), the worker must load TypeScript too.
-    const worker = new Worker(script, script.endsWith('.ts') ? { execArgv: ['--import', 'tsx'] } : {});
+    const script = path.resolve(opts.workerPath ?? defaultWorkerPath());
+    // From source (tests under tsx) the worker registers tsx's require hook before loading the .ts entry.
+    const worker = script.endsWith('.ts')
+      ? new Worker(`require('tsx/cjs'); require(${JSON.stringify(script)});`, { eval: true })
+      : new Worker(script);
     const enc = new Encoder(worker, opts.log ?? (() => {}), undefined as unknown as SessionInfo);
     worker.on('message', (r: Response) => enc.onMessage(r));
     worker.on('error', (e) => enc.failAll(e));

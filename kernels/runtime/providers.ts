@@ -57,7 +57,9 @@ export async function openFirstWorking<S>(setting: ProviderSetting,
       await probe(value);
       return { value, provider, precision, skipped };
     } catch (e) {
-      skipped.push({ provider, reason: (e as Error).message.split('\n')[0] ?? String(e) });
+      // onnxruntime messages start with a source path and lambda name; the useful part is the tail.
+      const line = (e as Error).message.split('\n')[0] ?? String(e);
+      skipped.push({ provider, reason: line.length > 160 ? `…${line.slice(-160)}` : line });
     }
   }
   throw new Error(`no execution provider could run the model: ${skipped.map((s) => `${s.provider}: ${s.reason}`).join('; ')}`);

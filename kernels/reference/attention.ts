@@ -24,11 +24,32 @@ export function usesDense(nValid: number, cfg: SparseConfig): boolean {
   return nValid < (cfg.window + cfg.global + cfg.random) * cfg.block;
 }
 
-/** Block-sparse attention, gather form: each query block gathers only its K key blocks. randHead: [nb, r]. */
+/**
+ * Key-block slots the graphs use [nb, K]: the sparse layout, or — for a short segment (dense fallback) —
+ * blocks 0..K-1 for every non-global row, which then hold every valid key, so the gather form is dense.
+ * Global rows are all -1 (they attend to every key).
+ */
+export function effectiveKeyBlocks(nb: number, cfg: SparseConfig, randHead: ArrayLike<number>, nValid: number): Int32Array {
+  const K = cfg.window + cfg.global + cfg.random;
+  const kb = new Int32Array(nb * K).fill(-1); // [nb, K]
+  const dense = usesDense(nValid, cfg);
+  for (let i = 0; i < nb; i++) {
+    if (isGlobalBlock(i, nb, cfg.global)) continue;
+    if (dense) { for (let s = 0; s < K; s++) kb[i * K + s] = s < nb ? s : -1; continue; }
+    kb.set(keyBlocks(i, nb, cfg, Array.from({ length: cfg.random }, (_, t) => randHead[i * cfg.random + t] ?? -1)), i * K);
+  }
+  return kb;
+}
+
+/**
+ * Block-sparse attention, gather form: each query block gathers only its K key blocks. randHead: [nb, r].
+ * Short segments take the dense fallback (see effectiveKeyBlocks), as the graphs do.
+ */
 export function blockSparseAttention(x: HeadInputs, cfg: SparseConfig, randHead: ArrayLike<number>): SparseResult {
   const { q, k, v, valid, T, D } = x;
   const b = cfg.block, nb = T / b, K = cfg.window + cfg.global + cfg.random;
   if (!Number.isInteger(nb)) throw new Error(`segment length ${T} is not a multiple of block ${b}`);
+  const allSlots = effectiveKeyBlocks(nb, cfg, randHead, countValid(valid, T));
   const scale = 1 / Math.sqrt(D);
   const out = new Float64Array(T * D);                       // [T, D]
   const probs = new Float64Array(nb * b * K * b);            // [nb, b, K·b]
@@ -49,8 +70,7 @@ export function blockSparseAttention(x: HeadInputs, cfg: SparseConfig, randHead:
       }
       continue;
     }
-    const row0 = Array.from({ length: cfg.random }, (_, s) => randHead[i * cfg.random + s] ?? -1);
-    const slots = keyBlocks(i, nb, cfg, row0);
+    const slots = allSlots.subarray(i * K, (i + 1) * K);
     kb.set(slots, i * K);
     const keyOf = (c: number) => slots[Math.floor(c / b)]! * b + (c % b); // gathered column → key token
     for (let r = 0; r < b; r++) {
@@ -78,22 +98,36 @@ export function denseMaskedAttention(x: HeadInputs, mask: Uint8Array): Float64Ar
   return out;
 }
 
-/** Token-level [T, T] mask of the sparse layout (all ones when dense). */
-export function materialiseMask(T: number, cfg: SparseConfig, randHead: ArrayLike<number>, dense = false): Uint8Array {
+/**
+ * Token-level [T, T] mask of the layout: all ones when dense; with nValid, the layout the graphs use for a
+ * segment of that many valid tokens (sparse, or its dense fallback).
+ */
+export function materialiseMask(T: number, cfg: SparseConfig, randHead: ArrayLike<number>, dense = false, nValid = T): Uint8Array {
   const mask = new Uint8Array(T * T); // [T, T]
   if (dense) return mask.fill(1);
-  const b = cfg.block, nb = T / b;
+  const b = cfg.block, nb = T / b, K = cfg.window + cfg.global + cfg.random;
   const bm = blockMask(nb, cfg, randHead); // [nb, nb]
+  if (usesDense(nValid, cfg)) {
+    const kb = effectiveKeyBlocks(nb, cfg, randHead, nValid);
+    for (let i = 0; i < nb; i++) if (!isGlobalBlock(i, nb, cfg.global)) {
+      bm.fill(0, i * nb, (i + 1) * nb);
+      for (let s = 0; s < K; s++) if (kb[i * K + s]! >= 0) bm[i * nb + kb[i * K + s]!] = 1;
+    }
+  }
   for (let t = 0; t < T; t++) for (let j = 0; j < T; j++) mask[t * T + j] = bm[Math.floor(t / b) * nb + Math.floor(j / b)]!;
   return mask;
 }
 
 /** Local attention as the encoder uses it: dense below the threshold (logged by the caller), sparse otherwise. */
 export function localAttention(x: HeadInputs, cfg: SparseConfig, randHead: ArrayLike<number>): Float64Array {
-  let nValid = 0;
-  for (let t = 0; t < x.T; t++) nValid += x.valid[t] === 1 ? 1 : 0;
-  return usesDense(nValid, cfg) ? denseMaskedAttention(x, materialiseMask(x.T, cfg, randHead, true))
+  return usesDense(countValid(x.valid, x.T), cfg) ? denseMaskedAttention(x, materialiseMask(x.T, cfg, randHead, true))
     : blockSparseAttention(x, cfg, randHead).out;
+}
+
+function countValid(valid: ArrayLike<number>, T: number): number {
+  let n = 0;
+  for (let t = 0; t < T; t++) n += valid[t] === 1 ? 1 : 0;
+  return n;
 }
 
 function accumulate(out: Float64Array, t: number, p: Float64Array, keyOf: (c: number) => number,

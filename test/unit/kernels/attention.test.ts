@@ -21,7 +21,7 @@ for (const [T, nValid] of [[512, 63], [512, 500], [1024, 500], [1024, 1024], [10
     const x = inputs(seed, T, nValid);
     const rb = randomBlocks(seed, 1, 1, T / cfg.block, cfg.window, cfg.global, cfg.random); // [1,1,nb,r]
     const sparse = blockSparseAttention(x, cfg, rb);
-    const dense = denseMaskedAttention(x, materialiseMask(T, cfg, rb));
+    const dense = denseMaskedAttention(x, materialiseMask(T, cfg, rb, false, nValid));
     assert.ok(!hasNaN(sparse.out) && !hasNaN(dense));
     const err = relError(sparse.out, dense);
     assert.ok(err < 1e-12, `relative error ${err}`);
@@ -48,7 +48,11 @@ test('dense fallback below (w+g+r)·b valid tokens equals full attention over va
   const out = localAttention(x, cfg, rb);
   const ref = denseMaskedAttention(x, new Uint8Array(T * T).fill(1));
   assert.ok(relError(out, ref) < 1e-12);
-  assert.ok(relError(out, blockSparseAttention(x, cfg, rb).out) > 1e-6, 'sparse and dense should differ');
+  // The gather form's fallback (key blocks 0..K-1 hold every valid key) is the same dense attention ...
+  assert.ok(relError(blockSparseAttention(x, cfg, rb).out, ref) < 1e-12);
+  // ... while one more valid token switches to the sparse layout, which differs.
+  const y = { ...x, valid: validPrefix(T, 448) };
+  assert.ok(relError(blockSparseAttention(y, cfg, rb).out, denseMaskedAttention(y, new Uint8Array(T * T).fill(1))) > 1e-6);
 });
 
 test('RoPE keeps norms and makes q·k depend only on the position difference', () => {

@@ -2,6 +2,7 @@
 // and searches. The development extension in this run is an empty host (test/integration/vsix-host).
 import * as assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { InfiniLensApi } from '../../../extension/src/vscode/extension.js';
@@ -12,9 +13,13 @@ suite('Infini Lens installed from the linux-x64 VSIX', () => {
     const ext = vscode.extensions.getExtension('infini-lens.infini-lens');
     assert.ok(ext, 'installed extension is loaded');
     assert.match(ext.extensionPath, /[/\\]extensions[/\\]infini-lens\.infini-lens-/);
-    const bin = path.join(ext.extensionPath, 'node_modules', 'onnxruntime-node', 'bin', 'napi-v6');
+    const ort = path.join(ext.extensionPath, 'dist', 'node_modules', 'onnxruntime-node');
+    const bin = path.join(ort, 'bin', 'napi-v6');
     assert.ok(existsSync(path.join(bin, 'linux', 'x64', 'onnxruntime_binding.node')));
     for (const other of ['darwin', 'win32', path.join('linux', 'arm64')]) assert.ok(!existsSync(path.join(bin, other)), `${other} pruned`);
+    // The native binding loads in this extension host (Node 24, N-API v6) from where the bundles find it.
+    const runtime = createRequire(__filename)(ort) as { listSupportedBackends(): { name: string }[] };
+    assert.ok(runtime.listSupportedBackends().some((b) => b.name === 'cpu'), 'onnxruntime-node offers the cpu backend');
   });
 
   test('indexes the workspace and answers a search through the QuickPick', async () => {

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# `npm test`: typecheck, build, unit tests, then the integration tests in a real VS Code (the server bundled
+# in code-server, driven by headless Chromium): the extension from this repo, then the linux-x64 VSIX
+# installed into a fresh VS Code. Set SKIP_INTEGRATION=1 to stop after the unit tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+step() { echo; echo "=== [test.sh ${SECONDS}s] $*"; }
+
+step "typecheck"
+npm run -s typecheck
+step "build"
+node scripts/build.mjs --quiet
+step "unit tests"
+npm run -s test:unit
+[ "${SKIP_INTEGRATION:-}" = 1 ] && { echo "SKIP_INTEGRATION=1: integration tests skipped"; exit 0; }
+
+step "integration setup (cached in .test-cache/)"
+bash scripts/integration/setup.sh
+step "integration tests: extension from the repo"
+node scripts/integration/run.mjs --suite=dev
+step "package the linux-x64 VSIX"
+node scripts/package.mjs --target=linux-x64
+step "integration tests: the installed linux-x64 VSIX"
+node scripts/integration/run.mjs --suite=vsix \
+  --install="out/vsix/infini-lens-$(node -p "require('./package.json').version")-linux-x64.vsix"
+step "all tests passed in ${SECONDS}s; screenshots in test-results/screenshots/"

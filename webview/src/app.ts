@@ -147,10 +147,10 @@ export class LensApp {
     const selTok = this.tokens.get(sel.token);
     replaceChildren(this.ui.title);
     appendLabel(this.ui.title, d.label, 160);
-    this.ui.title.appendChild(this.root.ownerDocument.createTextNode(' — token '));
+    this.ui.title.appendChild(this.root.ownerDocument.createTextNode(' — token “'));
     const code = el(this.root.ownerDocument, 'code');
     appendLabel(code, selTok?.text ?? '', 60);
-    this.ui.title.append(code, this.root.ownerDocument.createTextNode(selTok ? ` at ${whereOf(selTok.range)}` : ''));
+    this.ui.title.append(code, this.root.ownerDocument.createTextNode(selTok ? `” at ${whereOf(selTok.range)}` : '”'));
 
     const kinds = classifyBlocks(d.config, d.keyBlocks[layer]?.[head], d.dense);
     renderLayout(this.ui.panes.layout, { config: d.config, kinds, counts: countScores(d.config, kinds, d.tokens.length),

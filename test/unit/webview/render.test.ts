@@ -154,3 +154,13 @@ test('the block grid is keyboard-navigable and states computed vs skipped counts
   assert.equal(grid.getAttribute('aria-activedescendant'), 'cell-2-3');
   assert.match(root.querySelector('.cell-status')!.textContent!, /Query block 2 .* key block 3/);
 });
+
+test('labels show line breaks and all-blank tokens visibly', async () => {
+  const { appendLabel } = await import('../../../webview/src/render/visibleText.js');
+  const { root } = mount();
+  appendLabel(root, '\n  \t');
+  assert.equal(root.textContent, '⏎··→');
+  const other = mount().root;
+  appendLabel(other, 'a b');
+  assert.equal(other.textContent, 'a b');
+});

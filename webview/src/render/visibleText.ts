@@ -49,8 +49,10 @@ export function appendVisible(parent: Node, text: string, max?: number): number 
   return truncated;
 }
 
-/** A one-line label: newlines as ⏎, then visible marks, capped. */
+/** A one-line label: newlines as ⏎, an all-blank token's spaces and tabs as · and →, then visible marks, capped. */
 export function appendLabel(parent: Node, text: string, max = 120): void {
-  const cut = appendVisible(parent, text.replace(/\r?\n/g, '⏎'), max);
+  let line = text.replace(/\r?\n/g, '⏎');
+  if (/^[ \t⏎]+$/.test(line)) line = line.replace(/ /g, '·').replace(/\t/g, '→');
+  const cut = appendVisible(parent, line, max);
   if (cut > 0) parent.appendChild((parent.ownerDocument ?? document).createTextNode('…'));
 }

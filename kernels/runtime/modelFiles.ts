@@ -1,4 +1,5 @@
 // What kernels/model/ holds and the model config the runtime needs (from model-card.json).
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 
@@ -41,4 +42,10 @@ export function graphFile(modelDir: string, graph: GraphName, precision: Precisi
 export function hasModel(modelDir: string): boolean {
   return existsSync(path.join(modelDir, 'model-card.json')) && existsSync(path.join(modelDir, 'tokenizer.json'))
     && graphFile(modelDir, 'encoder', 'fp32') !== undefined;
+}
+
+/** A short identity of the shipped model (hash of its card, which lists the files' hashes): memory files key on it. */
+export function modelTag(modelDir: string): string {
+  const card = readFileSync(path.join(modelDir, 'model-card.json'));
+  return createHash('sha256').update(card).digest('hex').slice(0, 16);
 }

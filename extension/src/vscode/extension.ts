@@ -5,6 +5,7 @@ import type { IndexStats, SearchHit } from '../core/api.js';
 import { INDEX_SETTINGS } from './config.js';
 import { watchWorkspace } from './fileWatcher.js';
 import { IndexController } from './indexController.js';
+import { registerLens, type LensApi } from './lens/index.js';
 import { registerResultsView, ResultsTree } from './resultsView.js';
 import { registerSearchCommand } from './searchQuickPick.js';
 import { createStatusBar } from './statusBar.js';
@@ -15,6 +16,7 @@ export interface InfiniLensApi {
   whenIdle(): Promise<IndexStats | undefined>;
   search(query: string, limit?: number): Promise<SearchHit[]>;
   readonly storageDir: string | undefined;
+  readonly lens: LensApi;
 }
 
 export function activate(context: vscode.ExtensionContext): InfiniLensApi {
@@ -28,9 +30,11 @@ export function activate(context: vscode.ExtensionContext): InfiniLensApi {
     registerSearchCommand(() => controller, tree),
     vscode.commands.registerCommand('infiniLens.showLog', () => log.show(true)),
   );
+  // The model side (kernels/runtime's lens graph) plugs in here once it ships; until then the command says so.
+  const lens = registerLens(context, { engine: () => undefined, log });
   if (!controller) {
     log.info('no folder open: nothing to index');
-    return { whenIdle: async () => undefined, search: async () => [], storageDir: undefined };
+    return { whenIdle: async () => undefined, search: async () => [], storageDir: undefined, lens };
   }
   if ((vscode.workspace.workspaceFolders?.length ?? 0) > 1) log.warn(`multi-root workspace: only ${folder!.name} is indexed`);
   context.subscriptions.push(
@@ -52,6 +56,7 @@ export function activate(context: vscode.ExtensionContext): InfiniLensApi {
     whenIdle: () => controller.whenIdle(),
     search: (query, limit) => controller.search(query, limit),
     storageDir: controller.storageDir,
+    lens,
   };
 }
 

@@ -62,7 +62,10 @@ export class IndexClient {
   }
 
   private start(): Worker {
-    const worker = new Worker(this.workerFile);
+    // From source (unit tests under tsx) the worker registers tsx's require hook before loading the .ts entry.
+    const worker = this.workerFile.endsWith('.ts')
+      ? new Worker(`require('tsx/cjs'); require(${JSON.stringify(this.workerFile)});`, { eval: true })
+      : new Worker(this.workerFile);
     worker.on('message', (message: WorkerMessage) => this.receive(message));
     worker.on('error', (err) => this.events.onLog?.('error', `index worker failed: ${err.message}`));
     worker.on('exit', (code) => {

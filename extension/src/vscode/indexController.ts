@@ -21,6 +21,7 @@ export class IndexController implements vscode.Disposable {
   private current: IndexState = { kind: 'starting' };
   private opened: Promise<IndexStats> | undefined;
   private running: Promise<IndexStats | undefined> | undefined;
+  private cancelRequested = false;
 
   constructor(
     readonly folder: vscode.WorkspaceFolder,
@@ -60,7 +61,11 @@ export class IndexController implements vscode.Disposable {
     return this.client.stats();
   }
 
-  cancel(): void { this.client.cancelUpdate(); }
+  cancel(): void {
+    if (!this.running) return;
+    this.cancelRequested = true;
+    this.client.cancelUpdate();
+  }
 
   async clear(): Promise<void> {
     if (this.running) { this.client.cancelUpdate(); await this.running.catch(() => undefined); }
@@ -95,18 +100,20 @@ export class IndexController implements vscode.Disposable {
       if (reopen) this.opened = undefined;
       const before = await this.ensureOpen();
       this.setState({ kind: 'indexing' });
+      this.cancelRequested = false;
       const firstBuild = before.files === 0;
       const stats = await vscode.window.withProgress({
         location: firstBuild ? vscode.ProgressLocation.Notification : vscode.ProgressLocation.Window,
         title: firstBuild ? 'Infini Lens: indexing workspace' : 'Infini Lens',
         cancellable: firstBuild,
       }, (progress, token) => {
-        token.onCancellationRequested(() => this.client.cancelUpdate());
+        token.onCancellationRequested(() => this.cancel());
         const sub = this.onDidChangeState((s) => {
           if (s.kind === 'indexing' && s.progress) progress.report({ message: describeProgress(s.progress) });
         });
         return this.client.update().finally(() => sub.dispose());
       });
+      if (this.cancelRequested) this.log.warn('indexing cancelled: the index holds what was done so far; Reindex Workspace carries on');
       this.log.info(`indexed ${stats.files} files, ${stats.chunks} chunks; ${stats.filesReadLastUpdate} read in ${stats.lastUpdateMs} ms`
         + skippedSummary(stats));
       this.setState({ kind: 'ready', stats });

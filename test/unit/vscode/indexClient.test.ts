@@ -1,0 +1,83 @@
+// The host ↔ worker protocol under plain Node: the worker entry runs from source (tsx) on a temporary folder.
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import type { IndexProgress } from '../../../extension/src/core/api.js';
+import { IndexClient } from '../../../extension/src/vscode/indexClient.js';
+import { isWorkerRequest } from '../../../extension/src/vscode/workerProtocol.js';
+
+const WORKER = path.resolve(import.meta.dirname, '../../../extension/src/vscode/indexWorker.ts');
+
+function workspace(files: number): { root: string; storageDir: string } {
+  const base = mkdtempSync(path.join(tmpdir(), 'infini-client-'));
+  const root = path.join(base, 'ws');
+  mkdirSync(path.join(root, 'src'), { recursive: true });
+  for (let i = 0; i < files; i++) {
+    writeFileSync(path.join(root, 'src', `file${i}.ts`), `export function handler${i}(x: number): number {\n  return x + ${i};\n}\n`);
+  }
+  return { root, storageDir: path.join(base, 'store') };
+}
+
+const open = (client: IndexClient, ws: { root: string; storageDir: string }) =>
+  client.open({ ...ws, excludeGlobs: [], maxFileBytes: 1 << 20 });
+
+test('open, update with progress, search and clear through the worker', async () => {
+  const ws = workspace(3);
+  const progress: IndexProgress[] = [];
+  const client = new IndexClient(WORKER, { onProgress: (p) => progress.push(p) });
+  try {
+    assert.equal((await open(client, ws)).files, 0);
+    const stats = await client.update();
+    assert.equal(stats.files, 3);
+    assert.ok(progress.some((p) => p.phase === 'done' && p.filesDone === 3), JSON.stringify(progress));
+    const [hit] = await client.search('handler2', { limit: 5 });
+    assert.equal(hit?.path, 'src/file2.ts');
+    writeFileSync(path.join(ws.root, 'src', 'extra.ts'), 'export const uniqueExtraToken = 1;\n');
+    assert.equal((await client.applyChanges([{ type: 'created', path: 'src/extra.ts' }])).files, 4);
+    await client.clear();
+    assert.equal((await client.stats()).files, 0);
+    assert.deepEqual(await client.search('handler2', {}), []);
+  } finally {
+    await client.dispose();
+  }
+});
+
+test('a cancel stored before the worker starts the pass stops it; the next update carries on', async () => {
+  const ws = workspace(5);
+  const client = new IndexClient(WORKER);
+  try {
+    await open(client, ws);
+    const pass = client.update();
+    client.cancelUpdate(); // the flag is shared memory: set before the worker reads the request
+    assert.equal((await pass).files, 0);
+    assert.equal((await client.update()).files, 5);
+  } finally {
+    await client.dispose();
+  }
+});
+
+test('calls before open fail with a clear message; a dead worker fails pending calls', async () => {
+  const client = new IndexClient(WORKER);
+  await assert.rejects(client.stats(), /index is not open/);
+  await client.dispose();
+  const exits: number[] = [];
+  const crashing = new IndexClient(path.resolve(import.meta.dirname, 'missing-worker.js'), { onExit: (c) => exits.push(c) });
+  await assert.rejects(crashing.stats(), /index worker exited/);
+  assert.equal(exits.length, 1);
+});
+
+test('the worker answers a malformed request with an error instead of crashing', async () => {
+  assert.equal(isWorkerRequest({ id: 1, method: 'drop-tables', params: {} }), false);
+  assert.equal(isWorkerRequest({ id: 1, method: 'stats', params: {} }), true);
+  const worker = new Worker(`require('tsx/cjs'); require(${JSON.stringify(WORKER)});`, { eval: true });
+  try {
+    const reply = new Promise((resolve) => worker.once('message', resolve));
+    worker.postMessage({ id: 7, method: 'drop-tables' });
+    assert.deepEqual(await reply, { type: 'response', id: 7, ok: false, error: 'malformed request' });
+  } finally {
+    await worker.terminate();
+  }
+});

@@ -25,7 +25,7 @@ export function demoTokens(text: string, limit: number): LensToken[] {
   return tokens;
 }
 
-export interface DemoOptions { segment?: number; selected?: number; seed?: number; uri?: string; label?: string }
+export interface DemoOptions { segment?: number; selected?: number; seed?: number; uri?: string; label?: string; version?: number }
 
 export function demoLens(text: string, o: DemoOptions = {}): { data: LensData; outputs: LensGraphOutputs; past: PastSegment[] } {
   const c = DEMO_CONFIG, T = c.segLen, D = c.dHead, nb = T / c.block, K = c.window + c.global + c.random;
@@ -60,7 +60,7 @@ export function demoLens(text: string, o: DemoOptions = {}): { data: LensData; o
     sigmaQ: randArray(c.layers * c.heads * T * D, () => Math.exp(next())),                             // [L, H, T, Dk]
   };
   const data = buildLensData({
-    req: { uri: o.uri ?? 'file:///demo/demo.ts', label: o.label ?? 'demo.ts', version: 1, text, offset: 0 },
+    req: { uri: o.uri ?? 'file:///demo/demo.ts', label: o.label ?? 'demo.ts', version: o.version ?? 1, text, offset: 0 },
     config: c, segment, segmentCount: segment + 1, tokens, dense: false, outputs, selected: o.selected ?? 20, past: () => past,
   });
   return { data, outputs, past };

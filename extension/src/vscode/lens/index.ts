@@ -26,16 +26,26 @@ export interface LensDeps {
 export interface LensApi {
   show(editor?: vscode.TextEditor): Promise<LensData | undefined>;
   readonly current: LensData | undefined;
+  /** Puts another engine in front of deps.engine until the returned Disposable is disposed (tests, other models). */
+  useEngine(engine: LensEngine): vscode.Disposable;
 }
 
 export function registerLens(context: vscode.ExtensionContext, deps: LensDeps): LensApi {
-  const lens = new LensController(context.extensionUri, deps);
+  let override: LensEngine | undefined;
+  const lens = new LensController(context.extensionUri, { ...deps, engine: () => override ?? deps.engine() });
   context.subscriptions.push(
     lens,
     vscode.commands.registerCommand(LENS_COMMANDS.show, () => lens.show()),
     vscode.commands.registerCommand(LENS_COMMANDS.toggleHighlights, () => lens.toggleHighlights()),
   );
-  return { show: (e) => lens.show(e), get current() { return lens.current; } };
+  return {
+    show: (e) => lens.show(e),
+    get current() { return lens.current; },
+    useEngine(engine) {
+      override = engine;
+      return new vscode.Disposable(() => { if (override === engine) override = undefined; });
+    },
+  };
 }
 
 class LensController implements vscode.Disposable {

@@ -9,7 +9,7 @@ import type { IndexProgress } from '../../../extension/src/core/api.js';
 import { IndexClient } from '../../../extension/src/vscode/indexClient.js';
 import { isWorkerRequest } from '../../../extension/src/vscode/workerProtocol.js';
 
-const WORKER = path.resolve(import.meta.dirname, '../../../extension/src/vscode/indexWorker.ts');
+const WORKER = path.resolve(__dirname, '../../../extension/src/vscode/indexWorker.ts');
 
 function workspace(files: number): { root: string; storageDir: string } {
   const base = mkdtempSync(path.join(tmpdir(), 'infini-client-'));
@@ -64,7 +64,7 @@ test('calls before open fail with a clear message; a dead worker fails pending c
   await assert.rejects(client.stats(), /index is not open/);
   await client.dispose();
   const exits: number[] = [];
-  const crashing = new IndexClient(path.resolve(import.meta.dirname, 'missing-worker.js'), { onExit: (c) => exits.push(c) });
+  const crashing = new IndexClient(path.resolve(__dirname, 'missing-worker.js'), { onExit: (c) => exits.push(c) });
   await assert.rejects(crashing.stats(), /index worker exited/);
   assert.equal(exits.length, 1);
 });

@@ -46,7 +46,9 @@ export class LensState {
     this.ranges = [{ startLine: 0, startColumn: 0, endLine: 0, endColumn: 0 }, ...tokenRanges(text, {
       ids: doc.ids.subarray(1), starts: doc.starts.subarray(1), ends: doc.ends.subarray(1) })];
     let mem = new Float32Array(L * Hkv * D * D), z = new Float32Array(L * Hkv * D);
-    const past: number[][][] = Array.from({ length: L * Hkv }, () => []);
+    // Segments before the last one are full, so the past holds exactly segment·T tokens.
+    this.nPast = segment * T;
+    this.pastSk = Array.from({ length: L }, () => new Float32Array(Hkv * this.nPast * D)); // [Hkv, N, D] per layer
     let out: Record<string, ort.Tensor> = {};
     for (let s = 0; s <= segment; s++) {
       const ids = new BigInt64Array(T), valid = new Float32Array(T);
@@ -60,16 +62,12 @@ export class LensState {
       });
       if (s < segment) {
         const sk = floats(out.sigma_k!); // [L, Hkv, T, 64]
-        for (let lg = 0; lg < L * Hkv; lg++) for (let t = 0; t < n; t++) past[lg]!.push(Array.from(sk.subarray((lg * T + t) * D, (lg * T + t + 1) * D)));
+        for (let l = 0; l < L; l++) for (let g = 0; g < Hkv; g++) {
+          this.pastSk[l]!.set(sk.subarray(((l * Hkv + g) * T) * D, ((l * Hkv + g) * T + n) * D), (g * this.nPast + s * T) * D);
+        }
         mem = floats(out.mem_out!).slice(); z = floats(out.z_out!).slice();
       }
     }
-    this.nPast = segment * T;
-    this.pastSk = Array.from({ length: L }, (_, l) => {
-      const a = new Float32Array(Hkv * this.nPast * D);
-      for (let g = 0; g < Hkv; g++) past[l * Hkv + g]!.forEach((row, t) => a.set(row, (g * this.nPast + t) * D));
-      return a;
-    });
     this.sigmaQ = floats(out.sigma_q!).slice();
     const n = Math.min(T, doc.ids.length - segment * T), nb = T / c.block, K = c.window + c.global + c.random;
     return {

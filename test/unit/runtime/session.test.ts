@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { EncoderSession } from '../../../kernels/runtime/session.js';
 import { Encoder } from '../../../kernels/runtime/encoder.js';
 import { tinyTokenizerJson } from './tinyTokenizer.js';
-import { writeTinyModel } from './tinyOnnx.js';
+import { writeTinyLens, writeTinyModel } from './tinyOnnx.js';
 
 const sample = 'export function add(a, b) {\n  return a + b;\n}\n// naïve 😀\nconst x = add(1, 2);\n';
 const tokJson = tinyTokenizerJson(sample) as { model: { vocab: Record<string, number> } };
@@ -79,4 +79,31 @@ test('the worker answers encode and query requests off the caller\'s thread', as
   await assert.rejects(enc.lens('x', 5), /segment 5 out of range|lens/);
   assert.ok((await enc.stats()).runs >= 1);
   await enc.close();
+});
+
+test('lens: segments chained through the memory; recall weights σ(q)·σ(k_t)/(σ(q)·z + ε) over past tokens', async () => {
+  const { tableQ, tableK } = writeTinyLens(dir, m);
+  const s = await EncoderSession.open(dir, { provider: 'cpu' });
+  const { LensState } = await import('../../../kernels/runtime/lens.js');
+  const lens = new LensState(s);
+  const text = sample.repeat(3);
+  const stream = [2, ...s.tokenizer.encode(text).ids];
+  const segment = Math.floor((stream.length - 1) / m.T);
+  assert.ok(segment >= 2);
+  const r = await lens.run(text, segment);
+  assert.equal(r.segments, segment + 1);
+  assert.deepEqual(Array.from(r.tokenIds), stream.slice(segment * m.T));
+  assert.equal(r.ranges.length, r.tokenIds.length);
+  const token = 3, layer = 1, head = 3, g = Math.floor(head / (m.H / m.Hkv));
+  void g; // the fake σ(k) is the same for every kv head
+  const rec = lens.recall(layer, head, token, 5);
+  // Memory before the segment: z = number of past (valid) tokens in every entry of the fake graph.
+  const nPast = segment * m.T, sq = tableQ.subarray(r.tokenIds[token]! * m.D, (r.tokenIds[token]! + 1) * m.D);
+  const den = sq.reduce((a, x) => a + x * nPast, 0) + 1e-6;
+  const w = stream.slice(0, nPast).map((id) => tableK.subarray(id * m.D, (id + 1) * m.D).reduce((a, x, d) => a + x * sq[d]!, 0) / den);
+  const want = Array.from(w.keys()).sort((a, b) => w[b]! - w[a]!).slice(0, 5);
+  assert.deepEqual(rec.tokens.map((t) => t.index).map((i) => w[i]), want.map((i) => w[i]));
+  assert.ok(Math.abs(rec.total - w.reduce((a, b) => a + b, 0)) < 1e-4 * Math.abs(rec.total));
+  assert.throws(() => lens.recall(9, 0, 0, 1), /out of range/);
+  await s.close();
 });

@@ -19,9 +19,10 @@ const str = (no: number, s: string) => bytes(no, Array.from(Buffer.from(s, 'utf8
 const FLOAT = 1, INT64 = 7;
 type Dim = number | string;
 
-function valueInfo(name: string, elem: number, dims: Dim[]): number[] {
-  const shape = dims.flatMap((d) => bytes(1, typeof d === 'number' ? int(1, d) : str(2, d)));
-  return [...str(1, name), ...bytes(2, bytes(1, [...int(1, elem), ...bytes(2, shape)]))];
+/** dims null: shape unknown (no shape field), so onnxruntime infers it. */
+function valueInfo(name: string, elem: number, dims: Dim[] | null): number[] {
+  const shape = dims ? bytes(2, dims.flatMap((d) => bytes(1, typeof d === 'number' ? int(1, d) : str(2, d)))) : [];
+  return [...str(1, name), ...bytes(2, bytes(1, [...int(1, elem), ...shape]))];
 }
 function tensor(name: string, elem: number, dims: number[], data: Float32Array | BigInt64Array): number[] {
   return [...dims.flatMap((d) => int(1, d)), ...int(2, elem), ...str(8, name),
@@ -76,4 +77,43 @@ export function writeTinyModel(dir: string, tokenizerJson: object, m: Omit<TinyM
     vocab: m.V, d_model: 16, n_layers: m.L, n_heads: m.H, n_kv_heads: m.Hkv, d_head: m.D, d_ff: 32, seg_len: m.T,
     block: m.block, window: 3, n_global: 2, n_random: 2, memory_rule: 'linear', emb_dim: m.E } }));
   return { ...m, table };
+}
+
+/**
+ * A fake lens graph beside the tiny model: σ(q) = tableQ[ids] and σ(k) = tableK[ids] broadcast over layers and
+ * heads, mem_out = mem_in + n_valid, z_out = z_in + n_valid; probs, key_blocks, global_probs, gates are zeros of
+ * the contract's shapes. Enough to check the lens' segment chaining and the recall weights.
+ */
+export function writeTinyLens(dir: string, m: TinyModel): { tableQ: Float32Array; tableK: Float32Array } {
+  const nb = m.T / m.block, K = 7, g = 2;
+  const rnd = (salt: number) => Float32Array.from({ length: m.V * m.D }, (_, i) => 0.1 + Math.abs(Math.sin((i + salt) * 78.233)));
+  const tableQ = rnd(1), tableK = rnd(2);
+  const memShape = [m.L, m.Hkv, m.D, m.D], zShape = [m.L, m.Hkv, m.D];
+  const i64 = (name: string, v: number[]) => tensor(name, INT64, [v.length], BigInt64Array.from(v, BigInt));
+  const lens = model([
+    node('Gather', ['tableQ', 'input_ids'], ['gq'], [attrInt('axis', 0)]),          // [1, T, D]
+    node('Gather', ['tableK', 'input_ids'], ['gk'], [attrInt('axis', 0)]),
+    node('Expand', ['gq', 'sq_shape'], ['sigma_q']),
+    node('Expand', ['gk', 'sk_shape'], ['sigma_k']),
+    node('ReduceSum', ['valid'], ['count'], [attrInt('keepdims', 0)]),
+    node('Expand', ['count', 'mem_shape'], ['mem_add']),
+    node('Expand', ['count', 'z_shape'], ['z_add']),
+    node('Add', ['mem_in', 'mem_add'], ['mem_out']),
+    node('Add', ['z_in', 'z_add'], ['z_out']),
+    node('Expand', ['zero', 'probs_shape'], ['probs']),
+    node('Expand', ['zero', 'gp_shape'], ['global_probs']),
+    node('Expand', ['zero', 'gates_shape'], ['gates']),
+    node('Expand', ['zero_i', 'kb_shape'], ['key_blocks']),
+  ], [
+    tensor('tableQ', FLOAT, [m.V, m.D], tableQ), tensor('tableK', FLOAT, [m.V, m.D], tableK),
+    tensor('zero', FLOAT, [], Float32Array.of(0)), tensor('zero_i', INT64, [], BigInt64Array.of(-1n)),
+    i64('sq_shape', [m.L, m.H, m.T, m.D]), i64('sk_shape', [m.L, m.Hkv, m.T, m.D]), i64('mem_shape', memShape), i64('z_shape', zShape),
+    i64('probs_shape', [m.L, m.H, nb, m.block, K * m.block]), i64('gp_shape', [m.L, m.H, g * m.block, m.T]),
+    i64('gates_shape', [m.L, m.H]), i64('kb_shape', [m.L, m.H, nb, K]),
+  ], [
+    valueInfo('input_ids', INT64, [1, m.T]), valueInfo('valid', FLOAT, [1, m.T]), valueInfo('rand_blocks', INT64, [m.L, m.H, nb, 2]),
+    valueInfo('mem_in', FLOAT, memShape), valueInfo('z_in', FLOAT, zShape),
+  ], ['probs', 'key_blocks', 'global_probs', 'gates', 'sigma_q', 'sigma_k', 'mem_out', 'z_out'].map((n) => valueInfo(n, n === 'key_blocks' ? INT64 : FLOAT, null)));
+  writeFileSync(path.join(dir, 'lens.fp32.onnx'), lens);
+  return { tableQ, tableK };
 }

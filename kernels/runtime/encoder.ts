@@ -25,6 +25,7 @@ export interface OpenOptions {
 export class Encoder {
   private nextId = 1;
   private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  private dead?: Error; // set when the worker is gone: later calls fail at once instead of hanging
   private constructor(private readonly worker: Worker, private readonly log: (msg: string) => void, public info: SessionInfo) {}
 
   static async open(modelDir: string, opts: OpenOptions = {}): Promise<Encoder> {
@@ -70,12 +71,17 @@ export class Encoder {
   stats(): Promise<Stats> { return this.call('stats', { type: 'stats' }); }
 
   async close(): Promise<void> {
-    try { await this.call('close', { type: 'close' }); } finally { await this.worker.terminate(); }
+    if (this.dead) return;
+    try { await this.call('close', { type: 'close' }); } finally {
+      this.dead = new Error('encoder is closed');
+      await this.worker.terminate();
+    }
   }
 
   private call<K extends Request['type']>(_kind: K, body: RequestBody<K>): Promise<ResultOf[K]> {
     const id = this.nextId++;
     return new Promise<ResultOf[K]>((resolve, reject) => {
+      if (this.dead) { reject(this.dead); return; }
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
       this.worker.postMessage({ ...body, id } as Request);
     });
@@ -90,6 +96,7 @@ export class Encoder {
   }
 
   private failAll(e: Error): void {
+    this.dead ??= e;
     for (const p of this.pending.values()) p.reject(e);
     this.pending.clear();
   }

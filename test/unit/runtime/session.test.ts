@@ -79,6 +79,7 @@ test('the worker answers encode and query requests off the caller\'s thread', as
   await assert.rejects(enc.lens('x', 5), /segment 5 out of range|lens/);
   assert.ok((await enc.stats()).runs >= 1);
   await enc.close();
+  await assert.rejects(enc.encodeQuery('x'), /closed/, 'a closed encoder answers at once');
 });
 
 test('lens: segments chained through the memory; recall weights σ(q)·σ(k_t)/(σ(q)·z + ε) over past tokens', async () => {

@@ -10,12 +10,17 @@ import { CONTAINER_KINDS, LANGUAGES, languageOf, type LanguageId, type LanguageS
 export interface ChunkOptions {
   /** A symbol longer than this is split (nested symbols apart, the rest in pieces of this size). */
   maxLines: number;
+  /** Neighbouring small symbols are packed into one chunk up to this many lines (0 = never): a one-line
+   * function alone is too little text to rank, and its neighbours are usually about the same thing. */
+  packLines: number;
   /** Line windows for unparsed files: size and stride (overlapping so a function is not cut in two). */
   windowLines: number;
   windowStride: number;
 }
 
-export const DEFAULT_CHUNK_OPTIONS: ChunkOptions = { maxLines: 100, windowLines: 40, windowStride: 20 };
+export const DEFAULT_CHUNK_OPTIONS: ChunkOptions = {
+  maxLines: 100, packLines: 60, windowLines: 40, windowStride: 20,
+};
 
 /** A chunk plus its text (lines startLine..endLine), which the store tokenises. */
 export interface ChunkWithText extends Chunk {
@@ -111,7 +116,7 @@ export class Chunker {
     };
     for (const s of top) emit(s);
     for (const run of ownRuns(0, lines.length - 1, top, lines)) out.push(...this.pieces(run.start, run.end, 'block'));
-    return out.sort((a, b) => a.start - b.start || a.end - b.end);
+    return pack(out.sort((a, b) => a.start - b.start || a.end - b.end), this.options.packLines);
   }
 
   /** Non-overlapping pieces of at most maxLines (the head piece keeps the signature). */
@@ -139,6 +144,24 @@ interface Range {
   end: number;
   kind: string;
   name?: string;
+}
+
+/** Greedily packs consecutive ranges while the packed span stays within `budget` lines. */
+function pack(ranges: Range[], budget: number): Range[] {
+  const out: Range[] = [];
+  for (const r of ranges) {
+    const last = out[out.length - 1];
+    if (last && r.end - last.start + 1 <= budget) {
+      const names = [last.name, r.name].filter((n): n is string => !!n);
+      out[out.length - 1] = {
+        start: last.start, end: r.end, kind: last.kind === r.kind ? last.kind : 'group',
+        name: names.length > 0 ? names.join(', ').slice(0, 200) : undefined,
+      };
+      continue;
+    }
+    out.push(r);
+  }
+  return out;
 }
 
 /** Depth-first walk with a cursor (cheaper than node.children across the wasm boundary). */

@@ -6,7 +6,7 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import type { Cancellation, IndexProgress, IndexStats, Logger, SkipReason } from '../core/api.js';
 import { indexTokens } from '../search/tokenize.js';
-import { Chunker, type ChunkWithText } from './chunker.js';
+import { Chunker, splitLines, type ChunkWithText } from './chunker.js';
 import { classifyContent } from './content.js';
 import type { IndexStore, StoredChunk } from './store.js';
 import { reasonOf, statOne, type SkippedFile, type WalkOptions, type WalkResult, type WalkedFile } from './walker.js';
@@ -147,7 +147,8 @@ export class Indexer {
     }
     const chunks = await this.chunker.chunk(file.path, content.text);
     const pathTokens = indexTokens(file.path);
-    return { kind: 'put', file, hash, chunks: chunks.map((c) => toStored(c, pathTokens)) };
+    const lines = splitLines(content.text);
+    return { kind: 'put', file, hash, chunks: chunks.map((c) => toStored(c, pathTokens, lines)) };
   }
 
   private commit(batch: readonly FileOutcome[]): void {
@@ -169,9 +170,18 @@ export class Indexer {
   }
 }
 
-function toStored(c: ChunkWithText, pathTokens: string): StoredChunk {
+/** Lines on each side of a chunk indexed as its context: neighbouring code and comments often say what a
+ * function is for (section comments, callers, the sibling it mirrors) when its own text does not. */
+const CONTEXT_LINES = 15;
+
+function toStored(c: ChunkWithText, pathTokens: string, lines: readonly string[]): StoredChunk {
   const { text, ...chunk } = c;
-  return { ...chunk, snippet: snippetOf(text), tokens: { name: indexTokens(c.name ?? ''), path: pathTokens, body: indexTokens(text) } };
+  const before = lines.slice(Math.max(0, c.startLine - 1 - CONTEXT_LINES), c.startLine - 1);
+  const after = lines.slice(c.endLine, c.endLine + CONTEXT_LINES);
+  return {
+    ...chunk, snippet: snippetOf(text),
+    tokens: { name: indexTokens(c.name ?? ''), path: pathTokens, body: indexTokens(text), context: indexTokens([...before, ...after].join('\n')) },
+  };
 }
 
 /** First non-blank lines, trimmed, for a result list; never the whole chunk. */

@@ -12,7 +12,9 @@ import * as path from 'node:path';
 import { Database } from 'node-sqlite3-wasm';
 import type { Chunk, Logger, SkipReason } from '../core/api.js';
 
-export const SCHEMA_VERSION = 1;
+/** Bump when the schema, the chunker or the tokeniser changes: stored chunks are derived data, and an index
+ * built by other rules would silently mix with new ones (unchanged files are never re-read). */
+export const SCHEMA_VERSION = 3;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -25,7 +27,7 @@ CREATE TABLE IF NOT EXISTS chunks (
   kind TEXT NOT NULL, name TEXT, snippet TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS chunks_by_file ON chunks(file_id);
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
-  name, path, body, content='', contentless_delete=1, tokenize="porter unicode61 tokenchars '_'");
+  name, path, body, context, content='', contentless_delete=1, tokenize="porter unicode61 tokenchars '_'");
 `;
 
 export interface FileRow {
@@ -40,7 +42,15 @@ export interface FileRow {
 /** What the store keeps of a chunk besides its location; token strings are FTS5 input only. */
 export interface StoredChunk extends Chunk {
   snippet: string;
-  tokens: { name: string; path: string; body: string };
+  tokens: { name: string; path: string; body: string; context: string };
+}
+
+/** bm25 weight per FTS column: symbol name, file path, chunk text, the lines around the chunk. */
+export interface ColumnWeights {
+  name: number;
+  path: number;
+  body: number;
+  context: number;
 }
 
 export interface ChunkRow extends Chunk {
@@ -65,11 +75,18 @@ export class IndexStore {
     }
     if (problem) {
       try { db?.close(); } catch { /* already unusable */ }
-      const aside = `${file}.corrupt`;
-      for (const suffix of ['', '-journal']) fs.rmSync(aside + suffix, { force: true });
-      if (fs.existsSync(file)) fs.renameSync(file, aside);
+      db = undefined;
+      if (problem.startsWith('schema version')) {
+        // Not damage: an index written by another version. It is only a cache, so rebuild in place.
+        fs.rmSync(file, { force: true });
+        logger.info(`Infini Lens: the index at ${file} has ${problem}; rebuilding it.`);
+      } else {
+        const aside = `${file}.corrupt`; // only the latest bad copy is kept, for a bug report
+        fs.rmSync(aside, { force: true });
+        if (fs.existsSync(file)) fs.renameSync(file, aside);
+        logger.warn(`Infini Lens: the index at ${file} was unusable (${problem}); moved it to ${aside} and rebuilding from scratch.`);
+      }
       fs.rmSync(`${file}-journal`, { force: true });
-      logger.warn(`Infini Lens: the index at ${file} was unusable (${problem}); moved it to ${aside} and rebuilding from scratch.`);
       db = new Database(file);
     }
     const store = new IndexStore(file, db!, logger);
@@ -117,11 +134,11 @@ export class IndexStore {
     const fileId = Number(lastInsertRowid);
     if (chunks.length === 0) return;
     const insChunk = this.db.prepare('INSERT INTO chunks(file_id, start_line, end_line, start_offset, end_offset, kind, name, snippet) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
-    const insFts = this.db.prepare('INSERT INTO chunks_fts(rowid, name, path, body) VALUES (?, ?, ?, ?)');
+    const insFts = this.db.prepare('INSERT INTO chunks_fts(rowid, name, path, body, context) VALUES (?, ?, ?, ?, ?)');
     try {
       for (const c of chunks) {
         const info = insChunk.run([fileId, c.startLine, c.endLine, c.startOffset, c.endOffset, c.kind, c.name ?? null, c.snippet]);
-        insFts.run([Number(info.lastInsertRowid), c.tokens.name, c.tokens.path, c.tokens.body]);
+        insFts.run([Number(info.lastInsertRowid), c.tokens.name, c.tokens.path, c.tokens.body, c.tokens.context]);
       }
     } finally {
       insChunk.finalize();
@@ -156,11 +173,11 @@ export class IndexStore {
     return { files, chunks, skipped };
   }
 
-  /** FTS5 bm25 over the three columns; lower scores are better in SQLite, so we negate. */
-  searchFts(match: string, weights: { name: number; path: number; body: number }, limit: number): { id: number; score: number }[] {
+  /** FTS5 bm25 over the four columns; lower scores are better in SQLite, so we negate. */
+  searchFts(match: string, weights: ColumnWeights, limit: number): { id: number; score: number }[] {
     const rows = this.db.all(
-      'SELECT rowid AS id, bm25(chunks_fts, ?, ?, ?) AS score FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY score LIMIT ?',
-      [weights.name, weights.path, weights.body, match, limit]) as { id: number; score: number }[];
+      'SELECT rowid AS id, bm25(chunks_fts, ?, ?, ?, ?) AS score FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY score LIMIT ?',
+      [weights.name, weights.path, weights.body, weights.context, match, limit]) as { id: number; score: number }[];
     return rows.map((r) => ({ id: r.id, score: -r.score }));
   }
 

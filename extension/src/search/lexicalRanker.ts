@@ -1,11 +1,11 @@
 // Lexical ranking with the store's own FTS5 bm25(): the query is tokenised exactly like the indexed text
 // (identifier splitting, whole identifiers kept), stop words dropped, terms OR-ed so partial matches rank.
-import type { IndexStore } from '../index/store.js';
+import type { ColumnWeights, IndexStore } from '../index/store.js';
 import type { RankedChunk, Ranker } from './ranker.js';
 import { queryTokens, toMatchExpression } from './tokenize.js';
 
-/** Column weights for bm25(name, path, body): a hit in the symbol name says most about the chunk. */
-export const LEXICAL_WEIGHTS = { name: 4, path: 1, body: 1 };
+/** Column weights for bm25: a hit in the symbol name says most about the chunk, its surroundings least. */
+export const LEXICAL_WEIGHTS: ColumnWeights = { name: 16, path: 4, body: 1, context: 0.6 };
 
 /** Long pasted queries are cut: FTS5 cost grows with terms, and past this many the ranking does not improve. */
 const MAX_QUERY_TERMS = 32;

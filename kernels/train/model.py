@@ -130,7 +130,8 @@ def block_layout(key_blocks, cfg):
 def masked_softmax(scores, keep):
     """Softmax in float32 at least (float64 stays float64 for the reference checks)."""
     s = scores if scores.dtype == torch.float64 else scores.float()
-    return torch.softmax(torch.where(keep, s, torch.full_like(s, NEG)), dim=-1)
+    neg = torch.tensor(NEG, dtype=s.dtype, device=s.device)               # a scalar: no folded full-size constant
+    return torch.softmax(torch.where(keep, s, neg), dim=-1)
 
 
 def expand_kv(x, H):
@@ -184,8 +185,8 @@ def attn_gather(q, k, v, key_blocks, valid, cfg, want_probs=False):
     out = torch.cat([og[:, :, :g0 * b], o_sparse, og[:, :, g0 * b:]], dim=2)  # [S, H, T, D]
     if not want_probs:
         return out, None
-    probs = torch.zeros(S, H, nb, b, K * b, dtype=p.dtype, device=p.device)
-    probs = torch.cat([probs[:, :, :g0], p, probs[:, :, nb - g1:]], dim=2)   # [S, H, nb, b, K*b]
+    zero = p[:, :, :1] * 0                                                   # computed, so never a folded constant
+    probs = torch.cat([zero.expand(-1, -1, g0, -1, -1), p, zero.expand(-1, -1, g1, -1, -1)], dim=2)  # [S,H,nb,b,K*b]
     return out, (probs, pg)
 
 
@@ -317,7 +318,13 @@ class Attention(nn.Module):
         mt = torch.float64 if q.dtype == torch.float64 else torch.float32
         sq, sk, vf, vm = sigma(q.to(mt)), sigma(k.to(mt)), v.to(mt), valid.to(mt)
         mem_in, z_in = ctx["mem_in"][l], ctx["z_in"][l]
-        if ctx["memory"] == "sequential" or cfg.memory_rule == "delta":
+        if ctx["memory"] == "query":                                         # every row reads mem_in alone
+            M = mem_in.unsqueeze(0).expand(S, -1, -1, -1)
+            z = z_in.unsqueeze(0).expand(S, -1, -1)
+            a_mem = mem_read(sq, M, z)
+            C, zc = mem_contrib(sk, vf, vm)
+            M_out, z_out, M_sum, z_sum = mem_in, z_in, C.sum(0), zc.sum(0)
+        elif ctx["memory"] == "sequential" or cfg.memory_rule == "delta":
             a_mem, M_out, z_out, M_sum, z_sum = mem_sequential(sq, sk, vf, vm, ctx["seg_doc"], mem_in, z_in,
                                                                cfg.memory_rule)
         else:

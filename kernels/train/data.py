@@ -1,0 +1,175 @@
+"""Data for the encoder: the shard (.data/), the byte-level BPE tokenizer, and the batch builders.
+
+Shard schema (kernels/train/data/build_shard.py): files.jsonl.xz {id,pkg,path,lang,text,split},
+pairs.jsonl.xz / pairs_val.jsonl.xz {file_id,lang,query,start_line,end_line} (1-based inclusive lines;
+the doc of every pair's function is already blanked in `text`, as in the eval corpus).
+"""
+import json
+import lzma
+import os
+import random
+
+import numpy as np
+
+PAD, MASK, DOC, QRY = 0, 1, 2, 3
+SPECIAL = ["<pad>", "<mask>", "<doc>", "<qry>"]
+
+
+def read_jsonl_xz(path):
+    with lzma.open(path, "rt", encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh]
+
+
+def load_shard(data_dir):
+    files = read_jsonl_xz(os.path.join(data_dir, "files.jsonl.xz"))
+    pairs = read_jsonl_xz(os.path.join(data_dir, "pairs.jsonl.xz"))
+    pairs_val = read_jsonl_xz(os.path.join(data_dir, "pairs_val.jsonl.xz"))
+    return files, pairs, pairs_val
+
+
+def synthetic_shard(n_files=300, seed=0):
+    """Code-like files with docstring pairs, for smoke tests before the shard exists."""
+    rng = random.Random(seed)
+    words = ["parse", "value", "node", "index", "buffer", "config", "token", "stream", "cache", "tree"]
+    files, pairs = [], []
+    for fid in range(n_files):
+        lines, fpairs = [], []
+        for k in range(rng.randint(5, 60)):
+            name = "_".join(rng.sample(words, 2)) + str(rng.randint(0, 99))
+            start = len(lines) + 1
+            lines += [f"def {name}(x, y):", f"    total = x + {rng.randint(0, 9)} * y",
+                      f"    return {name}_helper(total)", ""]
+            fpairs.append(dict(file_id=fid, lang="py", query=f"Compute {name.replace('_', ' ')}",
+                               start_line=start, end_line=start + 2))
+        split = "val" if fid % 10 == 0 else "train"
+        files.append(dict(id=fid, pkg=f"pkg{fid % 7}", path=f"m{fid}.py", lang="py", text="\n".join(lines),
+                          split=split))
+        pairs += [dict(p, split=split) for p in fpairs]
+    return files, [p for p in pairs if p["split"] == "train"], [p for p in pairs if p["split"] == "val"]
+
+
+# ---------------------------------------------------------------- tokenizer
+def train_tokenizer(texts, vocab, out_path):
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab, special_tokens=SPECIAL, min_frequency=2,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    tok.train_from_iterator(texts, trainer, length=len(texts))
+    tok.save(out_path)
+    return tok
+
+
+def tokenize_files(tok, texts, with_lines=False, batch=4096):
+    """ids (np.int32, '<doc>' first) per text; with_lines: 1-based line of each token's last char."""
+    out = []
+    for i in range(0, len(texts), batch):
+        encs = tok.encode_batch(texts[i:i + batch], add_special_tokens=False)
+        for text, e in zip(texts[i:i + batch], encs):
+            ids = np.empty(len(e.ids) + 1, dtype=np.int32)
+            ids[0], ids[1:] = DOC, e.ids
+            if not with_lines:
+                out.append((ids, None))
+                continue
+            nl = np.flatnonzero(np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32) == 10)
+            ends = np.array([max(a, b - 1) for a, b in e.offsets], dtype=np.int64)
+            lines = np.empty(len(ids), dtype=np.int32)
+            lines[0], lines[1:] = 1, np.searchsorted(nl, ends, side="left") + 1
+            out.append((ids, lines))
+    return out
+
+
+# ---------------------------------------------------------------- masked-token pretraining batches
+class MLMBatches:
+    """Sequences of nseg segments cut from one stream of files (package order, so memory spans related
+    files). Memory targets: a span of segment 0 is copied into some segments s >= mem_from, and its
+    multi-byte tokens are masked there, so the answer sits only in segment 0 (and the memory)."""
+
+    def __init__(self, stream, cfg, nseg, seqs, mask_p=0.15, splice_p=0.5, mem_from=8, seed=0):
+        self.stream, self.T, self.nseg, self.seqs = stream, cfg.seg_len, nseg, seqs
+        self.vocab, self.mask_p, self.splice_p, self.mem_from = cfg.vocab, mask_p, splice_p, mem_from
+        self.rng = np.random.default_rng(seed)
+
+    def __call__(self):
+        T, n, B, rng = self.T, self.nseg, self.seqs, self.rng
+        starts = rng.integers(0, len(self.stream) - n * T, size=B)
+        ids = np.stack([self.stream[s:s + n * T] for s in starts]).reshape(B, n, T).astype(np.int64)
+        spliced = np.zeros_like(ids, dtype=bool)
+        for b in range(B):
+            ln = int(rng.integers(64, 257))
+            a = int(rng.integers(0, T - ln))
+            for s in range(self.mem_from, n):
+                if rng.random() < self.splice_p:
+                    p = int(rng.integers(0, T - ln))
+                    ids[b, s, p:p + ln] = ids[b, 0, a:a + ln]
+                    spliced[b, s, p:p + ln] = True
+        labels = np.full_like(ids, -100)
+        r = rng.random(ids.shape)
+        mem_mask = spliced & (ids >= 260) & (r < 0.5)                 # multi-byte tokens of the copied spans
+        rnd_mask = ~spliced & (r < self.mask_p) & (ids != PAD)
+        labels[mem_mask | rnd_mask] = ids[mem_mask | rnd_mask]
+        inp = ids.copy()
+        r2 = rng.random(ids.shape)
+        inp[mem_mask | (rnd_mask & (r2 < 0.8))] = MASK
+        swap = rnd_mask & (r2 >= 0.8) & (r2 < 0.9)
+        inp[swap] = rng.integers(4, self.vocab, size=int(swap.sum()))
+        seg_doc = np.repeat(np.arange(B), n)
+        return (inp.reshape(B * n, T), labels.reshape(B * n, T), seg_doc, mem_mask.reshape(B * n, T))
+
+
+def only_in_first_segment(inp, labels, nseg):
+    """[S,T] mask of labelled tokens whose answer occurs (unmasked) in segment 0 of their sequence and
+    nowhere in segments 1..s (the probe set 'answer only in segment 1')."""
+    S, T = inp.shape
+    out = np.zeros((S, T), dtype=bool)
+    for b in range(S // nseg):
+        seq = inp[b * nseg:(b + 1) * nseg]
+        first = set(seq[0].tolist())
+        seen = set()
+        for s in range(1, nseg):
+            seen |= set(seq[s].tolist())
+            lab = labels[b * nseg + s]
+            for t in np.flatnonzero(lab >= 0):
+                y = int(lab[t])
+                out[b * nseg + s, t] = y in first and y not in seen
+    return out
+
+
+# ---------------------------------------------------------------- segment packing (inference and contrastive)
+def segments_of(ids, T):
+    n = max(1, -(-len(ids) // T))
+    seg = np.zeros((n, T), dtype=np.int64)
+    val = np.zeros((n, T), dtype=np.float32)
+    flat = seg.reshape(-1)
+    flat[:len(ids)] = ids
+    val.reshape(-1)[:len(ids)] = 1
+    return seg, val
+
+
+def pack(docs, T, S_fix):
+    """Yield fixed-size batches of S_fix segments from many docs. A doc cut at a batch end continues as
+    doc 0 of the next batch (carry=True: feed the previous mem_out as mem_in). Short batches are filled
+    with one-token dummy docs. Yields (ids, valid, seg_doc, carry, [(doc, seg_index, row)])."""
+    items = []
+    for d, ids in enumerate(docs):
+        seg, val = segments_of(ids, T)
+        items += [(d, k, seg[k], val[k]) for k in range(len(seg))]
+    prev_last = None
+    for i in range(0, len(items), S_fix):
+        chunk = items[i:i + S_fix]
+        carry = prev_last is not None and chunk[0][0] == prev_last and chunk[0][1] > 0
+        ids = np.zeros((S_fix, T), dtype=np.int64)
+        val = np.zeros((S_fix, T), dtype=np.float32)
+        seg_doc = np.zeros(S_fix, dtype=np.int64)
+        where, cur, last_d = [], -1, None
+        for r, (d, k, s, v) in enumerate(chunk):
+            if d != last_d:
+                cur, last_d = cur + 1, d
+            ids[r], val[r], seg_doc[r] = s, v, cur
+            where.append((d, k, r))
+        for r in range(len(chunk), S_fix):
+            cur += 1
+            val[r, 0], seg_doc[r] = 1, cur
+        prev_last = chunk[-1][0]
+        yield ids, val, seg_doc, carry, where

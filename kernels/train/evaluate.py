@@ -1,0 +1,171 @@
+"""Measurements of a trained checkpoint: does the memory work, and dense retrieval on the dev set.
+
+python3 kernels/train/evaluate.py --run DIR [--dev DIR_WITH_corpus.tar.xz_AND_queries.jsonl]
+Writes DIR/memory_probe.json and DIR/dev_run.jsonl (score it with shared/eval/bm25_baseline.py --score).
+"""
+import argparse
+import io
+import json
+import os
+import tarfile
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from data import DOC, MASK, MLMBatches, only_in_first_segment, tokenize_files
+from model import Config, Encoder, random_blocks
+from train import DEV, amp, embed_docs, encode_queries, t
+
+CODE_EXT = (".py", ".js", ".mjs", ".cjs", ".jsx", ".ts", ".mts", ".cts", ".tsx", ".c", ".h")
+
+
+def load(run):
+    from tokenizers import Tokenizer
+    ck = torch.load(os.path.join(run, "ckpt.pt"), map_location=DEV)
+    c = {k: v for k, v in ck["config"].items() if k != "dense_below"}
+    cfg = Config(**c)
+    model = Encoder(cfg).to(DEV)
+    model.load_state_dict(ck["model"])
+    model.eval()
+    return model, cfg, Tokenizer.from_file(os.path.join(run, "tokenizer.json"))
+
+
+@torch.no_grad()
+def mlm_probe(model, cfg, stream, nseg=16, batches=6, seed=99):
+    """Masked-token accuracy with memory on vs off: all masked tokens per segment index, and the probe
+    set = masked tokens in segments >= 8 whose answer occurs only in segment 0."""
+    mb = MLMBatches(stream, cfg, nseg, 4, seed=seed)
+    rand = random_blocks(1234, cfg.n_layers, cfg.n_heads, cfg.nb, cfg.window, cfg.n_global,
+                         cfg.n_random).to(DEV)
+    res = {m: dict(probe_ok=0, probe_n=0, seg_ok=np.zeros(nseg), seg_n=np.zeros(nseg)) for m in ("on", "off")}
+    for _ in range(batches):
+        inp, labels, seg_doc, _ = mb()
+        probe = only_in_first_segment(inp, labels, nseg)
+        probe[np.arange(len(inp)) % nseg < 8] = False
+        for mode, mem in (("on", "parallel"), ("off", "off")):
+            with amp():
+                out = model(t(inp), t(np.ones(inp.shape, np.float32)), t(seg_doc), rand, memory=mem)
+                pred = model.mlm_logits(out["h"]).argmax(-1).cpu().numpy()
+            ok = (pred == labels) & (labels >= 0)
+            r = res[mode]
+            r["probe_ok"] += int(ok[probe].sum())
+            r["probe_n"] += int(probe.sum())
+            si = np.arange(len(inp)) % nseg
+            for s in range(nseg):
+                r["seg_ok"][s] += ok[si == s].sum()
+                r["seg_n"][s] += (labels[si == s] >= 0).sum()
+    out = {}
+    for m, r in res.items():
+        out[m] = dict(probe_acc=r["probe_ok"] / max(1, r["probe_n"]), probe_n=r["probe_n"],
+                      acc_by_segment=(r["seg_ok"] / np.maximum(1, r["seg_n"])).round(4).tolist())
+    return out
+
+
+@torch.no_grad()
+def passkey(model, cfg, tok, stream, distances=(8, 16, 64, 128), trials=24, seed=5):
+    """A 5-digit key is written in segment 0 ('passkey = 12345'); filler code follows for d segments;
+    the last segment repeats 'passkey = ' with the digits masked. Token accuracy, memory on vs off."""
+    rng = np.random.default_rng(seed)
+    T = cfg.seg_len
+    rand = random_blocks(1234, cfg.n_layers, cfg.n_heads, cfg.nb, cfg.window, cfg.n_global,
+                         cfg.n_random).to(DEV)
+    out = {}
+    for d in distances:
+        acc = {"on": [0, 0, 0], "off": [0, 0, 0]}                          # tokens ok, tokens, keys exact
+        for _ in range(trials):
+            key = "".join(str(x) for x in rng.integers(0, 10, 5))
+            pre = tok.encode("\npasskey = ", add_special_tokens=False).ids
+            kid = tok.encode(key, add_special_tokens=False).ids
+            start = int(rng.integers(0, len(stream) - (d + 1) * T))
+            ids = stream[start:start + (d + 1) * T].astype(np.int64).copy().reshape(d + 1, T)
+            p0 = int(rng.integers(100, T - 100))
+            ids[0, p0:p0 + len(pre) + len(kid)] = pre + kid
+            p1 = int(rng.integers(100, T - 100))
+            ids[d, p1:p1 + len(pre)] = pre
+            ids[d, p1 + len(pre):p1 + len(pre) + len(kid)] = MASK
+            pos = np.arange(p1 + len(pre), p1 + len(pre) + len(kid))
+            for mode, mem in (("on", "parallel"), ("off", "off")):
+                with amp():
+                    o = model(t(ids), t(np.ones(ids.shape, np.float32)), t(np.zeros(d + 1, np.int64)), rand,
+                              memory=mem)
+                    pred = model.mlm_logits(o["h"][d, pos]).argmax(-1).cpu().numpy()
+                good = pred == np.array(kid)
+                acc[mode][0] += int(good.sum())
+                acc[mode][1] += len(kid)
+                acc[mode][2] += int(good.all())
+        out[str(d)] = {m: dict(token_acc=a[0] / a[1], key_exact=a[2] / trials) for m, a in acc.items()}
+    return out
+
+
+def windows(n_lines, size=40, stride=20):
+    starts = list(range(1, max(1, n_lines - size + stride) + 1, stride)) or [1]
+    return [(s, min(n_lines, s + size - 1)) for s in starts]
+
+
+@torch.no_grad()
+def dev_run(model, cfg, tok, dev_dir, out_path, size=40, stride=20, top=10):
+    """Embed 40-line windows (stride 20) of every code file of the dev corpus (each file encoded whole,
+    memory across its segments), rank by cosine, suppress overlapping windows of one file."""
+    tf = tarfile.open(os.path.join(dev_dir, "corpus.tar.xz"))
+    paths, texts = [], []
+    for m in tf.getmembers():
+        if m.isfile() and m.name.endswith(CODE_EXT):
+            paths.append(m.name.split("/", 1)[1])
+            texts.append(tf.extractfile(m).read().decode("utf-8", errors="replace"))
+    toks = tokenize_files(tok, texts, with_lines=True)
+    rand = random_blocks(1234, cfg.n_layers, cfg.n_heads, cfg.nb, cfg.window, cfg.n_global,
+                         cfg.n_random).to(DEV)
+    embs = embed_docs(model, cfg, [ids for ids, _ in toks], rand=rand)
+    vecs, meta = [], []
+    for fi, ((ids, lines), e) in enumerate(zip(toks, embs)):
+        cs = torch.cat([torch.zeros(1, e.shape[1], device=DEV), e.float().cumsum(0)])   # [n+1, E]
+        for a, b in windows(texts[fi].count("\n") + 1, size, stride):
+            lo, hi = np.searchsorted(lines, a, "left"), np.searchsorted(lines, b, "right")
+            if hi <= lo:
+                continue
+            vecs.append((cs[hi] - cs[lo]) / (hi - lo))
+            meta.append((paths[fi], a, b))
+    C = F.normalize(torch.stack(vecs), dim=-1)                               # [N, E]
+    queries = [json.loads(l) for l in open(os.path.join(dev_dir, "queries.jsonl"))]
+    Q = torch.cat([encode_queries(model, tok, [q["query"] for q in queries[i:i + 256]])
+                   for i in range(0, len(queries), 256)])
+    top_idx = (Q @ C.t()).topk(200, dim=-1).indices.cpu().numpy()
+    with open(out_path, "w") as fh:
+        for q, row in zip(queries, top_idx):
+            res = []
+            for j in row:
+                p, a, b = meta[j]
+                if any(r["path"] == p and not (b < r["start_line"] or a > r["end_line"]) for r in res):
+                    continue
+                res.append(dict(path=p, start_line=a, end_line=b))
+                if len(res) == top:
+                    break
+            fh.write(json.dumps(dict(id=q["id"], results=res)) + "\n")
+    return dict(files=len(paths), windows=len(meta), tokens=int(sum(len(i) for i, _ in toks)))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--run", required=True)
+    ap.add_argument("--dev", default="")
+    ap.add_argument("--quick", action="store_true")
+    args = ap.parse_args()
+    model, cfg, tok = load(args.run)
+    stream = np.load(os.path.join(args.run, "val_stream.npy"))
+    t0 = time.time()
+    res = dict(mlm=mlm_probe(model, cfg, stream, batches=1 if args.quick else 6))
+    res["passkey"] = passkey(model, cfg, tok, stream, distances=(8, 64) if args.quick else (8, 16, 64, 128),
+                             trials=2 if args.quick else 24)
+    res["gates"] = model.gates().tolist()
+    print(json.dumps(res, indent=1), flush=True)
+    if args.dev:
+        res["dev"] = dev_run(model, cfg, tok, args.dev, os.path.join(args.run, "dev_run.jsonl"))
+    res["sec"] = time.time() - t0
+    json.dump(res, open(os.path.join(args.run, "memory_probe.json"), "w"), indent=1)
+    print(json.dumps({k: res[k] for k in ("dev", "sec") if k in res}), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,191 @@
+"""Export the trained encoder to ONNX (CONTRACT.md): encoder, encoder_dense, query, lens; fp32 and fp16.
+All graphs of one precision share one external weights file (identical tensors stored once, by content).
+Gather-form block-sparse attention only (no FlexAttention in the graphs), opset 17, standard ops.
+
+python3 kernels/train/export.py --run DIR --out DIR/model   (then check: --check)
+"""
+import argparse
+import hashlib
+import inspect
+import io
+import json
+import os
+
+import numpy as np
+import onnx
+import torch
+import torch.nn as nn
+from onnx import numpy_helper
+
+from model import Config, Encoder, random_blocks
+
+OPSET = 17
+# the TorchScript-based exporter (dynamic_axes, one trace); newer torch defaults to the dynamo exporter
+LEGACY = {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters else {}
+EXTERNAL_MIN_BYTES = 1024
+
+
+class EncoderGraph(nn.Module):
+    def __init__(self, model, attn):
+        super().__init__()
+        self.m, self.attn = model, attn
+
+    def forward(self, input_ids, valid, seg_doc, rand_blocks, mem_in, z_in):
+        o = self.m(input_ids, valid, seg_doc, rand_blocks, mem_in, z_in, attn=self.attn)
+        return (o["emb"].float(), o["mem_out"].float(), o["z_out"].float(), o["mem_sum"].float(),
+                o["z_sum"].float())
+
+
+class QueryGraph(nn.Module):
+    def __init__(self, model):
+        super().__init__()
+        self.m = model
+
+    def forward(self, input_ids, valid, mem_in, z_in):
+        o = self.m(input_ids, valid, None, None, mem_in, z_in, attn="dense", memory="query")
+        e = (o["emb"].float() * valid[..., None]).sum(1) / valid.sum(1, keepdim=True).clamp(min=1.0)
+        return e / e.norm(dim=-1, keepdim=True).clamp(min=1e-12)                  # [Bq, E]
+
+
+class LensGraph(nn.Module):
+    def __init__(self, model):
+        super().__init__()
+        self.m = model
+
+    def forward(self, input_ids, valid, rand_blocks, mem_in, z_in):
+        seg_doc = torch.zeros_like(input_ids[:, 0])
+        o = self.m(input_ids, valid, seg_doc, rand_blocks, mem_in, z_in, attn="gather", lens=True)
+        gates = torch.stack([torch.sigmoid(b.attn.beta.float()) for b in self.m.blocks])   # [L, H]
+        return (o["probs"].float(), o["key_blocks"], o["global_probs"].float(), gates,
+                o["sigma_q"].float(), o["sigma_k"].float(), o["mem_out"].float(), o["z_out"].float())
+
+
+SPECS = {
+    "encoder": (["input_ids", "valid", "seg_doc", "rand_blocks", "mem_in", "z_in"],
+                ["emb", "mem_out", "z_out", "mem_sum", "z_sum"],
+                {"input_ids": {0: "S"}, "valid": {0: "S"}, "seg_doc": {0: "S"}, "emb": {0: "S"}}),
+    "query": (["input_ids", "valid", "mem_in", "z_in"], ["qemb"],
+              {"input_ids": {0: "Bq", 1: "Tq"}, "valid": {0: "Bq", 1: "Tq"}, "qemb": {0: "Bq"}}),
+    "lens": (["input_ids", "valid", "rand_blocks", "mem_in", "z_in"],
+             ["probs", "key_blocks", "global_probs", "gates", "sigma_q", "sigma_k", "mem_out", "z_out"], {}),
+}
+
+
+def example_inputs(cfg, kind, device, S=3, Bq=2, Tq=12, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    L, G, D, T = cfg.n_layers, cfg.n_kv_heads, cfg.d_head, cfg.seg_len
+    rb = random_blocks(1234, L, cfg.n_heads, cfg.nb, cfg.window, cfg.n_global, cfg.n_random)
+    mem = torch.rand(L, G, D, D, generator=g) * 0.1
+    z = torch.rand(L, G, D, generator=g) * 10
+    if kind == "query":
+        ids = torch.randint(4, cfg.vocab, (Bq, Tq), generator=g)
+        val = torch.ones(Bq, Tq)
+        val[1, Tq // 2:] = 0
+        args = (ids, val, mem, z)
+    elif kind == "lens":
+        ids = torch.randint(4, cfg.vocab, (1, T), generator=g)
+        val = (torch.arange(T) < 700).float()[None]
+        args = (ids, val, rb, mem, z)
+    else:
+        ids = torch.randint(4, cfg.vocab, (S, T), generator=g)
+        val = torch.ones(S, T)
+        val[-1, 300:] = 0
+        args = (ids, val, torch.tensor([0] * (S - 1) + [1]), rb, mem, z)
+    return tuple(a.to(device) for a in args)
+
+
+def export_one(module, cfg, kind, device):
+    names_in, names_out, dyn = SPECS["encoder" if kind.startswith("encoder") else kind]
+    buf = io.BytesIO()
+    with torch.no_grad():
+        torch.onnx.export(module, example_inputs(cfg, kind.split("_")[0], device), buf, opset_version=OPSET,
+                          input_names=names_in, output_names=names_out, dynamic_axes=dyn,
+                          do_constant_folding=True, **LEGACY)
+    return onnx.load_from_string(buf.getvalue())
+
+
+def share_weights(protos, weights_path):
+    """Move every tensor >= 1 KiB (initializers and Constant nodes) into one file; identical bytes once."""
+    table, blob = {}, bytearray()
+    loc = os.path.basename(weights_path)
+    for proto in protos.values():
+        g = proto.graph
+        keep = []
+        for node in g.node:                                                 # large Constants -> initializers
+            if node.op_type == "Constant" and len(node.attribute) == 1 and node.attribute[0].name == "value" \
+                    and len(node.attribute[0].t.raw_data) >= EXTERNAL_MIN_BYTES:
+                t = onnx.TensorProto()
+                t.CopyFrom(node.attribute[0].t)
+                t.name = node.output[0]
+                g.initializer.append(t)
+            else:
+                keep.append(node)
+        del g.node[:]
+        g.node.extend(keep)
+        for t in g.initializer:
+            if not t.HasField("raw_data"):
+                arr = numpy_helper.to_array(t)
+                t.CopyFrom(numpy_helper.from_array(arr, t.name))
+            raw = t.raw_data
+            if len(raw) < EXTERNAL_MIN_BYTES:
+                continue
+            key = hashlib.sha256(raw + bytes(str((t.data_type, list(t.dims))), "ascii")).hexdigest()
+            if key not in table:
+                pad = (-len(blob)) % 64
+                blob += b"\0" * pad
+                table[key] = (len(blob), len(raw))
+                blob += raw
+            off, n = table[key]
+            t.ClearField("raw_data")
+            t.data_location = onnx.TensorProto.EXTERNAL
+            del t.external_data[:]
+            for k_, v_ in (("location", loc), ("offset", str(off)), ("length", str(n))):
+                e = t.external_data.add()
+                e.key, e.value = k_, v_
+    with open(weights_path, "wb") as fh:
+        fh.write(blob)
+    return len(blob)
+
+
+def load_model(run, device, dtype):
+    ck = torch.load(os.path.join(run, "ckpt.pt"), map_location="cpu")
+    cfg = Config(**{k: v for k, v in ck["config"].items() if k != "dense_below"})
+    m = Encoder(cfg)
+    m.load_state_dict(ck["model"])
+    return m.to(device=device, dtype=dtype).eval(), cfg
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--run", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--precisions", default="fp32,fp16")
+    args = ap.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    report = {}
+    for prec, dtype in (("fp32", torch.float32), ("fp16", torch.float16)):
+        if prec not in args.precisions.split(","):
+            continue
+        model, cfg = load_model(args.run, device if prec == "fp16" else "cpu", dtype)
+        dev = next(model.parameters()).device
+        protos = {f"encoder.{prec}": export_one(EncoderGraph(model, "gather"), cfg, "encoder", dev),
+                  f"query.{prec}": export_one(QueryGraph(model), cfg, "query", dev)}
+        if prec == "fp32":
+            protos["encoder_dense.fp32"] = export_one(EncoderGraph(model, "dense"), cfg, "encoder_dense", dev)
+            protos["lens.fp32"] = export_one(LensGraph(model), cfg, "lens", dev)
+        nbytes = share_weights(protos, os.path.join(args.out, f"weights.{prec}.bin"))
+        for name, proto in protos.items():
+            path = os.path.join(args.out, f"{name}.onnx")
+            onnx.save(proto, path)
+            onnx.checker.check_model(path)
+            ops = sorted({n.op_type for n in proto.graph.node})
+            report[name] = dict(bytes=os.path.getsize(path), ops=ops)
+        report[f"weights.{prec}.bin"] = dict(bytes=nbytes)
+        print(prec, "weights", nbytes, "bytes", flush=True)
+    json.dump(report, open(os.path.join(args.out, "export_report.json"), "w"), indent=1)
+    print(json.dumps({k: v["bytes"] for k, v in report.items()}), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# The one command on the GPU machine: tests (smoke), train, export, ORT check + fixtures, probes, dev run,
+# ORT CPU benchmark; every step bounded by a wall-clock deadline so $OUT is always written.
+# Usage (repo root): bash kernels/train/run_gpu.sh smoke|full [SECONDS]   (needs carry: .data .evalcarry)
+set -u
+MODE=${1:-smoke}; BUDGET=${2:-170}
+export PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=true
+ROOT=$(pwd); R=/tmp/lens-run; OUT=${OUT:-/tmp/out}; mkdir -p "$R" "$OUT"
+DEADLINE=$(( $(date +%s) + BUDGET ))
+left() { echo $(( DEADLINE - $(date +%s) )); }
+step() {  # step NAME RESERVE_S cmd...: run with a timeout that leaves RESERVE_S for what follows
+  local name=$1 reserve=$2; shift 2
+  local t=$(( $(left) - reserve )); [ $t -lt 5 ] && { echo "SKIP $name (no time)"; return; }
+  echo "=== $name (limit ${t}s) $(date +%T)"
+  timeout $t "$@" || echo "FAILED $name rc=$?"
+}
+cd "$ROOT/kernels/train"
+nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
+python3 -c "import torch, onnx, onnxruntime, tokenizers; print(torch.__version__, onnx.__version__, onnxruntime.__version__, tokenizers.__version__)"
+TOKARG=(); [ -f "$ROOT/kernels/model/tokenizer.json" ] && TOKARG=(--tokenizer "$ROOT/kernels/model/tokenizer.json")
+if [ "$MODE" = smoke ]; then
+  step pytest 140 python3 -m pytest -q -x tests
+  step train 100 python3 train.py --config configs/base.json --out $R --data "$ROOT/.data" --smoke "${TOKARG[@]}"
+  QUICK=--quick; TOKS=4096,16384
+else
+  step train 150 python3 train.py --config configs/base.json --out $R --data "$ROOT/.data" "${TOKARG[@]}"
+  QUICK=; TOKS=4096,16384,65536
+fi
+step export 120 python3 export.py --run $R --out $R/model
+step fixtures 90 python3 fixtures.py --graphs --run $R --model $R/model --out $R/fixtures
+step evaluate 45 python3 evaluate.py --run $R --dev "$ROOT/.evalcarry" $QUICK
+step bench 12 python3 bench_ort.py --model $R/model --out $R/bench.json --tokens $TOKS
+cd $R && python3 - <<'PY' || true
+import json, os
+m = {}
+for k, p in [("train", "train_log.json"), ("probe", "memory_probe.json"), ("equivalence", "equivalence.json"),
+             ("bench", "bench.json"), ("export", "model/export_report.json")]:
+    if os.path.exists(p):
+        d = json.load(open(p))
+        m[k] = d.get("summary", d) if k == "train" else d
+json.dump(m, open(os.path.join(os.environ.get("OUT", "/tmp/out"), "metrics.json"), "w"), indent=1)
+PY
+tar czf /tmp/art.tgz --exclude=ckpt_mlm.pt --exclude=val_stream.npy -C $R . && split -b 15M /tmp/art.tgz "$OUT/art.tgz.part-"
+ls -la "$OUT"; echo "done, $(left)s left"

@@ -1,0 +1,347 @@
+"""Train the encoder: tokenizer -> masked-token pretraining over 16-segment sequences -> contrastive
+query<->code. One command: python3 kernels/train/train.py --config kernels/train/configs/base.json --out DIR
+Stops each phase on a wall-clock budget and always writes DIR/ckpt.pt, DIR/tokenizer.json, DIR/train_log.json.
+"""
+import argparse
+import contextlib
+import json
+import math
+import os
+import random
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from data import (MASK, PAD, QRY, MLMBatches, load_shard, pack, synthetic_shard, tokenize_files,
+                  train_tokenizer)
+from model import Config, Encoder, random_blocks
+
+DEV = "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def amp():
+    return torch.autocast("cuda", dtype=torch.bfloat16) if DEV == "cuda" else contextlib.nullcontext()
+
+
+def seed_all(seed):
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def t(x, dtype=None):
+    return torch.as_tensor(x, device=DEV, dtype=dtype)
+
+
+def fresh_rand(cfg, rng):
+    """Training draws a fresh layout seed each step (the pattern is an input, never hidden state)."""
+    return random_blocks(int(rng.integers(0, 2**31)), cfg.n_layers, cfg.n_heads, cfg.nb, cfg.window,
+                         cfg.n_global, cfg.n_random).to(DEV)
+
+
+def make_opt(model, tc):
+    extra = dict(fused=True) if DEV == "cuda" else {}
+    return torch.optim.AdamW(model.param_groups(tc["lr"], tc["beta_lr"], tc["wd"]), betas=(0.9, 0.95), **extra)
+
+
+def set_lr(opt, tc, step, total):
+    warm = tc["warmup"]
+    f = step / warm if step < warm else 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warm) / max(1, total - warm))))
+    for g in opt.param_groups:
+        g["lr"] = (tc["beta_lr"] if g.get("is_beta") else tc["lr"]) * max(f, 0.05)
+
+
+_mark = {}
+
+
+def adapt_steps(step, est, t_end):
+    """Cosine schedule length from the measured step time (steps 10..40, after compilation)."""
+    if step == 10:
+        _mark["t"] = time.time()
+    if step == 40:
+        per = (time.time() - _mark["t"]) / 30
+        return 40 + int((t_end - time.time()) / per)
+    return est
+
+
+def flops_per_token(cfg, n_params_body):
+    """Training FLOPs per token: 6 x body params + tied output matmul + attention over the layout."""
+    density = min(1.0, (cfg.k_slots * cfg.block) / cfg.seg_len)
+    attn = cfg.n_layers * 4 * cfg.n_heads * cfg.d_head * cfg.seg_len * density
+    return 6 * n_params_body + 6 * cfg.d_model * cfg.vocab + 3 * attn
+
+
+# ---------------------------------------------------------------- phase 1: masked tokens
+def mlm_loss(model, cfg, batch, rand, memory="parallel"):
+    inp, labels, seg_doc, _ = batch
+    ids = t(inp)
+    with amp():
+        out = model(ids, t(np.ones(inp.shape, dtype=np.float32)), t(seg_doc), rand,
+                    attn="flex" if DEV == "cuda" else "gather", memory=memory)
+        lab = t(labels).reshape(-1)
+        sel = lab >= 0
+        h = out["h"].reshape(-1, cfg.d_model)[sel]
+        logits = model.mlm_logits(h).float()
+    return F.cross_entropy(logits, lab[sel]), logits.argmax(-1) == lab[sel]
+
+
+def pretrain(model, cfg, tc, stream, log, t_end):
+    mb = MLMBatches(stream, cfg, tc["nseg"], tc["seqs"], tc["mask_p"], tc["splice_p"], tc["mem_from"],
+                    seed=tc["seed"])
+    rng = np.random.default_rng(tc["seed"] + 1)
+    opt = make_opt(model, tc)
+    est_steps, step, t0, tokens = tc["est_steps"], 0, time.time(), 0
+    while time.time() < t_end and step < tc.get("max_steps", 10**9):
+        est_steps = adapt_steps(step, est_steps, t_end)
+        set_lr(opt, tc, step, est_steps)
+        batch = mb()
+        loss, _ = mlm_loss(model, cfg, batch, fresh_rand(cfg, rng))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        tokens += batch[0].size
+        if step % 50 == 0:
+            g = model.gates()
+            log.append(dict(phase="mlm", step=step, loss=float(loss), sec=time.time() - t0,
+                            gate_min=float(g.min()), gate_max=float(g.max())))
+            print(f"mlm step {step} loss {float(loss):.3f} gates {g.min():.2f}..{g.max():.2f} "
+                  f"{tokens / (time.time() - t0):.0f} tok/s", flush=True)
+        step += 1
+    return dict(steps=step, tokens=tokens, sec=time.time() - t0)
+
+
+# ---------------------------------------------------------------- phase 2: contrastive
+def encode_queries(model, tok, queries, max_len=64):
+    rows = [[QRY] + tok.encode(q, add_special_tokens=False).ids[:max_len - 1] for q in queries]
+    n = max(len(r) for r in rows)
+    ids = np.zeros((len(rows), n), dtype=np.int64)
+    val = np.zeros((len(rows), n), dtype=np.float32)
+    for i, r in enumerate(rows):
+        ids[i, :len(r)], val[i, :len(r)] = r, 1
+    with amp():
+        out = model(t(ids), t(val), attn="dense", memory="query")           # zero memory: as query.onnx with zeros
+    e = (out["emb"].float() * t(val)[..., None]).sum(1) / t(val).sum(1, keepdim=True)
+    return F.normalize(e, dim=-1)                                            # [Bq, E]
+
+
+def span_positions(lines, start, end, T, seg0, S_row):
+    """Flat batch positions of the tokens of lines [start, end] of a file laid out from segment seg0."""
+    toks = np.flatnonzero((lines >= start) & (lines <= end))
+    toks = toks[(toks >= seg0 * T)]
+    return (S_row * T + toks - seg0 * T) if len(toks) else None
+
+
+def contrastive_batch(pairs_by_pkg, toks, cfg, cc, rng):
+    """Pairs from cc['pkgs'] packages (so in-batch negatives include same-package hard negatives); each
+    file is laid out in full up to the function (at most cc['max_file_seg'] segments), S fixed."""
+    T, S_fix = cfg.seg_len, cc["segs"]
+    pkgs = rng.choice(len(pairs_by_pkg), size=cc["pkgs"], replace=False, p=cc["pkg_p"])
+    ids = np.zeros((S_fix, T), dtype=np.int64)
+    val = np.zeros((S_fix, T), dtype=np.float32)
+    seg_doc = np.zeros(S_fix, dtype=np.int64)
+    row, doc, queries, spans = 0, 0, [], []
+    for pk in pkgs:
+        plist = pairs_by_pkg[pk]
+        for j in rng.permutation(len(plist))[:cc["pairs_per_pkg"]]:
+            p = plist[j]
+            fid_ids, lines = toks[p["file_id"]]
+            last_tok = np.flatnonzero(lines <= p["end_line"])
+            if len(last_tok) == 0:
+                continue
+            last_seg = int(last_tok[-1]) // T
+            seg0 = max(0, last_seg - cc["max_file_seg"] + 1)
+            n = last_seg - seg0 + 1
+            if row + n > S_fix:
+                continue
+            pos = span_positions(lines, p["start_line"], p["end_line"], T, seg0, row)
+            if pos is None:
+                continue
+            chunk = fid_ids[seg0 * T:(last_seg + 1) * T]
+            ids.reshape(-1)[row * T:row * T + len(chunk)] = chunk
+            val.reshape(-1)[row * T:row * T + len(chunk)] = 1
+            seg_doc[row:row + n] = doc
+            row, doc = row + n, doc + 1
+            queries.append(p["query"])
+            spans.append(pos)
+    for r in range(row, S_fix):                                              # one-token dummy docs
+        val[r, 0], seg_doc[r], doc = 1, doc, doc + 1
+    return ids, val, seg_doc, queries, spans
+
+
+def pool_spans(emb_flat, spans):
+    idx = torch.cat([t(s) for s in spans])
+    owner = torch.cat([torch.full((len(s),), i, device=DEV) for i, s in enumerate(spans)])
+    e = torch.zeros(len(spans), emb_flat.shape[-1], device=DEV).index_add_(0, owner, emb_flat[idx].float())
+    return F.normalize(e, dim=-1)
+
+
+def contrastive(model, tok, cfg, cc, pairs, toks, log, t_end, val_fn):
+    by_pkg = {}
+    for p in pairs:
+        by_pkg.setdefault(p["pkg"], []).append(p)
+    plist = [v for v in by_pkg.values() if len(v) >= 4]
+    w = np.array([len(v) for v in plist], dtype=np.float64) ** 0.5
+    cc = dict(cc, pkg_p=w / w.sum(), pkgs=min(cc["pkgs"], len(plist)))
+    rng = np.random.default_rng(cc["seed"])
+    opt = make_opt(model, cc)
+    best, best_state, step, t0 = -1.0, None, 0, time.time()
+    next_eval, est_steps = t0 + cc["eval_every_s"], cc["est_steps"]
+    while time.time() < t_end and step < cc.get("max_steps", 10**9):
+        est_steps = adapt_steps(step, est_steps, t_end)
+        set_lr(opt, cc, step, est_steps)
+        ids, val, seg_doc, queries, spans = contrastive_batch(plist, toks, cfg, cc, rng)
+        with amp():
+            out = model(t(ids), t(val), t(seg_doc), fresh_rand(cfg, rng),
+                        attn="flex" if DEV == "cuda" else "gather")
+        c = pool_spans(out["emb"].reshape(-1, cfg.emb_dim), spans)
+        q = encode_queries(model, tok, queries)
+        logits = q @ c.t() / cc["tau"]
+        lab = torch.arange(len(queries), device=DEV)
+        loss = 0.5 * (F.cross_entropy(logits, lab) + F.cross_entropy(logits.t(), lab))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        if step % 25 == 0:
+            print(f"ctr step {step} loss {float(loss):.3f} batch {len(queries)}", flush=True)
+            log.append(dict(phase="contrastive", step=step, loss=float(loss), sec=time.time() - t0))
+        step += 1
+        done = time.time() >= t_end or step >= cc.get("max_steps", 10**9)
+        if time.time() > next_eval or done:
+            mrr = val_fn(model)
+            log.append(dict(phase="val", step=step, val_mrr10=mrr))
+            print(f"val MRR@10 {mrr:.4f} at step {step}", flush=True)
+            if mrr > best:
+                best, best_state = mrr, {k: v.detach().clone() for k, v in model.state_dict().items()}
+            next_eval = time.time() + cc["eval_every_s"]
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    return dict(steps=step, sec=time.time() - t0, best_val_mrr10=best)
+
+
+@torch.no_grad()
+def embed_docs(model, cfg, docs, S_fix=64, rand=None):
+    """Token embeddings of whole docs (memory carried across batches): list of [n_tokens, E] float16."""
+    model.eval()
+    L, G, D = cfg.n_layers, cfg.n_kv_heads, cfg.d_head
+    mem = (torch.zeros(L, G, D, D, device=DEV), torch.zeros(L, G, D, device=DEV))
+    parts = [[] for _ in docs]
+    for ids, val, seg_doc, carry, where in pack(docs, cfg.seg_len, S_fix):
+        m_in = mem if carry else (torch.zeros_like(mem[0]), torch.zeros_like(mem[1]))
+        with amp():
+            out = model(t(ids), t(val), t(seg_doc), rand, m_in[0], m_in[1], attn="gather")
+        mem = (out["mem_out"], out["z_out"])
+        emb = out["emb"].half()
+        for d, k, r in where:
+            parts[d].append(emb[r])
+    model.train()
+    return [torch.cat(p)[:len(docs[i])] for i, p in enumerate(parts)]
+
+
+def val_mrr(model, tok, cfg, pairs_val, toks, limit=600):
+    """MRR@10 over held-out val pairs: each query ranks every val function (pooled over its span)."""
+    pv = pairs_val[:limit]
+    fids = sorted({p["file_id"] for p in pv})
+    rand = random_blocks(1234, cfg.n_layers, cfg.n_heads, cfg.nb, cfg.window, cfg.n_global,
+                         cfg.n_random).to(DEV)
+    embs = dict(zip(fids, embed_docs(model, cfg, [toks[f][0] for f in fids], rand=rand)))
+    vecs = []
+    for p in pv:
+        lines = toks[p["file_id"]][1]
+        sel = t(np.flatnonzero((lines >= p["start_line"]) & (lines <= p["end_line"])))
+        e = embs[p["file_id"]][sel].float().mean(0) if len(sel) else torch.zeros(cfg.emb_dim, device=DEV)
+        vecs.append(F.normalize(e, dim=-1))
+    c = torch.stack(vecs)
+    with torch.no_grad():
+        q = torch.cat([encode_queries(model, tok, [p["query"] for p in pv[i:i + 256]])
+                       for i in range(0, len(pv), 256)])
+    scores = q @ c.t()
+    rank = (scores > scores.diag()[:, None]).sum(1)                           # 0 = first
+    return float(torch.where(rank < 10, 1.0 / (rank + 1).float(), torch.zeros_like(scores.diag())).mean())
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--config", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--data", default=".data")
+    ap.add_argument("--tokenizer", default="", help="reuse this tokenizer.json")
+    ap.add_argument("--smoke", action="store_true", help="tiny slice, a few steps of each phase")
+    args = ap.parse_args()
+    conf = json.load(open(args.config))
+    cfg, tc = Config(**conf["model"]), conf["train"]
+    seed_all(tc["seed"])
+    os.makedirs(args.out, exist_ok=True)
+    T0 = time.time()
+    if os.path.exists(os.path.join(args.data, "files.jsonl.xz")):
+        files, pairs, pairs_val = load_shard(args.data)
+    else:
+        print("no shard: synthetic data", flush=True)
+        files, pairs, pairs_val = synthetic_shard()
+    if args.smoke:
+        files = files[::max(1, len(files) // 1500)]
+    keep = {f["id"] for f in files}
+    pairs = [p for p in pairs if p["file_id"] in keep]
+    pairs_val = [p for p in pairs_val if p["file_id"] in keep]
+    print(f"files {len(files)} pairs {len(pairs)} val pairs {len(pairs_val)} ({time.time() - T0:.0f}s)", flush=True)
+    tok_path = os.path.join(args.out, "tokenizer.json")
+    if args.tokenizer:
+        from tokenizers import Tokenizer
+        tok = Tokenizer.from_file(args.tokenizer)
+        tok.save(tok_path)
+    else:
+        rng = random.Random(tc["seed"])
+        sample, size = [], 0
+        for f in rng.sample(files, len(files)):
+            if size > tc["tokenizer_mb"] * 2**20:
+                break
+            sample.append(f["text"])
+            size += len(f["text"])
+        tok = train_tokenizer(sample, cfg.vocab, tok_path)
+    print(f"tokenizer ready ({time.time() - T0:.0f}s)", flush=True)
+    pair_files = {p["file_id"] for p in pairs} | {p["file_id"] for p in pairs_val}
+    fmap = {f["id"]: f for f in files}
+    for p in pairs + pairs_val:
+        p["pkg"] = fmap[p["file_id"]]["pkg"]
+    train_files = [f for f in files if f["split"] == "train"]
+    toks_all = tokenize_files(tok, [f["text"] for f in train_files])
+    stream = np.concatenate([ids for ids, _ in toks_all])
+    pf = sorted(pair_files)
+    toks = dict(zip(pf, tokenize_files(tok, [fmap[i]["text"] for i in pf], with_lines=True)))
+    val_files = [f for f in files if f["split"] == "val"]
+    val_stream = np.concatenate([ids for ids, _ in tokenize_files(tok, [f["text"] for f in val_files])]) \
+        if val_files else stream[-2_000_000:]
+    np.save(os.path.join(args.out, "val_stream.npy"), val_stream[:4_000_000])
+    print(f"tokenized: train stream {len(stream)} tokens ({time.time() - T0:.0f}s)", flush=True)
+
+    model = Encoder(cfg).to(DEV)
+    n_params = sum(p.numel() for p in model.parameters())
+    n_body = n_params - model.tok.weight.numel()
+    log, summary = [], dict(config=cfg.to_dict(), params=n_params, device=torch.cuda.get_device_name() if DEV == "cuda" else "cpu")
+    t_mlm_end = time.time() + 60 * tc["mlm"]["minutes"] if not args.smoke else time.time() + 20
+    mc = dict(tc["mlm"], seed=tc["seed"])
+    if args.smoke:
+        mc["max_steps"] = 6
+    summary["mlm"] = pretrain(model, cfg, mc, stream, log, t_mlm_end)
+    summary["mlm"]["tokens_per_s"] = summary["mlm"]["tokens"] / summary["mlm"]["sec"]
+    fpt = flops_per_token(cfg, n_body)
+    summary["mlm"]["mfu_vs_989tflops"] = summary["mlm"]["tokens_per_s"] * fpt / 989e12
+    torch.save(dict(model=model.state_dict(), config=cfg.to_dict()), os.path.join(args.out, "ckpt_mlm.pt"))
+    cc = dict(tc["contrastive"], seed=tc["seed"] + 7)
+    if args.smoke:
+        cc.update(max_steps=4, eval_every_s=5)
+    t_end = time.time() + 60 * tc["contrastive"]["minutes"] if not args.smoke else time.time() + 30
+    summary["contrastive"] = contrastive(model, tok, cfg, cc, pairs, toks, log, t_end,
+                                         lambda m: val_mrr(m, tok, cfg, pairs_val, toks))
+    summary["gates"] = model.gates().tolist()
+    summary["wall_min"] = (time.time() - T0) / 60
+    torch.save(dict(model=model.state_dict(), config=cfg.to_dict()), os.path.join(args.out, "ckpt.pt"))
+    json.dump(dict(summary=summary, log=log), open(os.path.join(args.out, "train_log.json"), "w"), indent=1)
+    print(json.dumps(summary, indent=1), flush=True)
+
+
+if __name__ == "__main__":
+    main()

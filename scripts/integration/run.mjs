@@ -4,7 +4,7 @@
 // The tests can ask this harness to act on the page (keys, typing, waiting for DOM text, screenshots)
 // through a small HTTP endpoint whose address they find in INFINI_LENS_HARNESS.
 //
-// Usage: node scripts/integration/run.mjs --suite=dev|vsix [--workspace=DIR] [--install=FILE.vsix] [--port=N]
+// Usage: node scripts/integration/run.mjs --suite=dev|vsix [--workspace=DIR] [--install=FILE.vsix] [--bulk=N] [--port=N]
 import { chromium } from 'playwright-core';
 import { spawn, execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, openSync, writeFileSync, readFileSync } from 'node:fs';
@@ -34,11 +34,20 @@ mkdirSync(`${CACHE}/runs`, { recursive: true });
 const RUN = mkdtempSync(`${CACHE}/runs/${suite}-`);
 const ws = `${RUN}/workspace`;
 cpSync(path.resolve(arg('workspace', `${REPO}/test/fixtures/vscode-workspace`)), ws, { recursive: true });
+// Enough generated files that the first build takes a few seconds: its progress notification can be seen and cancelled.
+const BULK_FILES = Number(arg('bulk', suite === 'dev' ? 2000 : 0));
+mkdirSync(`${ws}/bulk`, { recursive: true });
+for (let i = 0; i < BULK_FILES; i++) {
+  writeFileSync(`${ws}/bulk/module${i}.ts`, Array.from({ length: 6 }, (_, j) =>
+    `export function generated${i}x${j}(value: number): number {\n  return value * ${j} + ${i};\n}\n`).join('\n'));
+}
 for (const d of ['user-data/User', 'extensions', 'server-data', 'home', 'tmp']) mkdirSync(`${RUN}/${d}`, { recursive: true });
 writeFileSync(`${RUN}/user-data/User/settings.json`, JSON.stringify({
   'workbench.startupEditor': 'none', 'telemetry.telemetryLevel': 'off', 'chat.disableAIFeatures': true,
   'extensions.autoCheckUpdates': false, 'extensions.autoUpdate': false, 'update.mode': 'none',
   'workbench.tips.enabled': false, 'security.workspace.trust.enabled': false,
+  // The run folder sits inside the repo: keep git's prompt and the fixture's type errors out of the screenshots.
+  'git.openRepositoryInParentFolders': 'never', 'typescript.validate.enable': false,
 }));
 const env = {
   ...process.env, HOME: `${RUN}/home`, TMPDIR: `${RUN}/tmp`, XDG_CONFIG_HOME: `${RUN}/home/.config`,
@@ -72,6 +81,10 @@ async function act(request) {
   switch (request.op) {
     case 'press': return void (await page.keyboard.press(request.key));
     case 'type': return void (await page.keyboard.type(request.text, { delay: 40 }));
+    case 'click': {
+      const locator = page.locator(request.selector).filter(request.text ? { hasText: request.text } : {}).first();
+      return void (await locator.click({ timeout: request.timeoutMs ?? 30_000 }));
+    }
     case 'waitFor': {
       const locator = page.locator(request.selector).filter(request.text ? { hasText: request.text } : {}).first();
       await locator.waitFor({ state: 'visible', timeout: request.timeoutMs ?? 30_000 });

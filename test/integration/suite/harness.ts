@@ -13,6 +13,7 @@ export const press = (key: string) => call({ op: 'press', key });
 export const type = (text: string) => call({ op: 'type', text });
 /** Waits until an element matching `selector` (and containing `text`) is visible; returns its text. */
 export const waitFor = (selector: string, text?: string, timeoutMs?: number) => call({ op: 'waitFor', selector, text, timeoutMs });
+export const click = (selector: string, text?: string) => call({ op: 'click', selector, text });
 export const screenshot = (name: string) => call({ op: 'screenshot', name });
 
 /** Polls `probe` until it returns a value (not undefined) or the deadline passes. */

@@ -8,8 +8,13 @@ CACHE=${INFINI_TEST_CACHE:-$(cd "$(dirname "$0")/../.." && pwd)/.test-cache}
 CODE_SERVER_VERSION=4.139.1
 NODE_MAJOR=24
 mkdir -p "$CACHE"/{tmp,home,apt/lists/partial,apt/cache/archives/partial,debs,sysroot,code-server}
-# code-server's postinstall and npm write under HOME/TMPDIR: keep them inside the cache.
+# code-server's postinstall and npm write under HOME/TMPDIR: keep them inside the cache (but keep the
+# user's npm config, e.g. a registry mirror, which npm would otherwise look for in the new HOME).
+export npm_config_userconfig=${npm_config_userconfig:-$HOME/.npmrc}
 export npm_config_cache=$CACHE/npm-cache HOME=$CACHE/home TMPDIR=$CACHE/tmp
+# Under `npm test` the outer npm (Node 20) exports its user agent, which code-server's postinstall reads as
+# the Node version: drop what the outer npm set so the inner one describes itself (Node 24).
+unset npm_config_user_agent npm_node_execpath NODE
 export npm_config_fund=false npm_config_audit=false npm_config_update_notifier=false
 step() { echo "== setup [$SECONDS s] $*"; }
 
@@ -28,7 +33,7 @@ if [ ! -f "$CACHE/sysroot/.done" ]; then
   mapfile -t PKGS < <(apt-get "${A[@]}" -s install --no-install-recommends chromium libkrb5-dev | awk '/^Inst/{print $2}')
   # -s install lists only what is missing on this machine; always take the two we extract paths from.
   (cd "$CACHE/debs" && apt-get "${A[@]}" download "${PKGS[@]}" chromium chromium-common libkrb5-dev >/dev/null \
-    && for f in *.deb; do dpkg -x "$f" "$CACHE/sysroot"; done)
+    && for f in *.deb; do dpkg -x "$f" "$CACHE/sysroot"; done && rm -f ./*.deb)
   touch "$CACHE/sysroot/.done"
 fi
 test -x "$CACHE/sysroot/usr/lib/chromium/chromium"

@@ -73,17 +73,20 @@ suite('Infini Lens in VS Code', () => {
     await waitFor('.statusbar-item', `${stats.files} files · ${stats.chunks} chunks`);
   });
 
-  test('file watcher: created, renamed and deleted files update the index', async () => {
+  test('file watcher: created, changed, renamed and deleted files update the index', async () => {
     const fresh = path.join(root(), 'src', 'fresh.ts');
-    await writeFile(fresh, 'export function quokkaFreshToken(): number {\n  return 42;\n}\n');
-    await eventually(async () => ((await hitPaths(api, 'quokkaFreshToken')).includes('src/fresh.ts') ? true : undefined), 'the new file to be indexed');
+    await writeFile(fresh, 'export function wombatAlpha(): number {\n  return 42;\n}\n');
+    await eventually(async () => ((await hitPaths(api, 'wombatAlpha')).includes('src/fresh.ts') ? true : undefined), 'the new file to be indexed');
+    await writeFile(fresh, 'export function narwhalBeta(): number {\n  return 43;\n}\n');
+    await eventually(async () => ((await hitPaths(api, 'narwhalBeta')).includes('src/fresh.ts')
+      && !(await hitPaths(api, 'wombatAlpha')).includes('src/fresh.ts') ? true : undefined), 'the change to be indexed');
     await rename(path.join(root(), 'src/net/retry.ts'), path.join(root(), 'src/net/backoff.ts'));
     await eventually(async () => {
       const paths = await hitPaths(api, 'retryWithBackoff');
       return paths.includes('src/net/backoff.ts') && !paths.includes('src/net/retry.ts') ? true : undefined;
     }, 'the rename to reach the index');
     await rm(fresh);
-    await eventually(async () => ((await hitPaths(api, 'quokkaFreshToken')).length === 0 ? true : undefined), 'the deleted file to leave the index');
+    await eventually(async () => (!(await hitPaths(api, 'narwhalBeta')).includes('src/fresh.ts') ? true : undefined), 'the deleted file to leave the index');
   });
 
   test('Clear Index empties it; the rebuild shows a cancellable notification; Cancel keeps part; Reindex completes it', async function () {

@@ -73,6 +73,8 @@ def passkey(model, cfg, tok, stream, distances=(8, 16, 64, 128), trials=24, seed
                          cfg.n_random).to(DEV)
     out = {}
     for d in distances:
+        if len(stream) < (d + 2) * T:
+            continue
         acc = {"on": [0, 0, 0], "off": [0, 0, 0]}                          # tokens ok, tokens, keys exact
         for _ in range(trials):
             key = "".join(str(x) for x in rng.integers(0, 10, 5))

@@ -32,7 +32,9 @@ class EncoderGraph(nn.Module):
 
     def forward(self, input_ids, valid, seg_doc, rand_blocks, mem_in, z_in):
         o = self.m(input_ids, valid, seg_doc, rand_blocks, mem_in, z_in, attn=self.attn)
-        return (o["emb"].float(), o["mem_out"].float(), o["z_out"].float(), o["mem_sum"].float(),
+        # the dense graph ignores rand_blocks; keep it as an input so both graphs take the same feeds
+        keep = (rand_blocks.sum() * 0).float() if self.attn == "dense" else 0.0
+        return (o["emb"].float() + keep, o["mem_out"].float(), o["z_out"].float(), o["mem_sum"].float(),
                 o["z_sum"].float())
 
 

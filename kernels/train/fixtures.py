@@ -166,6 +166,7 @@ def graph_fixtures(run, model_dir, out_dir):
         fx = {k: (v.double() if v.is_floating_point() else v) for k, v in feed.items()}
         with torch.no_grad():
             ref = modules[gname](*fx.values())
+        ref = (ref,) if torch.is_tensor(ref) else ref
         entry = dict(inputs={}, outputs={})
         for k, v in feed.items():
             entry["inputs"][k] = write_bin(out_dir, f"{gname}.in.{k}", v, np.int64 if not v.is_floating_point()

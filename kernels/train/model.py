@@ -204,7 +204,16 @@ def attn_flex(q, k, v, layout, valid, cfg):
 
     def mask_mod(bi, h, qi, ki):
         return layout[bi, h, qi // b, ki // b] & valid[bi, ki]
-    bm = create_block_mask(mask_mod, S, H, T, T, device=q.device, BLOCK_SIZE=128)
+    try:                                                 # from the block layout directly: no T x T evaluation
+        from torch.nn.attention.flex_attention import BlockMask
+        f = 128 // b
+        n = T // 128
+        lay = layout.reshape(S, H, n, f, n, f).any(3).any(4)                 # [S, H, n, n] 128-wide tiles
+        kv_num = lay.sum(-1).to(torch.int32)
+        kv_idx = torch.argsort((~lay).to(torch.int8), dim=-1, stable=True).to(torch.int32)
+        bm = BlockMask.from_kv_blocks(kv_num, kv_idx, BLOCK_SIZE=128, mask_mod=mask_mod)
+    except Exception:                                    # older/newer API: evaluate the mask_mod per token
+        bm = create_block_mask(mask_mod, S, H, T, T, device=q.device, BLOCK_SIZE=128)
     return _flex(q, k, v, block_mask=bm, enable_gqa=True)
 
 

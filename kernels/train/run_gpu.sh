@@ -21,14 +21,16 @@ TOKARG=(); [ -f "$ROOT/kernels/model/tokenizer.json" ] && TOKARG=(--tokenizer "$
 if [ "$MODE" = smoke ]; then
   step pytest 140 python3 -m pytest -q -x tests
   step train 100 python3 train.py --config configs/base.json --out $R --data "$ROOT/.data" --smoke "${TOKARG[@]}"
-  QUICK=--quick; TOKS=4096,16384
+  QUICK=--quick; TOKS=4096,16384; DEVARG=()
 else
-  step train 150 python3 train.py --config configs/base.json --out $R --data "$ROOT/.data" "${TOKARG[@]}"
-  QUICK=; TOKS=4096,16384,65536
+  step pytest-flex 500 python3 -m pytest -q -x tests -k "flex or encoder_paths"
+  step train 150 python3 train.py --config configs/base.json --out $R --data "$ROOT/.data" "${TOKARG[@]}" \
+    --deadline $(( DEADLINE - 175 ))
+  QUICK=; TOKS=4096,16384,65536; DEVARG=(--dev "$ROOT/.evalcarry")
 fi
 step export 120 python3 export.py --run $R --out $R/model
 step fixtures 90 python3 fixtures.py --graphs --run $R --model $R/model --out $R/fixtures
-step evaluate 45 python3 evaluate.py --run $R --dev "$ROOT/.evalcarry" $QUICK
+step evaluate 45 python3 evaluate.py --run $R "${DEVARG[@]}" $QUICK
 step bench 12 python3 bench_ort.py --model $R/model --out $R/bench.json --tokens $TOKS
 cd $R && python3 - <<'PY' || true
 import json, os

@@ -270,6 +270,7 @@ def main():
     ap.add_argument("--data", default=".data")
     ap.add_argument("--tokenizer", default="", help="reuse this tokenizer.json")
     ap.add_argument("--smoke", action="store_true", help="tiny slice, a few steps of each phase")
+    ap.add_argument("--deadline", type=float, default=0, help="epoch seconds by which ckpt.pt must be written")
     args = ap.parse_args()
     conf = json.load(open(args.config))
     cfg, tc = Config(**conf["model"]), conf["train"]
@@ -321,11 +322,18 @@ def main():
     n_params = sum(p.numel() for p in model.parameters())
     n_body = n_params - model.tok.weight.numel()
     log, summary = [], dict(config=cfg.to_dict(), params=n_params, device=torch.cuda.get_device_name() if DEV == "cuda" else "cpu")
-    t_mlm_end = time.time() + 60 * tc["mlm"]["minutes"] if not args.smoke else time.time() + 20
+    mlm_s, ctr_s = 60 * tc["mlm"]["minutes"], 60 * tc["contrastive"]["minutes"]
+    if args.deadline:                                  # fit both phases before the caller's deadline
+        avail = args.deadline - time.time() - 20
+        scale = min(1.0, avail / (mlm_s + ctr_s))
+        mlm_s, ctr_s = mlm_s * scale, ctr_s * scale
+        print(f"phase budgets: mlm {mlm_s:.0f}s contrastive {ctr_s:.0f}s", flush=True)
+    t_mlm_end = time.time() + mlm_s if not args.smoke else time.time() + 20
     mc = dict(tc["mlm"], seed=tc["seed"])
     if args.smoke:
         mc["max_steps"] = 6
     summary["mlm"] = pretrain(model, cfg, mc, stream, log, t_mlm_end)
+    summary["mlm"]["card"] = summary["device"]
     summary["mlm"]["tokens_per_s"] = summary["mlm"]["tokens"] / summary["mlm"]["sec"]
     fpt = flops_per_token(cfg, n_body)
     summary["mlm"]["mfu_vs_989tflops"] = summary["mlm"]["tokens_per_s"] * fpt / 989e12
@@ -333,9 +341,14 @@ def main():
     cc = dict(tc["contrastive"], seed=tc["seed"] + 7)
     if args.smoke:
         cc.update(max_steps=4, eval_every_s=5)
-    t_end = time.time() + 60 * tc["contrastive"]["minutes"] if not args.smoke else time.time() + 30
-    summary["contrastive"] = contrastive(model, tok, cfg, cc, pairs, toks, log, t_end,
-                                         lambda m: val_mrr(m, tok, cfg, pairs_val, toks))
+    t_end = time.time() + ctr_s if not args.smoke else time.time() + 30
+    try:
+        summary["contrastive"] = contrastive(model, tok, cfg, cc, pairs, toks, log, t_end,
+                                             lambda m: val_mrr(m, tok, cfg, pairs_val, toks))
+    except Exception as ex:                            # keep the pretrained model: export still has work
+        import traceback
+        traceback.print_exc()
+        summary["contrastive"] = dict(error=repr(ex))
     summary["gates"] = model.gates().tolist()
     summary["wall_min"] = (time.time() - T0) / 60
     torch.save(dict(model=model.state_dict(), config=cfg.to_dict()), os.path.join(args.out, "ckpt.pt"))

@@ -39,5 +39,5 @@ for spec in $NPM_PKGS; do
   tar xzf "dl/$tgz" -C "npm/$safe"
 done
 
-[ -d tools/node_modules/typescript ] || ( cd tools && npm install --silent --no-audit --no-fund typescript@7.0.2 )
+[ -d tools/node_modules/typescript ] || ( cd tools && npm install --silent --no-audit --no-fund typescript@5.9.3 )
 echo "sources ready in $WORK"

@@ -29,6 +29,8 @@ fi
 if [ ! -f "$CACHE/sysroot/.done" ]; then
   step "chromium + libkrb5-dev into a sysroot (apt-get download, dpkg -x)"
   A=(-o "Dir::State::Lists=$CACHE/apt/lists" -o "Dir::Cache=$CACHE/apt/cache" -o Debug::NoLocking=1)
+  # As root, apt would hand downloads to the _apt user, who cannot write into the cache folder.
+  [ "$(id -u)" = 0 ] && A+=(-o APT::Sandbox::User=root)
   apt-get "${A[@]}" update -qq
   mapfile -t PKGS < <(apt-get "${A[@]}" -s install --no-install-recommends chromium libkrb5-dev | awk '/^Inst/{print $2}')
   # -s install lists only what is missing on this machine; always take the two we extract paths from.

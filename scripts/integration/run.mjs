@@ -7,7 +7,9 @@
 // Usage: node scripts/integration/run.mjs --suite=dev|vsix [--workspace=DIR] [--install=FILE.vsix] [--bulk=N] [--port=N]
 import { chromium } from 'playwright-core';
 import { spawn, execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, openSync, writeFileSync, readFileSync } from 'node:fs';
+import {
+  cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync,
+} from 'node:fs';
 import { createServer } from 'node:http';
 import path from 'node:path';
 import util from 'node:util';
@@ -31,6 +33,10 @@ for (const needed of [NODE24, SERVER, `${SYSROOT}/usr/lib/chromium/chromium`]) {
 
 // A scratch run folder: VS Code's user data, extensions, HOME/TMPDIR and a copy of the fixture workspace.
 mkdirSync(`${CACHE}/runs`, { recursive: true });
+// Keep the last few runs of this suite for their logs; older ones only take space.
+readdirSync(`${CACHE}/runs`).filter((d) => d.startsWith(`${suite}-`))
+  .map((d) => ({ d, t: statSync(`${CACHE}/runs/${d}`).mtimeMs })).sort((a, b) => b.t - a.t).slice(2)
+  .forEach(({ d }) => rmSync(`${CACHE}/runs/${d}`, { recursive: true, force: true }));
 const RUN = mkdtempSync(`${CACHE}/runs/${suite}-`);
 const ws = `${RUN}/workspace`;
 cpSync(path.resolve(arg('workspace', `${REPO}/test/fixtures/vscode-workspace`)), ws, { recursive: true });

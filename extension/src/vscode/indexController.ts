@@ -98,10 +98,11 @@ export class IndexController implements vscode.Disposable {
   private async runPass(reopen: boolean): Promise<IndexStats | undefined> {
     try {
       if (reopen) this.opened = undefined;
-      const before = await this.ensureOpen();
+      await this.ensureOpen();
+      // Asked now, not taken from open(): a Clear Index since then makes this a first build again.
+      const firstBuild = (await this.client.stats()).files === 0;
       this.setState({ kind: 'indexing' });
       this.cancelRequested = false;
-      const firstBuild = before.files === 0;
       const stats = await vscode.window.withProgress({
         location: firstBuild ? vscode.ProgressLocation.Notification : vscode.ProgressLocation.Window,
         title: firstBuild ? 'Infini Lens: indexing workspace' : 'Infini Lens',

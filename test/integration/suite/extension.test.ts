@@ -89,6 +89,19 @@ suite('Infini Lens in VS Code', () => {
     await eventually(async () => (!(await hitPaths(api, 'narwhalBeta')).includes('src/fresh.ts') ? true : undefined), 'the deleted file to leave the index');
   });
 
+  test('changing infiniLens.exclude re-walks the workspace with the new globs', async () => {
+    const settings = vscode.workspace.getConfiguration('infiniLens');
+    const before = (await api.whenIdle())!.files;
+    await settings.update('exclude', ['src/net/**'], vscode.ConfigurationTarget.Workspace);
+    try {
+      await eventually(async () => (!(await hitPaths(api, 'retryWithBackoff')).some((p) => p.startsWith('src/net/')) ? true : undefined), 'src/net to leave the index');
+      assert.equal((await api.whenIdle())!.files, before - 1);
+    } finally {
+      await settings.update('exclude', undefined, vscode.ConfigurationTarget.Workspace);
+    }
+    await eventually(async () => ((await api.whenIdle())!.files === before ? true : undefined), 'src/net to come back');
+  });
+
   test('Clear Index empties it; the rebuild shows a cancellable notification; Cancel keeps part; Reindex completes it', async function () {
     await vscode.commands.executeCommand('infiniLens.clearIndex');
     assert.equal((await api.whenIdle())!.files, 0);

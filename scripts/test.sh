@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `npm test`: typecheck, build, unit tests, then the integration tests in a real VS Code (the server bundled
-# in code-server, driven by headless Chromium): the extension from this repo, then the linux-x64 VSIX
-# installed into a fresh VS Code. Set SKIP_INTEGRATION=1 to stop after the unit tests.
+# in code-server, driven by headless Chromium): the extension from this repo (one folder, then two), then
+# the linux-x64 VSIX installed into a fresh VS Code. Set SKIP_INTEGRATION=1 to stop after the unit tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 step() { echo; echo "=== [test.sh ${SECONDS}s] $*"; }
@@ -18,6 +18,8 @@ step "integration setup (cached in .test-cache/)"
 bash scripts/integration/setup.sh
 step "integration tests: extension from the repo"
 node scripts/integration/run.mjs --suite=dev
+step "integration tests: a multi-root workspace"
+node scripts/integration/run.mjs --suite=multi
 step "package the linux-x64 VSIX"
 node scripts/package.mjs --target=linux-x64
 step "integration tests: the installed linux-x64 VSIX"

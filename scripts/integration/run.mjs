@@ -4,7 +4,7 @@
 // The tests can ask this harness to act on the page (keys, typing, waiting for DOM text, screenshots)
 // through a small HTTP endpoint whose address they find in INFINI_LENS_HARNESS.
 //
-// Usage: node scripts/integration/run.mjs --suite=dev|vsix [--workspace=DIR] [--install=FILE.vsix] [--bulk=N] [--port=N]
+// Usage: node scripts/integration/run.mjs --suite=dev|multi|vsix [--workspace=DIR] [--install=FILE.vsix] [--bulk=N] [--port=N]
 import { chromium } from 'playwright-core';
 import { spawn, execFileSync } from 'node:child_process';
 import {
@@ -40,9 +40,16 @@ readdirSync(`${CACHE}/runs`).filter((d) => d.startsWith(`${suite}-`))
 const RUN = mkdtempSync(`${CACHE}/runs/${suite}-`);
 const ws = `${RUN}/workspace`;
 cpSync(path.resolve(arg('workspace', `${REPO}/test/fixtures/vscode-workspace`)), ws, { recursive: true });
+// The multi-root suite opens a .code-workspace of two folders: the fixture and a small second one.
+const multiRoot = `${RUN}/two-folders.code-workspace`;
+if (suite === 'multi') {
+  mkdirSync(`${RUN}/second/lib`, { recursive: true });
+  writeFileSync(`${RUN}/second/lib/pelican.py`, 'def pelican_migration_route(start, end):\n    return [start, end]\n');
+  writeFileSync(multiRoot, JSON.stringify({ folders: [{ path: 'workspace' }, { path: 'second' }] }));
+}
 // Enough generated files that the first build takes a few seconds: its progress notification can be seen and cancelled.
 const BULK_FILES = Number(arg('bulk', suite === 'dev' ? 2000 : 0));
-mkdirSync(`${ws}/bulk`, { recursive: true });
+if (BULK_FILES > 0) mkdirSync(`${ws}/bulk`, { recursive: true });
 for (let i = 0; i < BULK_FILES; i++) {
   writeFileSync(`${ws}/bulk/module${i}.ts`, Array.from({ length: 6 }, (_, j) =>
     `export function generated${i}x${j}(value: number): number {\n  return value * ${j} + ${i};\n}\n`).join('\n'));
@@ -147,7 +154,8 @@ try {
   const devPath = suite === 'vsix' ? `${REPO}/test/integration/vsix-host` : REPO;
   const payload = [['extensionDevelopmentPath', `vscode-remote://${authority}${devPath}`],
     ['extensionTestsPath', `vscode-remote://${authority}${REPO}/dist/test/integration/index.js`]];
-  await page.goto(`http://${authority}/?folder=${encodeURIComponent(ws)}&payload=${encodeURIComponent(JSON.stringify(payload))}`);
+  const open = suite === 'multi' ? `workspace=${encodeURIComponent(multiRoot)}` : `folder=${encodeURIComponent(ws)}`;
+  await page.goto(`http://${authority}/?${open}&payload=${encodeURIComponent(JSON.stringify(payload))}`);
   say('workbench opened; tests running in the extension host');
   code = await Promise.race([exited, sleep(TIMEOUT_MS).then(() => 'timeout')]);
   if (code === 'timeout') {

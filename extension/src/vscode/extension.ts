@@ -1,61 +1,56 @@
-// Activation: wires the index of the first workspace folder to the commands, the results tree, the status
-// bar and the file watcher. Every piece is a small factory returning a Disposable registered here.
+// Activation: wires one index per workspace folder to the commands, the results tree and the status bar.
+// Every piece is a small factory returning a Disposable registered here.
 import * as vscode from 'vscode';
 import type { IndexStats, SearchHit } from '../core/api.js';
 import { INDEX_SETTINGS } from './config.js';
-import { watchWorkspace } from './fileWatcher.js';
-import { IndexController } from './indexController.js';
 import { registerLens, type LensApi } from './lens/index.js';
 import { registerResultsView, ResultsTree } from './resultsView.js';
 import { registerSearchCommand } from './searchQuickPick.js';
 import { createStatusBar } from './statusBar.js';
+import { WorkspaceIndexes } from './workspaceIndexes.js';
 
 /** What activate() returns: used by the integration tests and open to other extensions. */
 export interface InfiniLensApi {
-  /** Resolves when no indexing pass runs; undefined when no folder is open. */
+  /** Resolves when no indexing pass runs, with the stats of all folders summed; undefined when none is open. */
   whenIdle(): Promise<IndexStats | undefined>;
+  /** Hits of all folders, best first; `path` is relative to the hit's folder. */
   search(query: string, limit?: number): Promise<SearchHit[]>;
+  /** Where the first folder's index is stored. */
   readonly storageDir: string | undefined;
   readonly lens: LensApi;
 }
 
 export function activate(context: vscode.ExtensionContext): InfiniLensApi {
   const log = vscode.window.createOutputChannel('Infini Lens', { log: true });
-  const folder = vscode.workspace.workspaceFolders?.[0];
-  const controller = folder ? new IndexController(folder, context, log) : undefined;
-  const tree = new ResultsTree(() => folder?.uri);
+  const indexes = new WorkspaceIndexes(context, log);
+  const tree = new ResultsTree();
   context.subscriptions.push(
     log,
+    indexes,
     registerResultsView(tree),
-    registerSearchCommand(() => controller, tree),
+    registerSearchCommand(indexes, tree),
+    createStatusBar(indexes),
     vscode.commands.registerCommand('infiniLens.showLog', () => log.show(true)),
-  );
-  // The model side (kernels/runtime's lens graph) plugs in here once it ships; until then the command says so.
-  const lens = registerLens(context, { engine: () => undefined, log });
-  if (!controller) {
-    log.info('no folder open: nothing to index');
-    return { whenIdle: async () => undefined, search: async () => [], storageDir: undefined, lens };
-  }
-  if ((vscode.workspace.workspaceFolders?.length ?? 0) > 1) log.warn(`multi-root workspace: only ${folder!.name} is indexed`);
-  context.subscriptions.push(
-    controller,
-    createStatusBar(controller),
-    watchWorkspace(controller, log),
-    vscode.commands.registerCommand('infiniLens.reindex', () => controller.reindex()),
-    vscode.commands.registerCommand('infiniLens.cancelIndexing', () => controller.cancel()),
+    vscode.commands.registerCommand('infiniLens.reindex', () => indexes.reindex()),
+    vscode.commands.registerCommand('infiniLens.cancelIndexing', () => indexes.cancel()),
     vscode.commands.registerCommand('infiniLens.clearIndex', async () => {
-      await controller.clear();
+      await indexes.clear();
       void vscode.window.showInformationMessage('Infini Lens: index cleared. Run "Infini Lens: Reindex Workspace" to rebuild it.');
     }),
     vscode.workspace.onDidChangeConfiguration((e) => {
-      if (INDEX_SETTINGS.some((s) => e.affectsConfiguration(s, folder!.uri))) void controller.reindex({ reopen: true });
+      for (const c of indexes.controllers) {
+        if (INDEX_SETTINGS.some((s) => e.affectsConfiguration(s, c.folder.uri))) void c.reindex({ reopen: true });
+      }
     }),
   );
-  void controller.reindex();
+  // The model side (kernels/runtime's lens graph) plugs in here once it ships; until then the command says so.
+  const lens = registerLens(context, { engine: () => undefined, log });
+  if (indexes.controllers.length === 0) log.info('no folder open: nothing to index');
+  void indexes.reindex();
   return {
-    whenIdle: () => controller.whenIdle(),
-    search: (query, limit) => controller.search(query, limit),
-    storageDir: controller.storageDir,
+    whenIdle: () => indexes.whenIdle(),
+    search: (query, limit) => indexes.search(query, limit),
+    get storageDir() { return indexes.controllers[0]?.storageDir; },
     lens,
   };
 }

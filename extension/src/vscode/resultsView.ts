@@ -2,8 +2,9 @@
 // order of each file's best hit. Clicking a hit opens its range.
 import * as vscode from 'vscode';
 import type { SearchHit } from '../core/api.js';
+import type { FolderHit } from './workspaceIndexes.js';
 
-type Node = { kind: 'file'; path: string; hits: SearchHit[] } | { kind: 'hit'; hit: SearchHit };
+type Node = { kind: 'file'; hits: FolderHit[] } | { kind: 'hit'; hit: FolderHit };
 
 export class ResultsTree implements vscode.TreeDataProvider<Node> {
   private readonly changed = new vscode.EventEmitter<void>();
@@ -11,14 +12,12 @@ export class ResultsTree implements vscode.TreeDataProvider<Node> {
   private files: Node[] = [];
   query = '';
 
-  constructor(private readonly root: () => vscode.Uri | undefined) {}
-
   /** Replaces the tree with the hits of `query` (already ranked best first). */
-  show(query: string, hits: readonly SearchHit[]): void {
-    const byFile = new Map<string, SearchHit[]>();
-    for (const hit of hits) byFile.set(hit.path, [...(byFile.get(hit.path) ?? []), hit]);
+  show(query: string, hits: readonly FolderHit[]): void {
+    const byFile = new Map<string, FolderHit[]>();
+    for (const hit of hits) byFile.set(hit.label, [...(byFile.get(hit.label) ?? []), hit]);
     this.query = query;
-    this.files = [...byFile].map(([path, fileHits]) => ({ kind: 'file', path, hits: fileHits }));
+    this.files = [...byFile.values()].map((fileHits) => ({ kind: 'file', hits: fileHits }));
     this.changed.fire();
   }
 
@@ -28,10 +27,10 @@ export class ResultsTree implements vscode.TreeDataProvider<Node> {
   }
 
   getTreeItem(node: Node): vscode.TreeItem {
-    const root = this.root();
     if (node.kind === 'file') {
-      const item = new vscode.TreeItem(node.path, vscode.TreeItemCollapsibleState.Expanded);
-      if (root) item.resourceUri = vscode.Uri.joinPath(root, node.path);
+      const first = node.hits[0]!;
+      const item = new vscode.TreeItem(first.label, vscode.TreeItemCollapsibleState.Expanded);
+      item.resourceUri = vscode.Uri.joinPath(first.folder.uri, first.path);
       item.iconPath = vscode.ThemeIcon.File; // a collapsible item would otherwise get a folder icon
       item.description = `${node.hits.length}`;
       return item;
@@ -40,7 +39,7 @@ export class ResultsTree implements vscode.TreeDataProvider<Node> {
     const item = new vscode.TreeItem(`${hit.startLine}–${hit.endLine}${hit.name ? `  ${hit.name}` : ''}`);
     item.description = hit.snippet;
     item.tooltip = `${hit.path}:${hit.startLine}  (${hit.kind}, score ${hit.score.toFixed(3)})`;
-    if (root) item.command = { title: 'Open', command: 'vscode.open', arguments: [vscode.Uri.joinPath(root, hit.path), { selection: rangeOf(hit) }] };
+    item.command = { title: 'Open', command: 'vscode.open', arguments: [vscode.Uri.joinPath(hit.folder.uri, hit.path), { selection: rangeOf(hit) }] };
     return item;
   }
 

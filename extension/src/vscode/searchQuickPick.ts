@@ -2,24 +2,23 @@
 // (debounced). Enter opens the file and selects the hit's lines; the hits also fill the results tree.
 import * as vscode from 'vscode';
 import type { SearchHit } from '../core/api.js';
-import type { IndexController } from './indexController.js';
+import type { IndexState } from './indexController.js';
 import { rangeOf, type ResultsTree } from './resultsView.js';
+import type { FolderHit, WorkspaceIndexes } from './workspaceIndexes.js';
 
 const DEBOUNCE_MS = 150;
 
-interface HitItem extends vscode.QuickPickItem { hit: SearchHit }
+interface HitItem extends vscode.QuickPickItem { hit: FolderHit }
 
-export function registerSearchCommand(controller: () => IndexController | undefined, tree: ResultsTree): vscode.Disposable {
+export function registerSearchCommand(indexes: WorkspaceIndexes, tree: ResultsTree): vscode.Disposable {
   return vscode.commands.registerCommand('infiniLens.searchWorkspace', (initialQuery?: unknown) => {
-    const index = controller();
-    if (!index) return void vscode.window.showInformationMessage('Infini Lens: open a folder to search it.');
-    return showSearch(index, tree, typeof initialQuery === 'string' ? initialQuery : '');
+    if (indexes.controllers.length === 0) return void vscode.window.showInformationMessage('Infini Lens: open a folder to search it.');
+    return showSearch(indexes, tree, typeof initialQuery === 'string' ? initialQuery : '');
   });
 }
 
-function showSearch(index: IndexController, tree: ResultsTree, initialQuery: string): Promise<void> {
+function showSearch(index: WorkspaceIndexes, tree: ResultsTree, initialQuery: string): Promise<void> {
   const pick = vscode.window.createQuickPick<HitItem>();
-  pick.title = 'Infini Lens: Search Workspace';
   pick.placeholder = 'Describe what you are looking for, or type code';
   // The engine ranks; VS Code must neither re-filter on description/detail nor hide ranked hits.
   pick.matchOnDescription = false;
@@ -43,14 +42,24 @@ function showSearch(index: IndexController, tree: ResultsTree, initialQuery: str
     }
   };
 
+  // Searches wait for a running pass to finish (the core serialises them): say so instead of looking stuck.
+  const showState = (state: IndexState) => {
+    const p = state.kind === 'indexing' ? state.progress : undefined;
+    pick.title = state.kind === 'indexing'
+      ? `Infini Lens: Search Workspace — indexing${p && p.filesTotal ? ` ${p.filesDone}/${p.filesTotal}` : ''}, results follow`
+      : 'Infini Lens: Search Workspace';
+  };
+  showState(index.state);
+
   return new Promise<void>((resolve) => {
     const subs = [
+      index.onDidChangeState(showState),
       pick.onDidChangeValue((value) => { clearTimeout(timer); timer = setTimeout(() => void run(value), DEBOUNCE_MS); }),
       pick.onDidAccept(() => {
         const hit = pick.selectedItems[0]?.hit;
         if (!hit) return;
         pick.hide();
-        void openHit(index.folder.uri, hit);
+        void openHit(hit.folder.uri, hit);
       }),
       pick.onDidHide(() => {
         clearTimeout(timer);
@@ -65,10 +74,10 @@ function showSearch(index: IndexController, tree: ResultsTree, initialQuery: str
   });
 }
 
-function toItem(hit: SearchHit): HitItem {
+function toItem(hit: FolderHit): HitItem {
   return {
     // alwaysShow: the hits are already the answer to the query, so the QuickPick must not filter them out.
-    label: `$(file) ${hit.path}:${hit.startLine}`,
+    label: `$(file) ${hit.label}:${hit.startLine}`,
     description: hit.name ? `${hit.kind} ${hit.name}` : hit.kind,
     detail: hit.snippet,
     alwaysShow: true,

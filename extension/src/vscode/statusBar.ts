@@ -1,16 +1,21 @@
 // The status bar item: indexing n/m while a pass runs, then files · chunks and skipped counts.
 // Clicking shows the log, where every skipped file is listed with its reason.
 import * as vscode from 'vscode';
-import type { IndexController, IndexState } from './indexController.js';
+import type { IndexState } from './indexController.js';
 
-export function createStatusBar(controller: IndexController): vscode.Disposable {
+export interface StateSource {
+  readonly state: IndexState;
+  readonly onDidChangeState: vscode.Event<IndexState>;
+}
+
+export function createStatusBar(indexes: StateSource): vscode.Disposable {
   const item = vscode.window.createStatusBarItem('infiniLens.status', vscode.StatusBarAlignment.Left, 10);
   item.name = 'Infini Lens';
   item.command = 'infiniLens.showLog';
   const render = (state: IndexState) => Object.assign(item, present(state));
-  render(controller.state);
+  render(indexes.state);
   item.show();
-  return vscode.Disposable.from(item, controller.onDidChangeState(render));
+  return vscode.Disposable.from(item, indexes.onDidChangeState(render));
 }
 
 export function present(state: IndexState): Pick<vscode.StatusBarItem, 'text' | 'tooltip' | 'backgroundColor'> {

@@ -6,7 +6,9 @@ export function run(): Promise<void> {
   const mocha = new Mocha({ ui: 'tdd', timeout: 60_000, color: false, reporter: 'spec' });
   // The suites call suite()/test(): make mocha's globals exist before their modules are evaluated.
   mocha.suite.emit('pre-require', globalThis, 'infini-lens', mocha);
-  if (process.env.INFINI_LENS_SUITE === 'vsix') require('./vsix.test');
+  const suite = process.env.INFINI_LENS_SUITE;
+  if (suite === 'vsix') require('./vsix.test');
+  else if (suite === 'multi') require('./multiRoot.test');
   else require('./extension.test');
   return new Promise((resolve, reject) => {
     mocha.run((failures) => (failures ? reject(new Error(`${failures} integration test(s) failed`)) : resolve()));

@@ -9,7 +9,7 @@ export function run(): Promise<void> {
   const suite = process.env.INFINI_LENS_SUITE;
   if (suite === 'vsix') require('./vsix.test');
   else if (suite === 'multi') require('./multiRoot.test');
-  else require('./extension.test');
+  else { require('./extension.test'); require('./lens.test'); }
   return new Promise((resolve, reject) => {
     mocha.run((failures) => (failures ? reject(new Error(`${failures} integration test(s) failed`)) : resolve()));
   });

@@ -3,6 +3,7 @@
 //   search "<query>" --workspace <folder> [--json] [--limit N] [--mode M] [--index-dir D]
 //   eval --set <dir> --mode lexical --out <run.jsonl> [--limit N] [--index-dir D]
 //   bench-query --workspace <folder> [--queries FILE] [--rounds N] [--index-dir D]
+//   digest --workspace <folder> [--index-dir D]                   fingerprint of the stored index (crash test)
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -15,7 +16,8 @@ const USAGE = `usage:
   infini-lens index <folder> [--index-dir DIR] [--exclude GLOB]... [--verbose]
   infini-lens search "<query>" --workspace <folder> [--json] [--limit N] [--mode lexical|dense|hybrid]
   infini-lens eval --set <dir> --mode lexical --out <run.jsonl> [--limit N] [--index-dir DIR]
-  infini-lens bench-query --workspace <folder> [--queries queries.jsonl] [--rounds N]`;
+  infini-lens bench-query --workspace <folder> [--queries queries.jsonl] [--rounds N]
+  infini-lens digest --workspace <folder> [--index-dir DIR]`;
 
 const MODES: readonly SearchMode[] = ['lexical', 'dense', 'hybrid'];
 
@@ -70,6 +72,16 @@ async function main(argv: string[]): Promise<void> {
     case 'bench-query':
       return benchQuery(requireDir(values.workspace, '--workspace <folder>'), values.queries,
         values.rounds ? positiveInt(values.rounds, '--rounds') : 3, mode, values['index-dir'], open);
+    case 'digest': {
+      // Read-only look at what is committed: no update, so a crash test sees exactly what survived.
+      const index = await open(requireDir(values.workspace, '--workspace <folder>'), values['index-dir']);
+      try {
+        console.log(JSON.stringify(index.indexStore.digest()));
+      } finally {
+        await index.close();
+      }
+      return;
+    }
     default:
       throw new UsageError(`unknown command '${command}'`);
   }
@@ -196,7 +208,9 @@ function stderrLogger(verbose: boolean): Logger {
   };
 }
 
-main(process.argv.slice(2)).catch((err: unknown) => {
+// Exit explicitly once done: stdout/stderr are synchronous for files and pipes on Linux, and a lingering wasm
+// runtime must not keep a finished command (or a CI step waiting on it) alive.
+main(process.argv.slice(2)).then(() => process.exit(process.exitCode ?? 0), (err: unknown) => {
   if (err instanceof UsageError || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
     process.stderr.write(`infini-lens: ${(err as Error).message}\n${USAGE}\n`);
     process.exitCode = 2;
@@ -204,4 +218,5 @@ main(process.argv.slice(2)).catch((err: unknown) => {
     process.stderr.write(`infini-lens: ${(err as Error).stack ?? String(err)}\n`);
     process.exitCode = 1;
   }
+  process.exit(process.exitCode);
 });

@@ -7,6 +7,7 @@
 // killed process leaves behind; we record our pid beside it and clear a lock whose owner is dead.
 // Corruption (open failure, quick_check, unknown schema) moves the file aside and starts empty: one clear
 // message, then a rebuild — never a crash loop.
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Database } from 'node-sqlite3-wasm';
@@ -200,6 +201,24 @@ export class IndexStore {
     } finally {
       stmt.finalize();
     }
+  }
+
+  /** A fingerprint of the logical content (files, chunks, FTS rows), independent of row ids and write order:
+   * two indexes of the same files have the same digest. Also runs SQLite's and FTS5's integrity checks. */
+  digest(): { digest: string; files: number; chunks: number; integrity: string } {
+    const integrity = Object.values(this.db.get('PRAGMA integrity_check') as Record<string, string>)[0] ?? 'no answer';
+    this.db.exec("INSERT INTO chunks_fts(chunks_fts, rank) VALUES ('integrity-check', 1)"); // throws on a broken FTS index
+    const h = createHash('sha256');
+    const files = this.db.all('SELECT path, hash, size, skip FROM files ORDER BY path') as Record<string, unknown>[];
+    for (const f of files) h.update(`F\t${f.path}\t${f.hash}\t${f.size}\t${f.skip ?? ''}\n`);
+    let chunks = 0;
+    for (const c of this.iterateChunks()) {
+      chunks++;
+      h.update(`C\t${c.path}\t${c.startLine}\t${c.endLine}\t${c.startOffset}\t${c.endOffset}\t${c.kind}\t${c.name ?? ''}\t${c.snippet}\n`);
+    }
+    const fts = (this.db.get('SELECT count(*) AS n FROM chunks_fts') as { n: number }).n;
+    h.update(`FTS\t${fts}\n`);
+    return { digest: h.digest('hex'), files: files.length, chunks, integrity };
   }
 
   close(): void {

@@ -21,9 +21,9 @@ from train import DEV, amp, embed_docs, encode_queries, t
 CODE_EXT = (".py", ".js", ".mjs", ".cjs", ".jsx", ".ts", ".mts", ".cts", ".tsx", ".c", ".h")
 
 
-def load(run):
+def load(run, ckpt="ckpt.pt"):
     from tokenizers import Tokenizer
-    ck = torch.load(os.path.join(run, "ckpt.pt"), map_location=DEV)
+    ck = torch.load(os.path.join(run, ckpt), map_location=DEV)
     c = {k: v for k, v in ck["config"].items() if k != "dense_below"}
     cfg = Config(**c)
     model = Encoder(cfg).to(DEV)
@@ -153,8 +153,9 @@ def main():
     ap.add_argument("--run", required=True)
     ap.add_argument("--dev", default="")
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--ckpt", default="ckpt.pt", help="ckpt_mlm.pt: the model after masked-token pretraining")
     args = ap.parse_args()
-    model, cfg, tok = load(args.run)
+    model, cfg, tok = load(args.run, args.ckpt)
     stream = np.load(os.path.join(args.run, "val_stream.npy"))
     t0 = time.time()
     res = dict(mlm=mlm_probe(model, cfg, stream, batches=1 if args.quick else 6))
@@ -165,7 +166,8 @@ def main():
     if args.dev:
         res["dev"] = dev_run(model, cfg, tok, args.dev, os.path.join(args.run, "dev_run.jsonl"))
     res["sec"] = time.time() - t0
-    json.dump(res, open(os.path.join(args.run, "memory_probe.json"), "w"), indent=1)
+    name = "memory_probe.json" if args.ckpt == "ckpt.pt" else f"memory_probe.{args.ckpt.split('.')[0]}.json"
+    json.dump(res, open(os.path.join(args.run, name), "w"), indent=1)
     print(json.dumps({k: res[k] for k in ("dev", "sec") if k in res}), flush=True)
 
 

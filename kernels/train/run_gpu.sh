@@ -22,25 +22,30 @@ if [ "$MODE" = smoke ]; then
   step pytest 140 python3 -m pytest -q -x tests
   step train 100 python3 train.py --config configs/base.json --out $R --data "$ROOT/.data" --smoke "${TOKARG[@]}"
   QUICK=--quick; TOKS=4096,16384; DEVARG=()
+elif [ "$MODE" = full2 ]; then   # second full run: tests and ORT benchmark already measured
+  step train 120 python3 train.py --config configs/base.json --out $R --data "$ROOT/.data" "${TOKARG[@]}" \
+    --deadline $(( DEADLINE - 122 ))
+  QUICK=; TOKS=; DEVARG=(--dev "$ROOT/.evalcarry")
 else
   step pytest-flex 500 python3 -m pytest -q -x tests -k "flex or encoder_paths"
   step train 150 python3 train.py --config configs/base.json --out $R --data "$ROOT/.data" "${TOKARG[@]}" \
     --deadline $(( DEADLINE - 175 ))
   QUICK=; TOKS=4096,16384,65536; DEVARG=(--dev "$ROOT/.evalcarry")
 fi
-step export 120 python3 export.py --run $R --out $R/model
-step fixtures 90 python3 fixtures.py --graphs --run $R --model $R/model --out $R/fixtures
-step evaluate 45 python3 evaluate.py --run $R "${DEVARG[@]}" $QUICK
-step bench 12 python3 bench_ort.py --model $R/model --out $R/bench.json --tokens $TOKS
+step export 95 python3 export.py --run $R --out $R/model
+step fixtures 60 python3 fixtures.py --graphs --run $R --model $R/model --out $R/fixtures
+step probe-mlm 45 python3 evaluate.py --run $R --ckpt ckpt_mlm.pt $QUICK
+step evaluate 12 python3 evaluate.py --run $R "${DEVARG[@]}" $QUICK
+[ -n "$TOKS" ] && step bench 12 python3 bench_ort.py --model $R/model --out $R/bench.json --tokens $TOKS
 cd $R && python3 - <<'PY' || true
 import json, os
 m = {}
-for k, p in [("train", "train_log.json"), ("probe", "memory_probe.json"), ("equivalence", "equivalence.json"),
+for k, p in [("train", "train_log.json"), ("probe", "memory_probe.json"), ("probe_mlm", "memory_probe.ckpt_mlm.json"), ("equivalence", "equivalence.json"),
              ("bench", "bench.json"), ("export", "model/export_report.json")]:
     if os.path.exists(p):
         d = json.load(open(p))
         m[k] = d.get("summary", d) if k == "train" else d
 json.dump(m, open(os.path.join(os.environ.get("OUT", "/tmp/out"), "metrics.json"), "w"), indent=1)
 PY
-tar czf /tmp/art.tgz --exclude=ckpt_mlm.pt --exclude=val_stream.npy -C $R . && split -b 15M /tmp/art.tgz "$OUT/art.tgz.part-"
+tar czf /tmp/art.tgz --exclude=val_stream.npy -C $R . && split -b 15M /tmp/art.tgz "$OUT/art.tgz.part-"
 ls -la "$OUT"; echo "done, $(left)s left"

@@ -134,38 +134,45 @@ def span_positions(lines, start, end, T, seg0, S_row):
     return (S_row * T + toks - seg0 * T) if len(toks) else None
 
 
-def contrastive_batch(pairs_by_pkg, toks, cfg, cc, rng):
-    """Pairs from cc['pkgs'] packages (so in-batch negatives include same-package hard negatives); each
-    file is laid out in full up to the function (at most cc['max_file_seg'] segments), S fixed."""
+def contrastive_batch(files_by_pkg, toks, cfg, cc, rng):
+    """Pairs from cc['pkgs'] packages (so in-batch negatives include same-package hard negatives). Each
+    chosen file is laid out once, up to its last chosen function (at most cc['max_file_seg'] segments,
+    memory across them), and all its chosen functions are pooled from that one encoding; S fixed."""
     T, S_fix = cfg.seg_len, cc["segs"]
-    pkgs = rng.choice(len(pairs_by_pkg), size=cc["pkgs"], replace=False, p=cc["pkg_p"])
+    pkgs = rng.choice(len(files_by_pkg), size=cc["pkgs"], replace=False, p=cc["pkg_p"])
     ids = np.zeros((S_fix, T), dtype=np.int64)
     val = np.zeros((S_fix, T), dtype=np.float32)
     seg_doc = np.zeros(S_fix, dtype=np.int64)
     row, doc, queries, spans = 0, 0, [], []
     for pk in pkgs:
-        plist = pairs_by_pkg[pk]
-        for j in rng.permutation(len(plist))[:cc["pairs_per_pkg"]]:
-            p = plist[j]
-            fid_ids, lines = toks[p["file_id"]]
-            last_tok = np.flatnonzero(lines <= p["end_line"])
-            if len(last_tok) == 0:
+        flist, n_pk = files_by_pkg[pk], 0
+        for j in rng.permutation(len(flist)):
+            fid, fpairs = flist[j]
+            f_ids, lines = toks[fid]
+            sel = [fpairs[i] for i in rng.permutation(len(fpairs))[:cc["pairs_per_file"]]]
+            ends = [np.flatnonzero(lines <= p["end_line"]) for p in sel]
+            sel = [p for p, e in zip(sel, ends) if len(e)]
+            if not sel:
                 continue
-            last_seg = int(last_tok[-1]) // T
+            last_seg = max(int(np.flatnonzero(lines <= p["end_line"])[-1]) // T for p in sel)
             seg0 = max(0, last_seg - cc["max_file_seg"] + 1)
             n = last_seg - seg0 + 1
             if row + n > S_fix:
                 continue
-            pos = span_positions(lines, p["start_line"], p["end_line"], T, seg0, row)
-            if pos is None:
+            got = [(p, span_positions(lines, p["start_line"], p["end_line"], T, seg0, row)) for p in sel]
+            got = [(p, pos) for p, pos in got if pos is not None]
+            if not got:
                 continue
-            chunk = fid_ids[seg0 * T:(last_seg + 1) * T]
+            chunk = f_ids[seg0 * T:(last_seg + 1) * T]
             ids.reshape(-1)[row * T:row * T + len(chunk)] = chunk
             val.reshape(-1)[row * T:row * T + len(chunk)] = 1
             seg_doc[row:row + n] = doc
             row, doc = row + n, doc + 1
-            queries.append(p["query"])
-            spans.append(pos)
+            queries += [p["query"] for p, _ in got]
+            spans += [pos for _, pos in got]
+            n_pk += len(got)
+            if n_pk >= cc["pairs_per_pkg"]:
+                break
     for r in range(row, S_fix):                                              # one-token dummy docs
         val[r, 0], seg_doc[r], doc = 1, doc, doc + 1
     return ids, val, seg_doc, queries, spans
@@ -178,12 +185,12 @@ def pool_spans(emb_flat, spans):
     return F.normalize(e, dim=-1)
 
 
-def contrastive(model, tok, cfg, cc, pairs, toks, log, t_end, val_fn):
+def contrastive(model, tok, cfg, cc, pairs, toks, log, t_end, val_fn, mlm_batches=None):
     by_pkg = {}
     for p in pairs:
-        by_pkg.setdefault(p["pkg"], []).append(p)
-    plist = [v for v in by_pkg.values() if len(v) >= 4]
-    w = np.array([len(v) for v in plist], dtype=np.float64) ** 0.5
+        by_pkg.setdefault(p["pkg"], {}).setdefault(p["file_id"], []).append(p)
+    plist = [sorted(v.items()) for v in by_pkg.values() if sum(map(len, v.values())) >= 4]
+    w = np.array([sum(len(x) for _, x in v) for v in plist], dtype=np.float64) ** 0.5
     cc = dict(cc, pkg_p=w / w.sum(), pkgs=min(cc["pkgs"], len(plist)))
     rng = np.random.default_rng(cc["seed"])
     opt = make_opt(model, cc)
@@ -201,6 +208,8 @@ def contrastive(model, tok, cfg, cc, pairs, toks, log, t_end, val_fn):
         logits = q @ c.t() / cc["tau"]
         lab = torch.arange(len(queries), device=DEV)
         loss = 0.5 * (F.cross_entropy(logits, lab) + F.cross_entropy(logits.t(), lab))
+        if mlm_batches is not None and step % cc["mlm_every"] == 0:        # keep memory + MLM head alive
+            loss = loss + cc["mlm_weight"] * mlm_loss(model, cfg, mlm_batches(), fresh_rand(cfg, rng))[0]
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -343,8 +352,10 @@ def main():
         cc.update(max_steps=4, eval_every_s=5)
     t_end = time.time() + ctr_s if not args.smoke else time.time() + 30
     try:
+        aux = MLMBatches(stream, cfg, mc["nseg"], mc["seqs"], mc["mask_p"], mc["splice_p"], mc["mem_from"],
+                         seed=tc["seed"] + 3)
         summary["contrastive"] = contrastive(model, tok, cfg, cc, pairs, toks, log, t_end,
-                                             lambda m: val_mrr(m, tok, cfg, pairs_val, toks))
+                                             lambda m: val_mrr(m, tok, cfg, pairs_val, toks), aux)
     except Exception as ex:                            # keep the pretrained model: export still has work
         import traceback
         traceback.print_exc()

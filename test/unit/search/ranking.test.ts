@@ -1,0 +1,46 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as path from 'node:path';
+import { indexTokens, queryTokens, splitIdentifier, toMatchExpression } from '../../../extension/src/search/tokenize.js';
+import { reciprocalRankFusion } from '../../../extension/src/search/ranker.js';
+import { ModeUnavailableError, WorkspaceIndex } from '../../../extension/src/index/workspaceIndex.js';
+import { cleanup, copyFixture, memoryLogger } from '../index/fixture.js';
+
+test('identifiers split on camelCase, acronyms, digits and snake_case; the whole identifier is kept', () => {
+  assert.deepEqual(splitIdentifier('HTTPServerError2'), ['http', 'server', 'error', '2']);
+  assert.deepEqual(splitIdentifier('parse_config_file'), ['parse', 'config', 'file']);
+  assert.deepEqual(indexTokens('startHttpServer(port)').split(' '), ['start', 'http', 'server', 'starthttpserver', 'port']);
+  assert.ok(indexTokens('parse_config_file').split(' ').includes('parse_config_file'));
+});
+
+test('queries drop stop words unless nothing else is left, and are quoted for FTS5', () => {
+  assert.deepEqual(queryTokens('Return the user with the given id'), ['return', 'user', 'id']);
+  assert.deepEqual(queryTokens('the'), ['the']);
+  assert.equal(toMatchExpression(['a"b', 'c']), '"a""b" OR "c"');
+});
+
+test('reciprocal-rank fusion rewards chunks both rankers found', () => {
+  const fused = reciprocalRankFusion([[{ id: 1, score: 9 }, { id: 2, score: 8 }], [{ id: 2, score: 0.9 }, { id: 3, score: 0.8 }]], 3);
+  assert.equal(fused[0]!.id, 2);
+});
+
+test('lexical search finds identifiers from natural words, camelCase and snake_case queries', async () => {
+  const ws = copyFixture();
+  try {
+    const index = await WorkspaceIndex.open(ws, { storageDir: path.join(ws, '..', 'idx'), logger: memoryLogger() });
+    await index.update();
+    const top = async (q: string) => (await index.search(q, { limit: 3 }))[0];
+    assert.equal((await top('start http server'))?.path, 'js/server.js');
+    assert.equal((await top('findUserById'))?.path, 'ts/userRepository.ts');
+    assert.equal((await top('find_user_by_id'))?.path, 'ts/userRepository.ts');
+    assert.equal((await top('ParseConfigFile'))?.path, 'py/geometry.py');
+    const append = await top('list append');
+    assert.equal(append?.path, 'c/list.c');
+    assert.ok(append!.startLine >= 1 && append!.endLine >= append!.startLine && append!.snippet.length > 0);
+    assert.deepEqual(await index.search('"; DROP TABLE chunks; --'), [], 'query text is never SQL or FTS syntax');
+    await assert.rejects(index.search('x', { mode: 'dense' }), ModeUnavailableError);
+    await index.close();
+  } finally {
+    cleanup(ws);
+  }
+});

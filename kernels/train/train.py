@@ -317,6 +317,13 @@ def main():
     for p in pairs + pairs_val:
         p["pkg"] = fmap[p["file_id"]]["pkg"]
     train_files = [f for f in files if f["split"] == "train"]
+    if tc.get("max_train_mb"):                         # a fixed, seeded subset bounds tokenization time
+        random.Random(tc["seed"]).shuffle(train_files)
+        keep_n, size = 0, 0
+        while keep_n < len(train_files) and size < tc["max_train_mb"] * 2**20:
+            size += len(train_files[keep_n]["text"])
+            keep_n += 1
+        train_files = sorted(train_files[:keep_n], key=lambda f: (f["pkg"], f["path"]))
     toks_all = tokenize_files(tok, [f["text"] for f in train_files])
     stream = np.concatenate([ids for ids, _ in toks_all])
     pf = sorted(pair_files)

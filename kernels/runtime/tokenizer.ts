@@ -66,8 +66,16 @@ export class CodeTokenizer {
     return out;
   }
 
+  /** Text of ids, byte-exact: the tokens' bytes as UTF-8 (the library's decode also tidies spaces). */
   decode(ids: ArrayLike<number>): string {
-    return this.tok.decode(Array.from(ids), { skip_special_tokens: false });
+    const bytes: number[] = [];
+    for (const id of Array.from(ids)) {
+      const special = this.special.get(id);
+      const tb = special !== undefined ? Array.from(Buffer.from(special, 'utf8')) : tokenBytes(this.tok.id_to_token(id) ?? '');
+      if (!tb) throw new Error(`tokenizer: id ${id} has no byte form`);
+      bytes.push(...tb);
+    }
+    return Buffer.from(bytes).toString('utf8');
   }
 }
 

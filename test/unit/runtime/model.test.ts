@@ -3,16 +3,18 @@
 // encoder. Skipped, with a message, until the model and fixtures land.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { hasModel } from '../../../kernels/runtime/modelFiles.js';
-import { CodeTokenizer, SPECIAL } from '../../../kernels/runtime/tokenizer.js';
+import { CodeTokenizer } from '../../../kernels/runtime/tokenizer.js';
 import { EncoderSession } from '../../../kernels/runtime/session.js';
 
 const ROOT = path.join(__dirname, '../../..');
 const MODEL = path.join(ROOT, 'kernels/model'), FIX = path.join(ROOT, 'test/fixtures/model');
 const noModel = hasModel(MODEL) ? false : 'kernels/model/ has no model yet';
+const noTokenizer = existsSync(path.join(MODEL, 'tokenizer.json')) ? false : 'kernels/model/tokenizer.json not shipped yet';
 const noFixtures = existsSync(path.join(FIX, 'graphs.json')) && !noModel ? false : 'test/fixtures/model/graphs.json not written yet';
 
 interface BinRef { file: string; dtype: 'float32' | 'int64'; shape: number[]; slice?: string }
@@ -82,7 +84,7 @@ for (const graph of ['encoder', 'encoder_dense', 'query', 'lens']) {
   });
 }
 
-test('the real tokenizer: contract ids, vocabulary, exact round trip and offsets on this repo\'s sources', { skip: noModel }, () => {
+test('the real tokenizer: contract ids, vocabulary, exact round trip and offsets on this repo\'s sources', { skip: noTokenizer }, () => {
   const tok = CodeTokenizer.load(MODEL);
   assert.equal(tok.vocabSize, 8192);
   const files = ['kernels/reference', 'kernels/runtime', 'extension/src/memory']
@@ -91,7 +93,19 @@ test('the real tokenizer: contract ids, vocabulary, exact round trip and offsets
     const text = readFileSync(f, 'utf8');
     const t = tok.encode(text); // throws if the tokens don't cover the bytes exactly
     assert.equal(tok.decode(t.ids), text, f);
-    assert.ok(!t.ids.includes(SPECIAL.pad));
+  }
+});
+
+test('the real tokenizer gives the Rust tokenizer\'s ids (golden cases: code, CRLF, Unicode, emoji, special-token text)', { skip: noTokenizer }, (t) => {
+  const golden = JSON.parse(readFileSync(path.join(__dirname, 'tokenizer-golden.json'), 'utf8')) as
+    { tokenizerSha256: string; cases: { text: string; ids: number[] }[] };
+  const sha = createHash('sha256').update(readFileSync(path.join(MODEL, 'tokenizer.json'))).digest('hex');
+  if (sha !== golden.tokenizerSha256) { t.skip('tokenizer.json changed since tokenizer-golden.json was written: regenerate it'); return; }
+  const tok = CodeTokenizer.load(MODEL);
+  for (const c of golden.cases) {
+    const mine = tok.encode(c.text);
+    assert.deepEqual(Array.from(mine.ids), c.ids, JSON.stringify(c.text.slice(0, 40)));
+    assert.equal(tok.decode(mine.ids), c.text);
   }
 });
 

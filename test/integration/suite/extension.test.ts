@@ -73,6 +73,15 @@ suite('Infini Lens in VS Code', () => {
     await waitFor('.statusbar-item', `${stats.files} files · ${stats.chunks} chunks`);
   });
 
+  test('clicking the status bar item shows the log, which names every skipped file and why', async function () {
+    if (!harnessUrl) this.skip();
+    await click('.statusbar-item', 'files ·');
+    await waitFor('.part.panel .view-lines', 'skip vendor/logo.bin: binary');
+    await waitFor('.part.panel .view-lines', 'skip vendor/bundle.min.js: minified');
+    await screenshot('log-with-skips');
+    await vscode.commands.executeCommand('workbench.action.closePanel');
+  });
+
   test('file watcher: created, changed, renamed and deleted files update the index', async () => {
     const fresh = path.join(root(), 'src', 'fresh.ts');
     await writeFile(fresh, 'export function wombatAlpha(): number {\n  return 42;\n}\n');

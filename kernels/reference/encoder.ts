@@ -2,14 +2,14 @@
 // against an independent implementation. Pre-LayerNorm blocks: x += Wo·A(LN1 x); x += FFN(LN2 x).
 import { localAttention, usesDense } from './attention.js';
 import { addInto, emptyMemory, gateMix, linearContribution, read, sigma, updateDelta, type HeadMemory } from './memory.js';
-import { rope, type RopeStyle } from './rope.js';
+import { rope, type RopeStyle, type RopeTable } from './rope.js';
 import { geluTanh, headSlice, layerNorm, matmul } from './tensor.js';
 import { mulberry32 } from './random.js';
 
 export interface EncoderConfig {
   vocab: number; d_model: number; n_layers: number; n_heads: number; n_kv_heads: number; d_head: number;
   d_ff: number; seg_len: number; block: number; window: number; global: number; random: number;
-  memory_rule: 'linear' | 'delta'; emb_dim: number; rope_base?: number; rope_style?: RopeStyle;
+  memory_rule: 'linear' | 'delta'; emb_dim: number; rope_base?: number; rope_style?: RopeStyle; rope_table?: RopeTable;
 }
 
 export interface Norm { g: Float64Array; b: Float64Array } // [d], [d]
@@ -87,7 +87,7 @@ export function encoderForward(cfg: EncoderConfig, w: EncoderWeights, inp: Encod
         const g = Math.floor(hq / gqa);
         const q = headSlice(qkv, T, nAll, Dh, hq);                           // [T, Dh]
         const local = localAttention({
-          q: rope(q, T, Dh, cfg.rope_base, cfg.rope_style), k: rope(ks[g]!, T, Dh, cfg.rope_base, cfg.rope_style),
+          q: rope(q, T, Dh, cfg.rope_base, cfg.rope_style, cfg.rope_table), k: rope(ks[g]!, T, Dh, cfg.rope_base, cfg.rope_style, cfg.rope_table),
           v: vs[g]!, valid, T, D: Dh,
         }, cfg, inp.randBlocks.subarray(((l * H + hq) * nb) * r, ((l * H + hq + 1) * nb) * r));
         const aMem = read(mem[g]!, sigma(q), T, Dh, Dh);                      // [T, Dh]

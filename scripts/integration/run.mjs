@@ -38,6 +38,8 @@ readdirSync(`${CACHE}/runs`).filter((d) => d.startsWith(`${suite}-`))
   .map((d) => ({ d, t: statSync(`${CACHE}/runs/${d}`).mtimeMs })).sort((a, b) => b.t - a.t).slice(2)
   .forEach(({ d }) => rmSync(`${CACHE}/runs/${d}`, { recursive: true, force: true }));
 const RUN = mkdtempSync(`${CACHE}/runs/${suite}-`);
+// This suite's screenshots from an earlier run would pass for this run's: start without them.
+if (existsSync(SHOTS)) for (const f of readdirSync(SHOTS)) if (f.startsWith(`${suite}-`)) rmSync(path.join(SHOTS, f));
 const ws = `${RUN}/workspace`;
 cpSync(path.resolve(arg('workspace', `${REPO}/test/fixtures/vscode-workspace`)), ws, { recursive: true });
 // The multi-root suite opens a .code-workspace of two folders: the fixture and a small second one.

@@ -90,7 +90,7 @@ export class LensApp {
     this.head = Math.min(this.head, data.config.heads - 1);
     fillOptions(this.ui.layerSelect, data.config.layers, 'Layer', this.layer);
     fillOptions(this.ui.headSelect, data.config.heads, 'Head', this.head);
-    this.ui.segment.textContent = `segment ${data.segment + 1} of ${data.segmentCount}`;
+    this.ui.segment.textContent = `segment ${data.segment + 1} of ${data.segmentCount}${data.moreSegments ? '+' : ''}`;
     this.ui.dense.hidden = !data.dense;
     this.heatmap.setText(data.tokens, buildRows(data.tokens));
     this.ui.status.textContent = '';

@@ -76,6 +76,8 @@ export interface LensData {
   config: LensConfig;
   segment: number;
   segmentCount: number;
+  /** Only a prefix of the file was encoded (up to the cursor's segment): segmentCount is then a lower bound. */
+  moreSegments?: boolean;
   /** Tokens of this segment that hold text (padding dropped). */
   tokens: LensToken[];
   /** True when the segment was short and attended densely (dense_below); keyBlocks is then unused. */

@@ -3,6 +3,7 @@
 import * as vscode from 'vscode';
 import type { IndexStats, SearchHit } from '../core/api.js';
 import { INDEX_SETTINGS } from './config.js';
+import { EncoderService } from './encoderService.js';
 import { registerLens, type LensApi } from './lens/index.js';
 import { registerResultsView, ResultsTree } from './resultsView.js';
 import { registerSearchCommand } from './searchQuickPick.js';
@@ -18,14 +19,18 @@ export interface InfiniLensApi {
   /** Where the first folder's index is stored. */
   readonly storageDir: string | undefined;
   readonly lens: LensApi;
+  /** The shared encoder (started on first use): which execution provider runs, and the lens engine. */
+  readonly encoder: EncoderService;
 }
 
 export function activate(context: vscode.ExtensionContext): InfiniLensApi {
   const log = vscode.window.createOutputChannel('Infini Lens', { log: true });
   const indexes = new WorkspaceIndexes(context, log);
   const tree = new ResultsTree();
+  const encoder = new EncoderService(context, log);
   context.subscriptions.push(
     log,
+    encoder,
     indexes,
     registerResultsView(tree),
     registerSearchCommand(indexes, tree),
@@ -43,8 +48,10 @@ export function activate(context: vscode.ExtensionContext): InfiniLensApi {
       }
     }),
   );
-  // The model side (kernels/runtime's lens graph) plugs in here once it ships; until then the command says so.
-  const lens = registerLens(context, { engine: () => undefined, log });
+  // The lens runs kernels/runtime's lens graph through the shared encoder, started on the first Show Attention.
+  const lensEngine = encoder.available ? encoder.lensEngine() : undefined;
+  if (!lensEngine) log.warn(`no encoder model in ${encoder.modelDir}: the attention lens is unavailable`);
+  const lens = registerLens(context, { engine: () => lensEngine, log });
   if (indexes.controllers.length === 0) log.info('no folder open: nothing to index');
   void indexes.reindex();
   return {
@@ -52,6 +59,7 @@ export function activate(context: vscode.ExtensionContext): InfiniLensApi {
     search: (query, limit) => indexes.search(query, limit),
     get storageDir() { return indexes.controllers[0]?.storageDir; },
     lens,
+    encoder,
   };
 }
 

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { blockSparseAttention } from '../../../kernels/reference/attention.js';
 import { randomBlocks } from '../../../kernels/reference/random.js';
-import type { LensResult, RecallResult } from '../../../kernels/runtime/lens.js';
+import type { LensResult, LensTarget, RecallResult } from '../../../kernels/runtime/lens.js';
 import type { TokenizedText } from '../../../kernels/runtime/tokenizer.js';
 import { runtimeLensEngine } from '../../../extension/src/vscode/lens/runtimeEngine.js';
 import type { LensModelConfig } from '../../../extension/src/vscode/lens/lensData.js';
@@ -27,7 +27,11 @@ function fakeRuntime(text: string) {
   const rand = randomBlocks(1234, 1, 1, nb, cfg.window, cfg.global, cfg.random);
   const next = randn(3);
   const rt = {
-    async lens(_text: string, segment: number): Promise<LensResult> {
+    async lens(_text: string, target: LensTarget): Promise<LensResult> {
+      // The runtime finds the cursor's token: <doc> is stream token 0, text token i is stream token i + 1.
+      let cursor: number | undefined;
+      if (typeof target !== 'number') { cursor = 1; for (let i = 0; i < tok.ids.length; i++) if (tok.starts[i]! <= target.offset) cursor = i + 1; }
+      const segment = cursor === undefined ? target as number : Math.floor(cursor / T);
       calls.push(`lens ${segment}`);
       const valid = Array.from({ length: T }, (_, t) => (segment * T + t < n ? 1 : 0));
       const r = blockSparseAttention({ q: randArray(T * 4, next), k: randArray(T * 4, next), v: randArray(T * 4, next), valid, T, D: 4 }, cfg, rand);
@@ -37,7 +41,7 @@ function fakeRuntime(text: string) {
         const a = s === 0 ? 0 : tok.starts[s - 1]!, b = s === 0 ? 0 : tok.ends[s - 1]!;
         return { startLine: 0, startColumn: a, endLine: 0, endColumn: b };
       });
-      return { segment, segments: Math.ceil(n / T), firstToken: segment * T, tokenIds: new Int32Array(count), ranges, dense: false,
+      return { segment, ...(cursor === undefined ? {} : { cursorToken: cursor - segment * T }), segments: Math.ceil(n / T), firstToken: segment * T, tokenIds: new Int32Array(count), ranges, dense: false,
         probs: Float32Array.from(r.probs), keyBlocks: r.keyBlocks, globalProbs: Float32Array.from(r.globalProbs), gates: Float32Array.of(0.25),
         shape: { L: 1, H: 1, Hkv: 1, nb, b: cfg.block, K: 6, T, global: 2 } };
     },
@@ -52,7 +56,7 @@ function fakeRuntime(text: string) {
 test('the cursor picks segment and token; keys and memory come back in LensData form', async () => {
   const text = Array.from({ length: 40 }, (_, i) => `w${i}`).join(' '); // 79 tokens + <doc> = 80 stream tokens
   const { rt, calls, tok } = fakeRuntime(text);
-  const engine = runtimeLensEngine(rt, tokenize, cfg);
+  const engine = runtimeLensEngine(rt, cfg);
   const offset = text.indexOf('w20'); // text token 40 → stream 41 → segment 1, token 9
   assert.equal(tok.starts[40], offset);
   const data = await engine.lens({ uri: 'file:///a', label: 'a', version: 3, text, offset }, never);
@@ -75,7 +79,7 @@ test('the cursor picks segment and token; keys and memory come back in LensData 
 test('segment 0 starts with <doc> and has no memory read', async () => {
   const text = 'a b c';
   const { rt, calls } = fakeRuntime(text);
-  const data = await runtimeLensEngine(rt, tokenize, cfg).lens({ uri: 'file:///b', label: 'b', version: 1, text, offset: 0 }, never);
+  const data = await runtimeLensEngine(rt, cfg).lens({ uri: 'file:///b', label: 'b', version: 1, text, offset: 0 }, never);
   assert.equal(data.segment, 0);
   assert.equal(data.tokens[0]!.text, '<doc>');
   assert.equal(data.selection.token, 1);

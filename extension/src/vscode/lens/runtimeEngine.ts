@@ -1,45 +1,63 @@
-// A LensEngine over kernels/runtime's lens (Encoder.lens / Encoder.recall, which run the ONNX lens graph in
-// the worker): finds the segment holding the cursor with the tokenizer, runs the lens for it, and turns its
-// tensors into LensData with lensData.ts. No 'vscode' here.
+// A LensEngine over kernels/runtime's lens (Encoder.lens / Encoder.recall, which tokenize and run the ONNX lens
+// graph in the encoder's worker thread, never on the extension host): runs the lens for the segment holding the
+// cursor and turns its tensors into LensData with lensData.ts. No 'vscode' here.
+//
+// Only a prefix of the file travels: the text up to a tokenizer-safe cut some way past the cursor (see
+// `safeCut`), so a cursor near the top of a 100,000-line file does not pay for tokenizing the whole file. The
+// tokens before such a cut are exactly those of the whole file (byte-level BPE never merges across the cut).
 import type { Cancellation } from '../../core/api.js';
-import type { LensData, LensToken, MemoryRecall, SourceRange, TokenAttention } from '../../../../webview/src/protocol.js';
-import type { LensResult, RecallResult } from '../../../../kernels/runtime/lens.js';
-import type { TokenizedText } from '../../../../kernels/runtime/tokenizer.js';
-import { attendedKeys, layoutOf, MEMORY_TOP_K, tokenAtOffset, type LensEngine, type LensGraphOutputs, type LensModelConfig, type LensRequest } from './lensData.js';
+import type { LensData, MemoryRecall, SourceRange, TokenAttention } from '../../../../webview/src/protocol.js';
+import type { LensResult, LensTarget, RecallResult } from '../../../../kernels/runtime/lens.js';
+import { attendedKeys, layoutOf, MEMORY_TOP_K, type LensEngine, type LensGraphOutputs, type LensModelConfig, type LensRequest } from './lensData.js';
 
 /** The two calls of kernels/runtime's Encoder the lens needs (its worker keeps the state of the last lens run). */
 export interface RuntimeLens {
-  lens(text: string, segment: number): Promise<LensResult>;
+  lens(text: string, target: LensTarget): Promise<LensResult>;
   recall(layer: number, head: number, token: number, topK: number): Promise<RecallResult>;
 }
 
+/** Characters past the cursor sent at first: one segment (1,024 tokens) of code is 3–5 KB, so this rarely grows. */
+export const FIRST_MARGIN = 16_384;
+
 interface Loaded {
   key: string;
-  req: LensRequest;
+  uri: string;
+  version: number;
+  text: string;          // the prefix that was encoded
+  cut: boolean;          // the prefix is shorter than the file
   result: LensResult;
-  tokens: LensToken[];
-  /** Past tokens by stream index: text and range, for the memory list. */
-  streamText(t: number): string;
+  lines: number[];       // line starts of `text`
 }
 
 const DOC_MARKER_TEXT = '<doc>';
 
-export function runtimeLensEngine(rt: RuntimeLens, tokenize: (text: string) => TokenizedText, config: LensModelConfig): LensEngine {
+export function runtimeLensEngine(rt: RuntimeLens, config: LensModelConfig): LensEngine {
   let loaded: Loaded | undefined;
+  /** The last file version shown and, per segment, the prefix length that held it (to load a segment again). */
+  let doc: { key: string; text: string; cuts: Map<number, number> } | undefined;
   const T = config.segLen;
 
-  async function load(req: LensRequest, segment: number, cancel: Cancellation): Promise<Loaded> {
-    const key = `${req.uri}\u0000${req.version}\u0000${segment}`;
-    if (loaded?.key === key) return loaded;
-    const tok = tokenize(req.text);
-    const result = await rt.lens(req.text, segment);
-    if (cancel.isCancellationRequested) throw new Error('cancelled');
-    // Stream index 0 is <doc>; stream index i > 0 is text token i-1.
-    const streamText = (t: number): string => (t === 0 ? DOC_MARKER_TEXT : req.text.slice(tok.starts[t - 1]!, tok.ends[t - 1]!));
-    const tokens = result.ranges.map((r, i) => ({ index: i, text: streamText(result.firstToken + i), range: toRange(r) }));
-    loaded = { key, req, result, tokens, streamText };
-    return loaded;
+  async function run(req: { uri: string; version: number; text: string }, target: LensTarget, from: number,
+    cancel: Cancellation): Promise<Loaded> {
+    // Grow the prefix until the cursor's segment is complete (or the prefix is the whole file).
+    for (let margin = FIRST_MARGIN; ; margin *= 4) {
+      const end = safeCut(req.text, from + margin);
+      const text = end >= req.text.length ? req.text : req.text.slice(0, end);
+      const result = await rt.lens(text, target);
+      if (cancel.isCancellationRequested) throw new Error('cancelled');
+      if (text.length === req.text.length || result.ranges.length === T) {
+        const key = `${req.uri}\u0000${req.version}`;
+        if (doc?.key !== key) doc = { key, text: req.text, cuts: new Map() };
+        doc.cuts.set(result.segment, text.length);
+        loaded = { key: `${key}\u0000${result.segment}`, uri: req.uri, version: req.version, text, cut: text.length < req.text.length,
+          result, lines: lineStarts(text) };
+        return loaded;
+      }
+    }
   }
+
+  const textOf = (l: Loaded, r: SourceRange, stream: number): string =>
+    stream === 0 ? DOC_MARKER_TEXT : l.text.slice(l.lines[r.startLine]! + r.startChar, l.lines[r.endLine]! + r.endChar);
 
   async function attention(l: Loaded, token: number): Promise<TokenAttention> {
     const o = outputsOf(l.result);
@@ -54,31 +72,59 @@ export function runtimeLensEngine(rt: RuntimeLens, tokenize: (text: string) => T
   }
 
   function recalls(r: RecallResult, l: Loaded): MemoryRecall[] {
-    return r.tokens.map((t) => ({ segment: Math.floor(t.index / T), token: t.index % T, text: l.streamText(t.index), range: toRange(t.range), weight: t.weight }));
+    return r.tokens.map((t) => {
+      const range = toRange(t.range);
+      return { segment: Math.floor(t.index / T), token: t.index % T, text: textOf(l, range, t.index), range, weight: t.weight };
+    });
   }
 
   return {
     async lens(req, cancel): Promise<LensData> {
-      const tok = tokenize(req.text);
-      // The stream position of the cursor's token (+1 for <doc>) gives its segment.
-      const at = tokenAtOffset(Array.from(tok.ids, (_, i) => ({ index: i, start: tok.starts[i]!, end: tok.ends[i]! })), req.offset);
-      const stream = at === undefined ? 0 : at + 1;
-      const l = await load(req, Math.floor(stream / T), cancel);
-      const selected = stream - l.result.firstToken;
-      const { keyBlocks, gates } = layoutOf(config, outputsOf(l.result));
+      const l = await run(req, { offset: req.offset }, req.offset, cancel);
+      const r = l.result;
+      const tokens = r.ranges.map((x, i) => { const range = toRange(x); return { index: i, text: textOf(l, range, r.firstToken + i), range }; });
+      const { keyBlocks, gates } = layoutOf(config, outputsOf(r));
       const { kvHeads: _kv, dHead: _d, ...shown } = config;
       return {
-        uri: req.uri, label: req.label, version: req.version, config: shown, segment: l.result.segment, segmentCount: l.result.segments,
-        tokens: l.tokens, dense: l.result.dense, keyBlocks, gates, selection: await attention(l, selected),
+        uri: req.uri, label: req.label, version: req.version, config: shown, segment: r.segment, segmentCount: r.segments,
+        ...(l.cut ? { moreSegments: true } : {}),
+        tokens, dense: r.dense, keyBlocks, gates, selection: await attention(l, r.cursorToken ?? 0),
       };
     },
     async attention(req, cancel): Promise<TokenAttention> {
-      if (!loaded || !loaded.key.startsWith(`${req.uri}\u0000${req.version}\u0000`)) throw new Error('The lens for this file version is gone: run Show Attention again.');
-      const l = await load(loaded.req, req.segment, cancel);
-      if (req.token >= l.tokens.length) throw new Error(`token ${req.token} is not in segment ${req.segment}`);
+      let l = loaded;
+      if (!l || l.key !== `${req.uri}\u0000${req.version}\u0000${req.segment}`) {
+        // A segment the host cached earlier: encode it again from the prefix that held it.
+        const end = doc?.key === `${req.uri}\u0000${req.version}` ? doc.cuts.get(req.segment) : undefined;
+        if (!doc || end === undefined) throw new Error('The lens for this file version is gone: run Show Attention again.');
+        l = await run({ uri: req.uri, version: req.version, text: doc.text }, req.segment, Math.max(0, end - FIRST_MARGIN), cancel);
+      }
+      if (req.token >= l.result.ranges.length) throw new Error(`token ${req.token} is not in segment ${req.segment}`);
       return attention(l, req.token);
     },
   };
+}
+
+/**
+ * The first offset ≥ `at` where the text can be cut without changing any token before it: just after a '\n'
+ * that sits between two non-whitespace characters. The byte-level pre-tokenizer ends a pre-token there whatever
+ * follows (a lone '\n' between non-spaces is its own pre-token), and BPE merges stay inside pre-tokens.
+ * Returns text.length when there is no such place (the whole file is sent).
+ */
+export function safeCut(text: string, at: number): number {
+  for (let i = Math.max(1, at); i < text.length - 1; i++) {
+    if (text.charCodeAt(i) === 10 && !isSpace(text.charCodeAt(i - 1)) && !isSpace(text.charCodeAt(i + 1))) return i + 1;
+  }
+  return text.length;
+}
+
+const isSpace = (c: number): boolean => c === 32 || (c >= 9 && c <= 13) || c === 0xa0 || c === 0x85 || c === 0x1680
+  || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000;
+
+function lineStarts(text: string): number[] {
+  const starts = [0];
+  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) starts.push(i + 1);
+  return starts;
 }
 
 function outputsOf(r: LensResult): LensGraphOutputs {

@@ -11,7 +11,7 @@ import { Worker } from 'node:worker_threads';
 import type { Request, RequestBody, Response, ResultOf, Stats } from './protocol.js';
 import type { ProviderSetting } from './providers.js';
 import type { Contribution, FileInput, FileResult, SessionInfo } from './session.js';
-import type { LensResult, RecallResult } from './lens.js';
+import type { LensResult, LensTarget, RecallResult } from './lens.js';
 
 export interface OpenOptions {
   provider?: ProviderSetting;
@@ -62,7 +62,8 @@ export class Encoder {
   async encodeQuery(text: string, memory?: Contribution): Promise<Float32Array> {
     return (await this.encodeQueries([text], memory))[0]!;
   }
-  lens(text: string, segment: number): Promise<LensResult> {
+  /** The lens of one segment: by index, or `{ offset }` for the segment holding the token at a UTF-16 offset. */
+  lens(text: string, segment: LensTarget): Promise<LensResult> {
     return this.call('lens', { type: 'lens', text, segment });
   }
   recall(layer: number, head: number, token: number, topK = 10): Promise<RecallResult> {

@@ -2,14 +2,14 @@
 // onnxruntime sessions. Requests carry an id; each gets exactly one response with the same id.
 import type { Contribution, FileInput, FileResult, SessionInfo } from './session.js';
 import type { ProviderSetting } from './providers.js';
-import type { LensResult, RecallResult } from './lens.js';
+import type { LensResult, LensTarget, RecallResult } from './lens.js';
 
 export type Request =
   | { id: number; type: 'open'; modelDir: string; provider: ProviderSetting; maxSegments?: number; threads?: number }
   | { id: number; type: 'encodeFiles'; files: FileInput[]; contributions: boolean }
   | { id: number; type: 'contribution'; tokenIds: Int32Array }
   | { id: number; type: 'encodeQueries'; texts: string[]; memory?: Contribution }
-  | { id: number; type: 'lens'; text: string; segment: number }
+  | { id: number; type: 'lens'; text: string; segment: LensTarget }
   | { id: number; type: 'recall'; layer: number; head: number; token: number; topK: number }
   | { id: number; type: 'stats' }
   | { id: number; type: 'close' };

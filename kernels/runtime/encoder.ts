@@ -52,6 +52,10 @@ export class Encoder {
   encodeFiles(files: FileInput[], contributions = false): Promise<FileResult[]> {
     return this.call('encodeFiles', { type: 'encodeFiles', files, contributions });
   }
+  /** Retrieval embeddings of chunks each encoded alone (query graph, <doc> marker): [n, E], rows L2-normalised. */
+  encodeChunks(texts: string[]): Promise<Float32Array> {
+    return this.call('encodeChunks', { type: 'encodeChunks', texts });
+  }
   /** A file's memory contribution from its token ids (the memory module's encodeContribution). */
   contribution(tokenIds: Int32Array): Promise<Contribution> {
     return this.call('contribution', { type: 'contribution', tokenIds });

@@ -8,6 +8,7 @@ export type Request =
   | { id: number; type: 'open'; modelDir: string; provider: ProviderSetting; maxSegments?: number; threads?: number }
   | { id: number; type: 'encodeFiles'; files: FileInput[]; contributions: boolean }
   | { id: number; type: 'contribution'; tokenIds: Int32Array }
+  | { id: number; type: 'encodeChunks'; texts: string[] }
   | { id: number; type: 'encodeQueries'; texts: string[]; memory?: Contribution }
   | { id: number; type: 'lens'; text: string; segment: LensTarget }
   | { id: number; type: 'recall'; layer: number; head: number; token: number; topK: number }
@@ -21,6 +22,7 @@ export interface ResultOf {
   open: SessionInfo;
   encodeFiles: FileResult[];
   contribution: Contribution;
+  encodeChunks: Float32Array;
   encodeQueries: Float32Array[];
   lens: LensResult;
   recall: RecallResult;

@@ -5,6 +5,7 @@ import * as ort from 'onnxruntime-node';
 import { randomBlocks } from '../reference/random.js';
 import { graphFile, readModelConfig, type GraphName, type ModelConfig, type Precision } from './modelFiles.js';
 import { openFirstWorking, sessionOptions, type ProviderName, type ProviderSetting } from './providers.js';
+import { chunkStream, CUT_CHARS_PER_TOKEN, planChunkBatches, readRetrievalConfig, type RetrievalConfig } from './chunks.js';
 import { chunkTokens, docStream, meanPool, planRuns, runInputs, type DocStream } from './segments.js';
 import { fromHalf, toHalf } from './tensors.js';
 import { CodeTokenizer, SPECIAL } from './tokenizer.js';
@@ -37,6 +38,7 @@ export class EncoderSession {
   private readonly graphs = new Map<GraphName, ort.InferenceSession>();
   readonly randBlocks: ort.Tensor; // [L, H, nb, r] int64, seeded (CONTRACT: inference seed 1234)
   stats = { tokens: 0, segments: 0, runs: 0, runMs: 0 };
+  private retrieval?: RetrievalConfig;
 
   private constructor(readonly modelDir: string, readonly tokenizer: CodeTokenizer, readonly info: SessionInfo,
     encoder: ort.InferenceSession, private readonly opts: EncoderOptions) {
@@ -128,6 +130,38 @@ export class EncoderSession {
       this.stats.tokens += run.pieces.reduce((a, p) => a + Math.min(p.segments * T, docs[p.doc]!.ids.length - p.firstSegment * T), 0);
     }
     return { emb, contribs };
+  }
+
+  /**
+   * Retrieval embeddings of chunks, each encoded alone through the query graph (<doc> + its tokens, cut to the
+   * model's max_chunk_tokens, zero memory), batched by length so little is padded. [n, E], rows L2-normalised.
+   */
+  async encodeChunks(texts: string[]): Promise<Float32Array> {
+    const c = this.info.config, E = c.emb_dim;
+    this.retrieval ??= readRetrievalConfig(this.modelDir);
+    const max = this.retrieval.maxChunkTokens;
+    const streams = texts.map((t) => {
+      let ids = this.tokenizer.encode(t.slice(0, max * CUT_CHARS_PER_TOKEN)).ids;
+      if (ids.length < max + 8 && t.length > max * CUT_CHARS_PER_TOKEN) ids = this.tokenizer.encode(t).ids;
+      return chunkStream(ids, this.retrieval);
+    });
+    const memShape = [c.n_layers, c.n_kv_heads, c.d_head, c.d_head], zShape = [c.n_layers, c.n_kv_heads, c.d_head];
+    const mem = await this.floatTensor('query', 'mem_in', new Float32Array(size(memShape)), memShape);
+    const z = await this.floatTensor('query', 'z_in', new Float32Array(size(zShape)), zShape);
+    const out = new Float32Array(texts.length * E); // [n, E]
+    for (const b of planChunkBatches(streams.map((s) => s.length))) {
+      const B = b.items.length, W = b.width;
+      const ids = new BigInt64Array(B * W), valid = new Float32Array(B * W); // [B, W]
+      b.items.forEach((item, r) => streams[item]!.forEach((id, t) => { ids[r * W + t] = BigInt(id); valid[r * W + t] = 1; }));
+      const res = await this.run('query', {
+        input_ids: new ort.Tensor('int64', ids, [B, W]), valid: await this.floatTensor('query', 'valid', valid, [B, W]), mem_in: mem, z_in: z,
+      });
+      const q = floats(res.qemb!); // [B, E]
+      b.items.forEach((item, r) => out.set(q.subarray(r * E, (r + 1) * E), item * E));
+      this.stats.tokens += b.items.reduce((a, i) => a + streams[i]!.length, 0);
+      this.stats.segments += B;
+    }
+    return out;
   }
 
   /** Query embeddings [Bq, E] (L2-normalised by the graph), reading the workspace memory when given. */

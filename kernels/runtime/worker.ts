@@ -40,6 +40,7 @@ async function handle(req: Request): Promise<unknown> {
   switch (req.type) {
     case 'encodeFiles': return session.encodeFiles(req.files, req.contributions);
     case 'contribution': return session.contribution(req.tokenIds);
+    case 'encodeChunks': return session.encodeChunks(req.texts);
     case 'encodeQueries': return session.encodeQueries(req.texts, req.memory);
     case 'lens': {
       lens = new LensState(session);

@@ -11,13 +11,24 @@ import { createHash } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import type { IndexProgress, IndexStats, Logger, SearchMode } from './core/api.js';
 import { WorkspaceIndex } from './index/workspaceIndex.js';
+import { Encoder } from '../../kernels/runtime/encoder.js';
+import { hasModel, modelTag } from '../../kernels/runtime/modelFiles.js';
+import type { ProviderSetting } from '../../kernels/runtime/providers.js';
+import { benchOne, ONE_COMMAND, runBench } from './cliBench.js';
 
 const USAGE = `usage:
-  infini-lens index <folder> [--index-dir DIR] [--exclude GLOB]... [--verbose]
+  infini-lens index <folder> [--index-dir DIR] [--exclude GLOB]... [--verbose] [--embed]
   infini-lens search "<query>" --workspace <folder> [--json] [--limit N] [--mode lexical|dense|hybrid]
-  infini-lens eval --set <dir> --mode lexical --out <run.jsonl> [--limit N] [--index-dir DIR]
+  infini-lens similar <file> --workspace <folder> --lines START-END [--limit N] [--json]
+  infini-lens eval --set <dir> --mode lexical|dense|hybrid --out <run.jsonl> [--limit N] [--index-dir DIR]
   infini-lens bench-query --workspace <folder> [--queries queries.jsonl] [--rounds N]
-  infini-lens digest --workspace <folder> [--index-dir DIR]`;
+  infini-lens bench [--sizes 4k,64k,1M] [--providers cpu,webgpu] [--graphs encoder,encoder_dense]
+  infini-lens digest --workspace <folder> [--index-dir DIR]
+semantic options (dense/hybrid, similar, index --embed):
+  --model DIR          the encoder (default: kernels/model of this build)
+  --provider P         auto|webgpu|cuda|cpu (default auto)
+  --memory on|off      build the workspace memory with the whole-file encoder (default off: slow on a CPU)
+  --query-memory on|off  queries read the workspace memory (default off; needs --memory on)`;
 
 const MODES: readonly SearchMode[] = ['lexical', 'dense', 'hybrid'];
 
@@ -30,6 +41,9 @@ async function main(argv: string[]): Promise<void> {
       workspace: { type: 'string' }, 'index-dir': { type: 'string' }, exclude: { type: 'string', multiple: true },
       json: { type: 'boolean' }, limit: { type: 'string' }, mode: { type: 'string' }, set: { type: 'string' },
       out: { type: 'string' }, queries: { type: 'string' }, rounds: { type: 'string' }, verbose: { type: 'boolean' },
+      model: { type: 'string' }, provider: { type: 'string' }, memory: { type: 'string' }, 'query-memory': { type: 'string' },
+      embed: { type: 'boolean' }, lines: { type: 'string' }, sizes: { type: 'string' }, providers: { type: 'string' },
+      graphs: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -38,18 +52,30 @@ async function main(argv: string[]): Promise<void> {
   const logger = stderrLogger(values.verbose ?? false);
   const limit = values.limit ? positiveInt(values.limit, '--limit') : undefined;
   const mode = parseMode(values.mode);
-  const open = (folder: string, indexDir?: string) => WorkspaceIndex.open(folder, {
-    storageDir: indexDir ?? path.join(folder, '.infinilens'), excludeGlobs: values.exclude ?? [], logger,
-  });
+  const semantic: SemanticFlags = {
+    modelDir: values.model ? path.resolve(values.model) : defaultModelDir(), provider: parseProvider(values.provider),
+    memory: onOff(values.memory, '--memory', false), queryMemory: onOff(values['query-memory'], '--query-memory', false),
+  };
+  if (semantic.queryMemory && !semantic.memory) throw new UsageError('--query-memory on needs --memory on');
+  // The encoder is opened only for commands that need it, once, and closed on exit.
+  const open = async (folder: string, indexDir?: string, wantSemantic = mode !== 'lexical') => {
+    const index = await WorkspaceIndex.open(folder, {
+      storageDir: indexDir ?? path.join(folder, '.infinilens'), excludeGlobs: values.exclude ?? [], logger,
+    });
+    if (wantSemantic || semantic.memory) await attachEncoder(index, semantic, logger);
+    return index;
+  };
 
   switch (command) {
     case 'index': {
       const folder = requireDir(arg, 'index <folder>');
-      const index = await open(folder, values['index-dir']);
+      const index = await open(folder, values['index-dir'], values.embed ?? false);
       const t0 = Date.now();
       const stats = await index.update(progressPrinter());
+      const sem = index.semanticStats();
       await index.close();
-      console.log(summary(stats, Date.now() - t0, index.indexPath));
+      console.log(summary(stats, Date.now() - t0, index.indexPath) + (sem ? `; embedded ${sem.embedded}/${sem.chunks} chunks` +
+        (sem.memoryFiles !== undefined ? `; memory holds ${sem.memoryFiles} files` : '') : ''));
       return;
     }
     case 'search': {
@@ -67,6 +93,27 @@ async function main(argv: string[]): Promise<void> {
       }
       return;
     }
+    case 'similar': {
+      if (!arg) throw new UsageError('similar needs a file (relative to --workspace)');
+      const folder = requireDir(values.workspace, '--workspace <folder>');
+      const m = /^(\d+)-(\d+)$/.exec(values.lines ?? '');
+      if (!m) throw new UsageError('similar needs --lines START-END (1-based, inclusive)');
+      const index = await open(folder, values['index-dir'], true);
+      try {
+        await index.update(progressPrinter());
+        const rel = path.relative(folder, path.resolve(folder, arg));
+        const hits = await index.searchSimilar(rel, Number(m[1]), Number(m[2]), limit ?? 10);
+        if (values.json) console.log(JSON.stringify(hits, null, 2));
+        else for (const h of hits) console.log(`${h.path}:${h.startLine}-${h.endLine}  ${h.kind}${h.name ? ` ${h.name}` : ''}  (${h.score.toFixed(3)})`);
+      } finally {
+        await index.close();
+      }
+      return;
+    }
+    case 'bench':
+      return runBench({ modelDir: semantic.modelDir, sizes: values.sizes, providers: values.providers, graphs: values.graphs });
+    case ONE_COMMAND:
+      return benchOne(arg ?? '{}');
     case 'eval':
       return runEval(requireDir(values.set, '--set <dir>'), mode, values.out, limit ?? 10, values['index-dir'], open);
     case 'bench-query':
@@ -88,6 +135,37 @@ async function main(argv: string[]): Promise<void> {
 }
 
 type Open = (folder: string, indexDir?: string) => Promise<WorkspaceIndex>;
+
+interface SemanticFlags { modelDir: string; provider: ProviderSetting; memory: boolean; queryMemory: boolean }
+
+/** Encoders opened by this process (closed before exit: the worker thread would keep it alive). */
+const encoders: Encoder[] = [];
+
+async function attachEncoder(index: WorkspaceIndex, f: SemanticFlags, logger: Logger): Promise<void> {
+  if (!hasModel(f.modelDir)) throw new UsageError(`no encoder model in ${f.modelDir} (dense/hybrid search and --memory need one; lexical works without)`);
+  const encoder = await Encoder.open(f.modelDir, { provider: f.provider, log: (m) => logger.info(m) });
+  encoders.push(encoder);
+  await index.enableSemantic({ encoder, modelTag: modelTag(f.modelDir), memory: f.memory, queryMemory: f.queryMemory });
+}
+
+/** kernels/model beside this build: dist/cli.js → ../kernels/model; from source extension/src/cli.ts → ../../. */
+function defaultModelDir(): string {
+  const candidates = [path.resolve(__dirname, '..', 'kernels', 'model'), path.resolve(__dirname, '..', '..', 'kernels', 'model')];
+  return candidates.find((d) => fs.existsSync(path.join(d, 'model-card.json'))) ?? candidates[0]!;
+}
+
+function parseProvider(p: string | undefined): ProviderSetting {
+  const ok = ['auto', 'webgpu', 'cuda', 'cpu'];
+  if (p === undefined) return 'auto';
+  if (!ok.includes(p)) throw new UsageError(`--provider must be one of ${ok.join(', ')}`);
+  return p as ProviderSetting;
+}
+
+function onOff(v: string | undefined, flag: string, dflt: boolean): boolean {
+  if (v === undefined) return dflt;
+  if (v !== 'on' && v !== 'off') throw new UsageError(`${flag} must be on or off, got '${v}'`);
+  return v === 'on';
+}
 
 interface EvalQuery {
   id: string;
@@ -161,9 +239,7 @@ function readQueries(file: string): EvalQuery[] {
 }
 
 function requireMode(index: WorkspaceIndex, mode: SearchMode): void {
-  if (!index.supports(mode)) {
-    throw new UsageError(`mode '${mode}' is not available yet: no dense ranker is registered (the encoder runtime adds it). Use --mode lexical.`);
-  }
+  if (!index.supports(mode)) throw new UsageError(`mode '${mode}' is not available: the encoder is not running. Use --mode lexical.`);
 }
 
 function parseMode(m: string | undefined): SearchMode {
@@ -210,7 +286,8 @@ function stderrLogger(verbose: boolean): Logger {
 
 // Exit explicitly once done: stdout/stderr are synchronous for files and pipes on Linux, and a lingering wasm
 // runtime must not keep a finished command (or a CI step waiting on it) alive.
-main(process.argv.slice(2)).then(() => process.exit(process.exitCode ?? 0), (err: unknown) => {
+const closeEncoders = () => Promise.all(encoders.map((e) => e.close().catch(() => undefined)));
+main(process.argv.slice(2)).finally(closeEncoders).then(() => process.exit(process.exitCode ?? 0), (err: unknown) => {
   if (err instanceof UsageError || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
     process.stderr.write(`infini-lens: ${(err as Error).message}\n${USAGE}\n`);
     process.exitCode = 2;

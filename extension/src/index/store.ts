@@ -29,6 +29,7 @@ CREATE TABLE IF NOT EXISTS chunks (
 CREATE INDEX IF NOT EXISTS chunks_by_file ON chunks(file_id);
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
   name, path, body, context, content='', contentless_delete=1, tokenize="porter unicode61 tokenchars '_'");
+CREATE TABLE IF NOT EXISTS embeddings (chunk_id INTEGER PRIMARY KEY REFERENCES chunks(id) ON DELETE CASCADE, vec BLOB NOT NULL);
 `;
 
 export interface FileRow {
@@ -53,6 +54,9 @@ export interface ColumnWeights {
   body: number;
   context: number;
 }
+
+/** A chunk waiting for its embedding; hash and span let the writer check it did not change meanwhile. */
+export interface EmbedJob { id: number; path: string; hash: string; startOffset: number; endOffset: number }
 
 export interface ChunkRow extends Chunk {
   id: number;
@@ -151,6 +155,7 @@ export class IndexStore {
     const row = this.db.get('SELECT id FROM files WHERE path = ?', p) as { id: number } | null;
     if (!row) return;
     this.db.run('DELETE FROM chunks_fts WHERE rowid IN (SELECT id FROM chunks WHERE file_id = ?)', row.id);
+    this.db.run('DELETE FROM embeddings WHERE chunk_id IN (SELECT id FROM chunks WHERE file_id = ?)', row.id);
     this.db.run('DELETE FROM chunks WHERE file_id = ?', row.id);
     this.db.run('DELETE FROM files WHERE id = ?', row.id);
   }
@@ -201,6 +206,87 @@ export class IndexStore {
     } finally {
       stmt.finalize();
     }
+  }
+
+  // ---- Dense embeddings: one float32 blob per chunk. A chunk's row goes with the chunk (a content change
+  // re-chunks the file, so only that file re-embeds); a different model tag drops them all.
+
+  /** Makes the stored embeddings belong to `tag` (model identity): another model's vectors are dropped. */
+  useEmbeddingModel(tag: string): boolean {
+    if (this.getMeta('embedding_model') === tag) return false;
+    this.transaction(() => {
+      this.db.run('DELETE FROM embeddings');
+      this.setMeta('embedding_model', tag);
+    });
+    return true;
+  }
+
+  /** Chunks with no embedding yet, by ascending id after `afterId` (paging that always advances). */
+  chunksToEmbed(afterId: number, limit: number): EmbedJob[] {
+    const rows = this.db.all(
+      `SELECT c.id, f.path, f.hash, c.start_offset, c.end_offset FROM chunks c JOIN files f ON f.id = c.file_id
+       LEFT JOIN embeddings e ON e.chunk_id = c.id WHERE e.chunk_id IS NULL AND c.id > ? ORDER BY c.id LIMIT ?`,
+      [afterId, limit]) as Record<string, unknown>[];
+    return rows.map((r) => ({ id: r.id as number, path: r.path as string, hash: r.hash as string,
+      startOffset: r.start_offset as number, endOffset: r.end_offset as number }));
+  }
+
+  embeddingCounts(): { embedded: number; chunks: number } {
+    const embedded = (this.db.get('SELECT count(*) AS n FROM embeddings') as { n: number }).n;
+    return { embedded, chunks: (this.db.get('SELECT count(*) AS n FROM chunks') as { n: number }).n };
+  }
+
+  /** Stores vectors for jobs read earlier, in one transaction. A job whose chunk changed meanwhile (gone, or its
+   * file re-hashed or re-chunked) is skipped: ids can be reused, so the file hash and span must still match. */
+  putEmbeddings(jobs: readonly EmbedJob[], vecs: Float32Array, dim: number): number {
+    let stored = 0;
+    this.transaction(() => {
+      const ins = this.db.prepare(`INSERT OR REPLACE INTO embeddings(chunk_id, vec) SELECT c.id, ? FROM chunks c
+        JOIN files f ON f.id = c.file_id WHERE c.id = ? AND f.hash = ? AND c.start_offset = ? AND c.end_offset = ?`);
+      try {
+        jobs.forEach((j, k) => {
+          const v = vecs.slice(k * dim, (k + 1) * dim);
+          stored += ins.run([new Uint8Array(v.buffer), j.id, j.hash, j.startOffset, j.endOffset]).changes;
+        });
+      } finally {
+        ins.finalize();
+      }
+    });
+    return stored;
+  }
+
+  /** Every stored embedding as one matrix (the dense ranker's brute-force search space). */
+  loadEmbeddings(dim: number): { ids: Int32Array; vecs: Float32Array } {
+    const n = (this.db.get('SELECT count(*) AS n FROM embeddings') as { n: number }).n;
+    const ids = new Int32Array(n), vecs = new Float32Array(n * dim); // [n, dim]
+    let i = 0;
+    const stmt = this.db.prepare('SELECT chunk_id, vec FROM embeddings ORDER BY chunk_id');
+    try {
+      for (const r of stmt.iterate() as Iterable<{ chunk_id: number; vec: Uint8Array }>) {
+        if (i >= n || r.vec.byteLength !== dim * 4) continue; // a vector of another width cannot be compared
+        ids[i] = r.chunk_id;
+        vecs.set(new Float32Array(r.vec.buffer.slice(r.vec.byteOffset, r.vec.byteOffset + dim * 4)), i * dim);
+        i++;
+      }
+    } finally {
+      stmt.finalize();
+    }
+    return { ids: ids.subarray(0, i), vecs: vecs.subarray(0, i * dim) };
+  }
+
+  /** Chunks of one file overlapping a line range (Find Similar Code excludes the selection itself). */
+  chunksInRange(p: string, startLine: number, endLine: number): ChunkRow[] {
+    const rows = this.db.all(
+      `SELECT c.id, f.path, c.start_line, c.end_line, c.start_offset, c.end_offset, c.kind, c.name, c.snippet
+       FROM chunks c JOIN files f ON f.id = c.file_id WHERE f.path = ? AND c.start_line <= ? AND c.end_line >= ?`,
+      [p, endLine, startLine]) as Record<string, unknown>[];
+    return rows.map(toChunkRow);
+  }
+
+  /** Indexed (not skipped) files with their content hash: the workspace memory follows these. */
+  indexedFiles(): Map<string, string> {
+    const rows = this.db.all('SELECT path, hash FROM files WHERE skip IS NULL') as { path: string; hash: string }[];
+    return new Map(rows.map((r) => [r.path, r.hash]));
   }
 
   /** A fingerprint of the logical content (files, chunks, FTS rows), independent of row ids and write order:

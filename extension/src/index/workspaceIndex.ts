@@ -10,6 +10,7 @@
 //
 // Nothing here imports 'vscode'. Calls are serialised internally (one writer per index), so a watcher event
 // that arrives during update() waits its turn instead of racing it.
+import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import type {
   Cancellation, IndexProgress, IndexStats, Logger, SearchHit, SearchOptions,
@@ -19,9 +20,29 @@ import { walkWorkspace, type WalkOptions } from './walker.js';
 import { Indexer, type FileChangeEvent } from './indexer.js';
 import { SearchEngine } from '../search/engine.js';
 import type { Ranker } from '../search/ranker.js';
+import { DenseRanker, type EmbeddingMatrix } from '../search/denseRanker.js';
+import { ChunkEmbedder, type SemanticEncoder } from './embedder.js';
+import { MemorySync } from './memorySync.js';
+
+export type { SemanticEncoder } from './embedder.js';
+
+/** Turns on dense/hybrid search for an index (see enableSemantic). */
+export interface SemanticOptions {
+  /** The running encoder (kernels/runtime Encoder); the caller owns it and closes it after the index. */
+  encoder: SemanticEncoder;
+  /** Model identity (kernels/runtime modelTag): vectors and memory of another model are rebuilt. */
+  modelTag: string;
+  /** Build the per-workspace compressed memory (whole-file encoder pass: slow on a small CPU). Default false. */
+  memory?: boolean;
+  /** Queries read the workspace memory (needs memory). Default false: measured not to help, see docs/search.md. */
+  queryMemory?: boolean;
+}
+
+export interface SemanticStats { embedded: number; chunks: number; memoryFiles?: number }
 
 export type { Ranker, RankedChunk } from '../search/ranker.js';
-export { ModeUnavailableError } from '../search/engine.js';
+import { ModeUnavailableError } from '../search/engine.js';
+export { ModeUnavailableError };
 
 export interface WorkspaceIndexOptions {
   /** Folder that holds the index file (created if missing). VS Code: storageUri; CLI: <root>/.infinilens. */
@@ -42,6 +63,8 @@ export const silentLogger: Logger = { info() {}, warn() {}, error() {} };
 
 export class WorkspaceIndex {
   private queue: Promise<unknown> = Promise.resolve();
+  private semanticQueue: Promise<unknown> = Promise.resolve();
+  private semantic?: { opts: SemanticOptions; embedder: ChunkEmbedder; dense: DenseRanker; memory?: MemorySync; matrix?: EmbeddingMatrix };
   private constructor(
     readonly root: string,
     private readonly options: Required<Omit<WorkspaceIndexOptions, 'logger'>> & { logger: Logger },
@@ -68,24 +91,105 @@ export class WorkspaceIndex {
 
   /** Full incremental pass: walks the folder, re-reads files whose mtime/size changed, drops deleted ones. */
   update(onProgress?: (p: IndexProgress) => void, cancellation?: Cancellation): Promise<IndexStats> {
-    return this.serial(async () => {
-      await this.fullSync(onProgress, cancellation);
+    return (async () => {
+      await this.serial(() => this.fullSync(onProgress, cancellation));
+      await this.semanticPass(onProgress, cancellation);
       return this.indexer.stats();
-    });
+    })();
   }
 
   private async fullSync(onProgress?: (p: IndexProgress) => void, cancellation?: Cancellation): Promise<void> {
     onProgress?.({ phase: 'walk', filesDone: 0, filesTotal: 0 });
     const walk = await walkWorkspace(this.root, this.walkOptions());
     await this.indexer.sync(walk, { onProgress, cancellation });
+    if (this.semantic) this.semantic.matrix = undefined; // chunk ids may have gone or been reused
+  }
+
+  /**
+   * Turns on 'dense' and 'hybrid' search: chunks get embeddings after each lexical pass (update/applyChanges),
+   * and, with `memory`, the workspace memory follows the files. Stored vectors of another model are dropped here
+   * and re-embedded by the next update.
+   */
+  enableSemantic(opts: SemanticOptions): Promise<void> {
+    return this.serial(async () => {
+      if (this.store.useEmbeddingModel(opts.modelTag)) this.options.logger.info(`Infini Lens: embeddings are (re)built for model ${opts.modelTag}.`);
+      const lock = <T>(fn: () => Promise<T> | T) => this.serial(async () => fn());
+      const embedder = new ChunkEmbedder(this.root, this.store, opts.encoder, lock, this.options.logger, () => {
+        if (this.semantic) this.semantic.matrix = undefined;
+      });
+      const memory = opts.memory ? MemorySync.open(this.options.storageDir, opts.encoder, opts.modelTag, this.options.logger) : undefined;
+      const useMemory = opts.queryMemory === true && memory !== undefined;
+      const dense = new DenseRanker(() => this.embeddingMatrix(),
+        (q) => opts.encoder.encodeQuery(q, useMemory ? memory!.state() : undefined));
+      this.semantic = { opts, embedder, dense, memory };
+      this.engine.register(dense);
+    });
+  }
+
+  /** Embeds chunks without a vector, then brings the memory up to date; the lock is taken per step inside. */
+  private semanticPass(onProgress?: (p: IndexProgress) => void, cancellation?: Cancellation): Promise<void> {
+    // One pass at a time: two overlapping memory passes could add the same file twice.
+    const next = this.semanticQueue.then(() => this.semanticPassNow(onProgress, cancellation));
+    this.semanticQueue = next.catch(() => undefined);
+    return next;
+  }
+
+  private async semanticPassNow(onProgress?: (p: IndexProgress) => void, cancellation?: Cancellation): Promise<void> {
+    const s = this.semantic;
+    if (!s) return;
+    const r = await s.embedder.run(onProgress, cancellation);
+    if (r.cancelled) return;
+    if (s.memory) await s.memory.run(this.root, this.store, s.opts.encoder, (fn) => this.serial(async () => fn()), onProgress, cancellation);
+    onProgress?.({ phase: 'done', filesDone: 0, filesTotal: 0 });
+  }
+
+  /** The stored embeddings as one matrix, reloaded after the store changed. */
+  private embeddingMatrix(): EmbeddingMatrix {
+    const s = this.semantic!;
+    if (!s.matrix) {
+      const dim = s.opts.encoder.info.config.emb_dim;
+      s.matrix = { ...this.store.loadEmbeddings(dim), dim };
+    }
+    return s.matrix;
+  }
+
+  /**
+   * Chunks most similar to a span of a file (Find Similar Code): the span's text is embedded as a chunk, and
+   * chunks of that file overlapping the span are left out. Needs enableSemantic.
+   */
+  searchSimilar(relPath: string, startLine: number, endLine: number, limit = 20): Promise<SearchHit[]> {
+    const s = this.semantic;
+    if (!s) return Promise.reject(new ModeUnavailableError('dense'));
+    return (async () => {
+      const rel = relPath.split(path.sep).join('/');
+      const text = (await readFile(path.join(this.root, ...rel.split('/')), 'utf8')).split('\n').slice(startLine - 1, endLine).join('\n');
+      const vec = (await s.opts.encoder.encodeChunks([text])).subarray(0, s.opts.encoder.info.config.emb_dim);
+      return this.serial(async () => {
+        const own = new Set(this.store.chunksInRange(rel, startLine, endLine).map((c) => c.id));
+        return this.engine.hits(s.dense.rankVector(vec, limit, own));
+      });
+    })();
+  }
+
+  /** How far embedding (and the memory) got: for the status bar. undefined when semantic search is off. */
+  semanticStats(): SemanticStats | undefined {
+    const s = this.semantic;
+    if (!s) return undefined;
+    return { ...this.store.embeddingCounts(), ...(s.memory ? { memoryFiles: s.memory.fileCount } : {}) };
+  }
+
+  /** The workspace memory (undefined unless enabled), e.g. for the lens's recall view. */
+  get workspaceMemory(): MemorySync | undefined {
+    return this.semantic?.memory;
   }
 
   /** Applies watcher events without a full walk. Paths outside the root or excluded are ignored. */
   applyChanges(events: readonly FileChange[]): Promise<IndexStats> {
-    return this.serial(async () => {
-      await this.indexer.applyChanges(events, this.walkOptions(), () => this.fullSync());
+    return (async () => {
+      await this.serial(() => this.indexer.applyChanges(events, this.walkOptions(), () => this.fullSync()));
+      await this.semanticPass();
       return this.indexer.stats();
-    });
+    })();
   }
 
   /** Ranked chunks for a query. mode 'lexical' (default) is always available. */
@@ -117,11 +221,12 @@ export class WorkspaceIndex {
     return this.store.file;
   }
 
+  /** Waits for a running embedding/memory pass (cancel it first through its Cancellation to stop it sooner). */
   close(): Promise<void> {
-    return this.serial(async () => {
+    return this.semanticQueue.then(() => this.serial(async () => {
       this.indexer.dispose();
       this.store.close();
-    });
+    }));
   }
 
   private walkOptions(): WalkOptions {

@@ -10,7 +10,7 @@ const HYBRID_DEPTH = 4;
 
 export class ModeUnavailableError extends Error {
   constructor(readonly mode: SearchMode) {
-    super(`Search mode '${mode}' is not available yet: no dense ranker is registered (the encoder runtime provides it). Use --mode lexical.`);
+    super(`Search mode '${mode}' is not available: the encoder is not running for this index (no model, or semantic search is off). Use mode 'lexical'.`);
     this.name = 'ModeUnavailableError';
   }
 }
@@ -25,6 +25,10 @@ export class SearchEngine {
   /** Adds or replaces a ranker (the runtime registers 'dense' here). */
   register(ranker: Ranker): void {
     this.rankers.set(ranker.mode, ranker);
+  }
+
+  unregister(mode: Exclude<SearchMode, 'hybrid' | 'lexical'>): void {
+    this.rankers.delete(mode);
   }
 
   available(mode: SearchMode): boolean {
@@ -43,6 +47,11 @@ export class SearchEngine {
     } else {
       ranked = await this.rankers.get(mode)!.rank(query, limit);
     }
+    return this.hits(ranked);
+  }
+
+  /** Ranked chunk ids → hits a user can open (ids deleted meanwhile are dropped). */
+  hits(ranked: readonly RankedChunk[]): SearchHit[] {
     const rows = this.store.chunksByIds(ranked.map((r) => r.id));
     const hits: SearchHit[] = [];
     for (const r of ranked) {

@@ -1,0 +1,75 @@
+// Dense embeddings for every chunk the lexical indexer stored, computed after it (lexical search works while
+// this runs). The encoder does the work in its worker thread; here we only page through chunks that have no
+// vector yet, read their text, and store the vectors. The store lock is held only around the reads and
+// writes, so searches and watcher events interleave with a long first embedding pass.
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import type { Cancellation, IndexProgress, Logger } from '../core/api.js';
+import type { EmbedJob, IndexStore } from './store.js';
+
+/** What the index needs from the encoder runtime (kernels/runtime Encoder satisfies it). */
+export interface SemanticEncoder {
+  readonly info: { config: { emb_dim: number; n_layers: number; n_kv_heads: number; d_head: number } };
+  encodeChunks(texts: string[]): Promise<Float32Array>;
+  encodeQuery(text: string, memory?: { mem: Float32Array; z: Float32Array }): Promise<Float32Array>;
+  encodeFiles(files: { path: string; text: string; chunks: { startOffset: number; endOffset: number }[] }[], contributions: boolean):
+    Promise<{ path: string; tokenIds: Int32Array; contribution?: { mem: Float32Array; z: Float32Array } }[]>;
+  contribution(tokenIds: Int32Array): Promise<{ mem: Float32Array; z: Float32Array }>;
+}
+
+/** Runs `fn` under the index's one-writer lock. */
+export type Locked = <T>(fn: () => Promise<T> | T) => Promise<T>;
+
+/** Chunks a request: small enough that a search waiting on the worker waits a second or two, not ten. */
+export const EMBED_BATCH = 48;
+
+const utf8 = new TextDecoder('utf-8');
+
+export interface EmbedResult { embedded: number; skipped: number; cancelled: boolean }
+
+export class ChunkEmbedder {
+  constructor(private readonly root: string, private readonly store: IndexStore, private readonly encoder: SemanticEncoder,
+    private readonly lock: Locked, private readonly logger: Logger, private readonly onStored: () => void) {}
+
+  /** Embeds every chunk that has no vector yet. Cancellation is checked between requests. */
+  async run(onProgress?: (p: IndexProgress) => void, cancellation?: Cancellation): Promise<EmbedResult> {
+    const dim = this.encoder.info.config.emb_dim;
+    const { embedded: had, chunks: total } = await this.lock(() => this.store.embeddingCounts());
+    let after = 0, embedded = 0, skipped = 0;
+    onProgress?.({ phase: 'encode', filesDone: had, filesTotal: total, message: 'embedding chunks' });
+    for (;;) {
+      if (cancellation?.isCancellationRequested) {
+        this.logger.info(`Embedding cancelled after ${embedded} chunks; the next update carries on.`);
+        return { embedded, skipped, cancelled: true };
+      }
+      const jobs = await this.lock(() => this.store.chunksToEmbed(after, EMBED_BATCH));
+      if (jobs.length === 0) break;
+      after = jobs[jobs.length - 1]!.id;
+      const ready = await this.readTexts(jobs);
+      skipped += jobs.length - ready.jobs.length;
+      if (ready.jobs.length === 0) continue;
+      const vecs = await this.encoder.encodeChunks(ready.texts); // [n, dim]
+      embedded += await this.lock(() => this.store.putEmbeddings(ready.jobs, vecs, dim));
+      this.onStored();
+      onProgress?.({ phase: 'encode', filesDone: Math.min(total, had + embedded), filesTotal: total, message: 'embedding chunks' });
+    }
+    return { embedded, skipped, cancelled: false };
+  }
+
+  /** Chunk texts from the files as they are now; a file whose content no longer matches the stored hash is
+   * left for the next lexical pass (it re-chunks the file, and its new chunks are embedded then). */
+  private async readTexts(jobs: readonly EmbedJob[]): Promise<{ jobs: EmbedJob[]; texts: string[] }> {
+    const byPath = new Map<string, EmbedJob[]>();
+    for (const j of jobs) byPath.set(j.path, [...(byPath.get(j.path) ?? []), j]);
+    const out = { jobs: [] as EmbedJob[], texts: [] as string[] };
+    for (const [p, list] of byPath) {
+      const bytes = await fs.readFile(path.join(this.root, ...p.split('/'))).catch(() => undefined);
+      if (!bytes || createHash('sha256').update(bytes).digest('hex') !== list[0]!.hash) continue;
+      let text = utf8.decode(bytes); // as the chunker decoded it: offsets are UTF-16 into this string
+      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+      for (const j of list) { out.jobs.push(j); out.texts.push(text.slice(j.startOffset, j.endOffset)); }
+    }
+    return out;
+  }
+}

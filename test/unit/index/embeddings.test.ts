@@ -1,0 +1,149 @@
+// The embedding store and the embedding pass, with a fake encoder that records what it was asked to embed
+// (the vectors are a deterministic function of the text), so the tests see exactly which chunks re-embed.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { WorkspaceIndex } from '../../../extension/src/index/workspaceIndex.js';
+import type { SemanticEncoder } from '../../../extension/src/index/embedder.js';
+import { cleanup, copyFixture, memoryLogger } from './fixture.js';
+
+const DIM = 8;
+
+/** Unit vector from a hash of the text: same text, same vector; different text, (almost surely) different. */
+function vectorOf(text: string): Float32Array {
+  const h = createHash('sha256').update(text).digest();
+  const v = Float32Array.from({ length: DIM }, (_, i) => h[i]! - 127.5);
+  const n = Math.hypot(...v);
+  return v.map((x) => x / n);
+}
+
+function fakeEncoder(): SemanticEncoder & { embedded: string[] } {
+  const embedded: string[] = [];
+  return {
+    embedded,
+    info: { config: { emb_dim: DIM, n_layers: 1, n_kv_heads: 1, d_head: 2 } },
+    async encodeChunks(texts) {
+      embedded.push(...texts);
+      const out = new Float32Array(texts.length * DIM);
+      texts.forEach((t, i) => out.set(vectorOf(t), i * DIM));
+      return out;
+    },
+    async encodeQuery(text) { return vectorOf(text); },
+    async encodeFiles() { throw new Error('memory is off in these tests'); },
+    async contribution() { throw new Error('memory is off in these tests'); },
+  };
+}
+
+async function openWith(ws: string, enc: SemanticEncoder, tag: string): Promise<WorkspaceIndex> {
+  const index = await WorkspaceIndex.open(ws, { storageDir: path.join(ws, '..', 'idx'), logger: memoryLogger() });
+  await index.enableSemantic({ encoder: enc, modelTag: tag });
+  return index;
+}
+
+test('every chunk gets an embedding; a second update embeds nothing', async () => {
+  const ws = copyFixture();
+  try {
+    const enc = fakeEncoder();
+    const index = await openWith(ws, enc, 'model-a');
+    const stats = await index.update();
+    assert.deepEqual(index.semanticStats(), { embedded: stats.chunks, chunks: stats.chunks });
+    assert.equal(enc.embedded.length, stats.chunks);
+    enc.embedded.length = 0;
+    await index.update();
+    assert.equal(enc.embedded.length, 0);
+    await index.close();
+  } finally {
+    cleanup(ws);
+  }
+});
+
+test('a content change re-embeds only that file; the chunk text sent is the chunk as stored', async () => {
+  const ws = copyFixture();
+  try {
+    const enc = fakeEncoder();
+    const index = await openWith(ws, enc, 'model-a');
+    await index.update();
+    const file = path.join(ws, 'c/list.c');
+    const text = fs.readFileSync(file, 'utf8');
+    const edited = `${text}\nint list_sentinel_marker(void) { return 42; }\n`;
+    fs.writeFileSync(file, edited);
+    enc.embedded.length = 0;
+    await index.applyChanges([{ type: 'changed', path: file }]);
+    const cChunks = [...index.indexStore.iterateChunks()].filter((c) => c.path === 'c/list.c');
+    assert.deepEqual(enc.embedded.sort(), cChunks.map((c) => edited.slice(c.startOffset, c.endOffset)).sort());
+    const s = index.semanticStats()!;
+    assert.equal(s.embedded, s.chunks);
+    // The new function's own text finds it (the fake encoder maps equal text to equal vectors).
+    const target = cChunks.find((c) => edited.slice(c.startOffset, c.endOffset).includes('list_sentinel_marker'))!;
+    const hits = await index.search(edited.slice(target.startOffset, target.endOffset), { mode: 'dense', limit: 1 });
+    assert.deepEqual([hits[0]?.path, hits[0]?.startLine], ['c/list.c', target.startLine]);
+    await index.close();
+  } finally {
+    cleanup(ws);
+  }
+});
+
+test('a deleted file takes its embeddings with it', async () => {
+  const ws = copyFixture();
+  try {
+    const enc = fakeEncoder();
+    const index = await openWith(ws, enc, 'model-a');
+    await index.update();
+    fs.rmSync(path.join(ws, 'js/server.js'));
+    await index.applyChanges([{ type: 'deleted', path: 'js/server.js' }]);
+    const s = index.semanticStats()!;
+    assert.equal(s.embedded, s.chunks);
+    const hits = await index.search('start http server', { mode: 'dense', limit: 50 });
+    assert.ok(hits.every((h) => h.path !== 'js/server.js'));
+    await index.close();
+  } finally {
+    cleanup(ws);
+  }
+});
+
+test('a different model tag re-embeds every chunk; reopening with the same tag re-embeds none', async () => {
+  const ws = copyFixture();
+  try {
+    const first = fakeEncoder();
+    let index = await openWith(ws, first, 'model-a');
+    const stats = await index.update();
+    await index.close();
+
+    const same = fakeEncoder();
+    index = await openWith(ws, same, 'model-a');
+    await index.update();
+    assert.equal(same.embedded.length, 0);
+    await index.close();
+
+    const other = fakeEncoder();
+    index = await openWith(ws, other, 'model-b');
+    assert.equal(index.semanticStats()!.embedded, 0, 'old vectors dropped as soon as the new model is attached');
+    await index.update();
+    assert.equal(other.embedded.length, stats.chunks);
+    await index.close();
+  } finally {
+    cleanup(ws);
+  }
+});
+
+test('hybrid and similar search work over the fake encoder; lexical needs none', async () => {
+  const ws = copyFixture();
+  try {
+    const enc = fakeEncoder();
+    const index = await openWith(ws, enc, 'model-a');
+    await index.update();
+    assert.ok(index.supports('hybrid'));
+    const hybrid = await index.search('findUserById', { mode: 'hybrid', limit: 5 });
+    assert.equal(hybrid[0]?.path, 'ts/userRepository.ts', 'lexical side still decides an exact identifier');
+    const chunk = [...index.indexStore.iterateChunks()].find((c) => c.path === 'py/geometry.py')!;
+    const similar = await index.searchSimilar('py/geometry.py', chunk.startLine, chunk.endLine, 50);
+    assert.ok(similar.every((h) => !(h.path === 'py/geometry.py' && h.startLine <= chunk.endLine && h.endLine >= chunk.startLine)),
+      'the selection itself is not its own result');
+    assert.ok(similar.length > 0);
+    await index.close();
+  } finally {
+    cleanup(ws);
+  }
+});

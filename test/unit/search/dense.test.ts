@@ -1,0 +1,80 @@
+// Dense ranking (brute-force dot product) and the hybrid fusion, checked against values computed by hand or
+// by a plain full sort on fresh random data.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { DenseRanker, topKByDot, type EmbeddingMatrix } from '../../../extension/src/search/denseRanker.js';
+import { reciprocalRankFusion } from '../../../extension/src/search/ranker.js';
+import { mulberry32 } from '../../../kernels/reference/random.js';
+
+function matrix(rows: number[][], ids?: number[]): EmbeddingMatrix {
+  const dim = rows[0]?.length ?? 2;
+  return { ids: Int32Array.from(ids ?? rows.map((_, i) => i + 1)), vecs: Float32Array.from(rows.flat()), dim };
+}
+
+test('topKByDot returns the best rows by dot product, best first', () => {
+  const m = matrix([[1, 0], [0, 1], [0.6, 0.8], [-1, 0]]);
+  const r = topKByDot(m, Float32Array.from([0.8, 0.6]), 3);
+  assert.deepEqual(r.map((x) => x.id), [3, 1, 2]); // 0.96, 0.8, 0.6
+  assert.ok(Math.abs(r[0]!.score - 0.96) < 1e-6);
+});
+
+test('topKByDot matches a full sort on random data, for several k', () => {
+  const rand = mulberry32(Date.now() >>> 0); // fresh data each run; the property must hold for any
+  const n = 503, dim = 17;
+  const rows = Array.from({ length: n }, () => Array.from({ length: dim }, () => rand() * 2 - 1));
+  const ids = Array.from({ length: n }, (_, i) => 1000 + ((i * 7919) % n)); // ids not in row order
+  const q = Float32Array.from({ length: dim }, () => rand() * 2 - 1);
+  const m = matrix(rows, ids);
+  const all = rows.map((r, i) => ({ id: ids[i]!, score: r.reduce((a, x, d) => a + Math.fround(x) * q[d]!, 0) }))
+    .sort((a, b) => b.score - a.score || a.id - b.id);
+  for (const k of [1, 10, 64, n, n + 5]) {
+    const got = topKByDot(m, q, k);
+    assert.deepEqual(got.map((x) => x.id), all.slice(0, k).map((x) => x.id), `k=${k}`);
+  }
+});
+
+test('ties go to the lower chunk id, whatever the row order', () => {
+  const m = matrix([[1, 0], [1, 0], [1, 0], [0, 1]], [30, 10, 20, 5]);
+  assert.deepEqual(topKByDot(m, Float32Array.from([1, 0]), 2).map((x) => x.id), [10, 20]);
+});
+
+test('excluded ids, empty matrices, limit 0 and a wrong query width', () => {
+  const m = matrix([[1, 0], [0.9, 0.1], [0, 1]]);
+  assert.deepEqual(topKByDot(m, Float32Array.from([1, 0]), 2, new Set([1])).map((x) => x.id), [2, 3]);
+  assert.deepEqual(topKByDot({ ids: new Int32Array(0), vecs: new Float32Array(0), dim: 2 }, Float32Array.from([1, 0]), 5), []);
+  assert.deepEqual(topKByDot(m, Float32Array.from([1, 0]), 0), []);
+  assert.throws(() => topKByDot(m, Float32Array.from([1, 0, 0]), 2), /3 dims, the index 2/);
+});
+
+test('DenseRanker embeds the query once and ranks the current matrix; a blank query ranks nothing', async () => {
+  let current = matrix([[1, 0]]);
+  const asked: string[] = [];
+  const r = new DenseRanker(() => current, async (q) => { asked.push(q); return Float32Array.from([0, 1]); });
+  assert.deepEqual((await r.rank('a', 5)).map((x) => x.id), [1]);
+  current = matrix([[1, 0], [0, 1]]); // new vectors stored since: seen by the next query
+  assert.deepEqual((await r.rank('b', 5)).map((x) => x.id), [2, 1]);
+  assert.deepEqual(await r.rank('   ', 5), []);
+  assert.deepEqual(asked, ['a', 'b']);
+});
+
+test('RRF: exact scores with k = 60, both-sides bonus, one empty side, both empty', () => {
+  const lex = [{ id: 1, score: 9 }, { id: 2, score: 8 }];
+  const den = [{ id: 2, score: 0.9 }, { id: 3, score: 0.8 }];
+  const fused = reciprocalRankFusion([lex, den], 10);
+  assert.deepEqual(fused.map((x) => x.id), [2, 1, 3]);
+  assert.ok(Math.abs(fused[0]!.score - (1 / 62 + 1 / 61)) < 1e-12);
+  assert.ok(Math.abs(fused[1]!.score - 1 / 61) < 1e-12);
+  // One side empty: the other side's order is kept exactly.
+  assert.deepEqual(reciprocalRankFusion([lex, []], 10).map((x) => x.id), [1, 2]);
+  assert.deepEqual(reciprocalRankFusion([[], den], 10).map((x) => x.id), [2, 3]);
+  assert.deepEqual(reciprocalRankFusion([[], []], 10), []);
+});
+
+test('RRF: equal fused scores go to the lower id; the limit cuts after sorting', () => {
+  // id 7 is 1st on one side, id 4 is 1st on the other: same fused score.
+  const fused = reciprocalRankFusion([[{ id: 7, score: 1 }], [{ id: 4, score: 1 }]], 10);
+  assert.deepEqual(fused.map((x) => x.id), [4, 7]);
+  assert.equal(fused[0]!.score, fused[1]!.score);
+  const many = Array.from({ length: 30 }, (_, i) => ({ id: i, score: 30 - i }));
+  assert.deepEqual(reciprocalRankFusion([many, [...many].reverse()], 3).length, 3);
+});

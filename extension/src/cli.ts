@@ -72,10 +72,9 @@ async function main(argv: string[]): Promise<void> {
       const index = await open(folder, values['index-dir'], values.embed ?? false);
       const t0 = Date.now();
       const stats = await index.update(progressPrinter());
-      const sem = index.semanticStats();
+      const semLine = semanticSummary(index);
       await index.close();
-      console.log(summary(stats, Date.now() - t0, index.indexPath) + (sem ? `; embedded ${sem.embedded}/${sem.chunks} chunks` +
-        (sem.memoryFiles !== undefined ? `; memory holds ${sem.memoryFiles} files` : '') : ''));
+      console.log(summary(stats, Date.now() - t0, index.indexPath) + semLine);
       return;
     }
     case 'search': {
@@ -184,7 +183,7 @@ async function runEval(setDir: string, mode: SearchMode, out: string | undefined
     requireMode(index, mode);
     const t0 = Date.now();
     const stats = await index.update(progressPrinter());
-    process.stderr.write(`${summary(stats, Date.now() - t0, index.indexPath)}\n`);
+    process.stderr.write(`${summary(stats, Date.now() - t0, index.indexPath)}${semanticSummary(index)}\n`);
     const lines: string[] = [];
     for (const q of queries) {
       const hits = await index.search(q.query, { limit, mode });
@@ -264,6 +263,13 @@ function requireDir(p: string | undefined, what: string): string {
 function summary(s: IndexStats, ms: number, indexPath: string): string {
   const skips = Object.entries(s.skipped).filter(([, n]) => n).map(([r, n]) => `${r} ${n}`).join(', ') || 'none';
   return `indexed ${s.files} files, ${s.chunks} chunks; read ${s.filesReadLastUpdate} files this run; skipped: ${skips}; ${(ms / 1000).toFixed(2)} s; index ${indexPath}`;
+}
+
+function semanticSummary(index: WorkspaceIndex): string {
+  const s = index.semanticStats();
+  if (!s) return '';
+  return `; embeddings ${s.embedded}/${s.chunks} chunks (${s.embeddedLastUpdate} new this run)` +
+    (s.memoryFiles !== undefined ? `; workspace memory holds ${s.memoryFiles} files` : '');
 }
 
 function progressPrinter(): (p: IndexProgress) => void {

@@ -38,7 +38,7 @@ export interface SemanticOptions {
   queryMemory?: boolean;
 }
 
-export interface SemanticStats { embedded: number; chunks: number; memoryFiles?: number }
+export interface SemanticStats { embedded: number; chunks: number; embeddedLastUpdate: number; memoryFiles?: number }
 
 export type { Ranker, RankedChunk } from '../search/ranker.js';
 import { ModeUnavailableError } from '../search/engine.js';
@@ -64,7 +64,7 @@ export const silentLogger: Logger = { info() {}, warn() {}, error() {} };
 export class WorkspaceIndex {
   private queue: Promise<unknown> = Promise.resolve();
   private semanticQueue: Promise<unknown> = Promise.resolve();
-  private semantic?: { opts: SemanticOptions; embedder: ChunkEmbedder; dense: DenseRanker; memory?: MemorySync; matrix?: EmbeddingMatrix };
+  private semantic?: { opts: SemanticOptions; embedder: ChunkEmbedder; dense: DenseRanker; memory?: MemorySync; matrix?: EmbeddingMatrix; lastEmbedded: number };
   private constructor(
     readonly root: string,
     private readonly options: Required<Omit<WorkspaceIndexOptions, 'logger'>> & { logger: Logger },
@@ -121,7 +121,7 @@ export class WorkspaceIndex {
       const useMemory = opts.queryMemory === true && memory !== undefined;
       const dense = new DenseRanker(() => this.embeddingMatrix(),
         (q) => opts.encoder.encodeQuery(q, useMemory ? memory!.state() : undefined));
-      this.semantic = { opts, embedder, dense, memory };
+      this.semantic = { opts, embedder, dense, memory, lastEmbedded: 0 };
       this.engine.register(dense);
     });
   }
@@ -138,6 +138,7 @@ export class WorkspaceIndex {
     const s = this.semantic;
     if (!s) return;
     const r = await s.embedder.run(onProgress, cancellation);
+    s.lastEmbedded = r.embedded;
     if (r.cancelled) return;
     if (s.memory) await s.memory.run(this.root, this.store, s.opts.encoder, (fn) => this.serial(async () => fn()), onProgress, cancellation);
     onProgress?.({ phase: 'done', filesDone: 0, filesTotal: 0 });
@@ -175,7 +176,7 @@ export class WorkspaceIndex {
   semanticStats(): SemanticStats | undefined {
     const s = this.semantic;
     if (!s) return undefined;
-    return { ...this.store.embeddingCounts(), ...(s.memory ? { memoryFiles: s.memory.fileCount } : {}) };
+    return { ...this.store.embeddingCounts(), embeddedLastUpdate: s.lastEmbedded, ...(s.memory ? { memoryFiles: s.memory.fileCount } : {}) };
   }
 
   /** The workspace memory (undefined unless enabled), e.g. for the lens's recall view. */

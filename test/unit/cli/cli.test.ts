@@ -4,6 +4,10 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { cleanup, copyFixture, lineOf } from '../index/fixture.js';
+import { parseSizes } from '../../../extension/src/cliBench.js';
+import { hasModel } from '../../../kernels/runtime/modelFiles.js';
+
+const MODEL = path.resolve(__dirname, '../../../kernels/model');
 
 const CLI = path.resolve(__dirname, '../../../extension/src/cli.ts');
 const run = (args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', CLI, ...args], { encoding: 'utf8' });
@@ -44,19 +48,53 @@ test('eval writes one valid run line per query in the scorer format', () => {
   }
 });
 
-test('modes that are not available yet fail with a clear message and exit code 2', () => {
+test('dense/hybrid without a model, and bad modes or flags, fail with a clear message and exit code 2', () => {
   const set = makeSet();
   try {
-    const r = run(['eval', '--set', set, '--mode', 'dense', '--out', path.join(set, 'run.jsonl'), '--index-dir', path.join(set, 'idx')]);
+    const noModel = path.join(set, 'no-model');
+    const r = run(['eval', '--set', set, '--mode', 'dense', '--out', path.join(set, 'run.jsonl'), '--index-dir', path.join(set, 'idx'), '--model', noModel]);
     assert.equal(r.status, 2);
-    assert.match(r.stderr, /mode 'dense' is not available yet/);
+    assert.match(r.stderr, /no encoder model in .*no-model/);
     assert.ok(!fs.existsSync(path.join(set, 'run.jsonl')));
     const bad = run(['eval', '--set', set, '--mode', 'fuzzy', '--out', 'x']);
     assert.equal(bad.status, 2);
     assert.match(bad.stderr, /--mode must be one of/);
+    const flag = run(['eval', '--set', set, '--mode', 'dense', '--out', 'x', '--memory', 'maybe']);
+    assert.equal(flag.status, 2);
+    assert.match(flag.stderr, /--memory must be on or off/);
+    const qm = run(['eval', '--set', set, '--mode', 'dense', '--out', 'x', '--query-memory', 'on']);
+    assert.equal(qm.status, 2);
+    assert.match(qm.stderr, /--query-memory on needs --memory on/);
   } finally {
     fs.rmSync(path.dirname(set), { recursive: true, force: true });
   }
+});
+
+test('eval in dense and hybrid mode writes valid run lines, reusing one index (embedded once)', { skip: hasModel(MODEL) ? false : 'kernels/model/ is absent' }, () => {
+  const set = makeSet();
+  try {
+    const idx = path.join(set, 'idx');
+    for (const mode of ['dense', 'hybrid']) {
+      const out = path.join(set, `run-${mode}.jsonl`);
+      const r = run(['eval', '--set', set, '--mode', mode, '--out', out, '--index-dir', idx]);
+      assert.equal(r.status, 0, r.stderr);
+      const lines = fs.readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+      assert.deepEqual(lines.map((l) => l.id), ['q1', 'q2']);
+      for (const l of lines) {
+        assert.ok(l.results.length > 0 && l.results.length <= 10);
+        for (const h of l.results) assert.ok(typeof h.path === 'string' && h.start_line >= 1 && h.end_line >= h.start_line);
+      }
+      // The second mode finds every chunk already embedded: nothing is encoded again.
+      assert.match(r.stderr, mode === 'dense' ? /embeddings (\d+)\/\1 chunks \([1-9]\d* new this run\)/ : /embeddings (\d+)\/\1 chunks \(0 new this run\)/);
+    }
+  } finally {
+    fs.rmSync(path.dirname(set), { recursive: true, force: true });
+  }
+});
+
+test('bench --sizes reads k and M suffixes', () => {
+  assert.deepEqual(parseSizes('4k,64k,1M,1000'), [4096, 65536, 1048576, 1000]);
+  assert.throws(() => parseSizes('4q'), /cannot read '4q'/);
 });
 
 test('index prints a summary with counts; search --json returns hits', () => {

@@ -48,11 +48,12 @@ test('every chunk gets an embedding; a second update embeds nothing', async () =
     const enc = fakeEncoder();
     const index = await openWith(ws, enc, 'model-a');
     const stats = await index.update();
-    assert.deepEqual(index.semanticStats(), { embedded: stats.chunks, chunks: stats.chunks });
+    assert.deepEqual(index.semanticStats(), { embedded: stats.chunks, chunks: stats.chunks, embeddedLastUpdate: stats.chunks });
     assert.equal(enc.embedded.length, stats.chunks);
     enc.embedded.length = 0;
     await index.update();
     assert.equal(enc.embedded.length, 0);
+    assert.equal(index.semanticStats()!.embeddedLastUpdate, 0);
     await index.close();
   } finally {
     cleanup(ws);

@@ -113,6 +113,32 @@ async function act(request) {
       say('screenshot', path.relative(REPO, file));
       return file;
     }
+    case 'lensProbe': {
+      // The lens webview's frame (VS Code nests it in two iframes): what its DOM holds after rendering hostile
+      // file content. Counts elements that only a broken escape could have created, and the pwned flag an
+      // injected handler would set.
+      for (const frame of page.frames()) {
+        const probe = await frame.evaluate(() => {
+          if (!document.getElementById('lens-root')) return undefined;
+          return {
+            injectedImages: document.querySelectorAll('img').length,
+            scripts: [...document.querySelectorAll('script')].filter((s) => s.textContent.includes('pwned')).length,
+            pwned: document.body.dataset.pwned ?? null,
+            text: document.body.innerText.slice(0, 200_000),
+          };
+        }).catch(() => undefined);
+        if (probe) return JSON.stringify(probe);
+      }
+      throw new Error('no lens webview frame');
+    }
+    case 'lensClick': {
+      // A click inside the lens webview (a tab, a button) by its visible text.
+      for (const frame of page.frames()) {
+        if (!(await frame.locator('#lens-root').count().catch(() => 0))) continue;
+        return void (await frame.getByText(request.text, { exact: true }).first().click({ timeout: 10_000 }));
+      }
+      throw new Error('no lens webview frame');
+    }
     default: throw new Error(`unknown op ${request.op}`);
   }
 }

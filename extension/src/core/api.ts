@@ -61,4 +61,6 @@ export interface Logger {
   info(msg: string): void;
   warn(msg: string): void;
   error(msg: string): void;
+  /** Per-file detail (every file read): debug level, hidden unless the user raises the log level. */
+  debug?(msg: string): void;
 }

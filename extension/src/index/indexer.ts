@@ -138,7 +138,7 @@ export class Indexer {
       return { kind: 'put', file: { ...file, mtimeMs: -1 }, hash: '', chunks: [], skip: { reason, detail: String((err as NodeJS.ErrnoException).code) } };
     }
     this.filesRead++;
-    this.logger.info(`read ${file.path} (new or mtime/size changed)`);
+    this.logger.debug?.(`read ${file.path} (new or mtime/size changed)`);
     const hash = createHash('sha256').update(bytes).digest('hex');
     if (knownId !== undefined && hash === knownHash) return { kind: 'same', file, id: knownId };
     const content = classifyContent(bytes);

@@ -7,7 +7,7 @@ import type { MethodName, OpenParams, WorkerMessage, WorkerMethods } from './wor
 
 export interface IndexClientEvents {
   onProgress?(progress: IndexProgress): void;
-  onLog?(level: 'info' | 'warn' | 'error', message: string): void;
+  onLog?(level: 'debug' | 'info' | 'warn' | 'error', message: string): void;
   onExit?(code: number): void;
 }
 

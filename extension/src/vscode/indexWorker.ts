@@ -16,6 +16,7 @@ const logger: Logger = {
   info: (message) => post({ type: 'log', level: 'info', message }),
   warn: (message) => post({ type: 'log', level: 'warn', message }),
   error: (message) => post({ type: 'log', level: 'error', message }),
+  debug: (message) => post({ type: 'log', level: 'debug', message }),
 };
 
 let index: WorkspaceIndex | undefined;

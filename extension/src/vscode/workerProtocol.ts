@@ -37,7 +37,7 @@ export type WorkerMessage =
   | { type: 'response'; id: number; ok: true; result: unknown }
   | { type: 'response'; id: number; ok: false; error: string }
   | { type: 'progress'; progress: IndexProgress }
-  | { type: 'log'; level: 'info' | 'warn' | 'error'; message: string };
+  | { type: 'log'; level: 'debug' | 'info' | 'warn' | 'error'; message: string };
 
 export const METHODS: readonly MethodName[] = ['open', 'update', 'applyChanges', 'search', 'stats', 'clear', 'close'];
 

@@ -15,6 +15,11 @@ export const type = (text: string) => call({ op: 'type', text });
 export const waitFor = (selector: string, text?: string, timeoutMs?: number) => call({ op: 'waitFor', selector, text, timeoutMs });
 export const click = (selector: string, text?: string) => call({ op: 'click', selector, text });
 export const screenshot = (name: string) => call({ op: 'screenshot', name });
+/** Clicks an element of the lens webview by its exact visible text (a tab, a button). */
+export const lensClick = (text: string) => call({ op: 'lensClick', text });
+/** The lens webview's DOM after rendering: injected <img>/<script> counts, the pwned flag, its visible text. */
+export const lensProbe = async () => JSON.parse(await call({ op: 'lensProbe' })) as
+  { injectedImages: number; scripts: number; pwned: string | null; text: string };
 
 /** Polls `probe` until it returns a value (not undefined) or the deadline passes. */
 export async function eventually<T>(probe: () => Promise<T | undefined> | T | undefined, what: string, timeoutMs = 20_000): Promise<T> {

@@ -9,6 +9,7 @@ export function run(): Promise<void> {
   const suite = process.env.INFINI_LENS_SUITE;
   if (suite === 'vsix') require('./vsix.test');
   else if (suite === 'multi') require('./multiRoot.test');
+  else if (suite === 'lens') require('./lens.test');
   else { require('./extension.test'); require('./lens.test'); }
   return new Promise((resolve, reject) => {
     mocha.run((failures) => (failures ? reject(new Error(`${failures} integration test(s) failed`)) : resolve()));

@@ -124,7 +124,7 @@ test('the prefix cut after a safe newline tokenizes exactly like the whole file'
     for (const at of [1, 100, Math.floor(text.length / 3), Math.floor(text.length / 2)]) {
       const cut = safeCut(text, at);
       if (cut >= text.length) continue;
-      assert.equal(text[cut - 1], '\n');
+      assert.match(text[cut]!, /[ \t\r\n]/);
       const part = tok.encode(text.slice(0, cut));
       const n = part.ids.length;
       assert.deepEqual(Array.from(part.ids), Array.from(full.ids.subarray(0, n)), `ids before cut ${cut}`);

@@ -106,20 +106,18 @@ export function runtimeLensEngine(rt: RuntimeLens, config: LensModelConfig): Len
 }
 
 /**
- * The first offset ≥ `at` where the text can be cut without changing any token before it: just after a '\n'
- * that sits between two non-whitespace characters. The byte-level pre-tokenizer ends a pre-token there whatever
- * follows (a lone '\n' between non-spaces is its own pre-token), and BPE merges stay inside pre-tokens.
- * Returns text.length when there is no such place (the whole file is sent).
+ * The first offset ≥ `at` where the text can be cut without changing any token before it: just before an ASCII
+ * space, tab or line break that follows a printable ASCII character. The byte-level pre-tokenizer's pieces never
+ * end in whitespace after a non-space character, so a piece ends there whatever follows, and BPE merges stay
+ * inside pieces. Returns text.length when there is no such place (the whole file is sent).
  */
 export function safeCut(text: string, at: number): number {
-  for (let i = Math.max(1, at); i < text.length - 1; i++) {
-    if (text.charCodeAt(i) === 10 && !isSpace(text.charCodeAt(i - 1)) && !isSpace(text.charCodeAt(i + 1))) return i + 1;
+  for (let i = Math.max(1, at); i < text.length; i++) {
+    const c = text.charCodeAt(i), p = text.charCodeAt(i - 1);
+    if ((c === 32 || c === 9 || c === 10 || c === 13) && p > 32 && p < 127) return i;
   }
   return text.length;
 }
-
-const isSpace = (c: number): boolean => c === 32 || (c >= 9 && c <= 13) || c === 0xa0 || c === 0x85 || c === 0x1680
-  || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000;
 
 function lineStarts(text: string): number[] {
   const starts = [0];

@@ -1,18 +1,19 @@
 // The attention lens for one segment of one file: sparse attention probabilities, gates and the memory read.
-// The lens graph is run over segments 0..s in order (its mem_out feeds the next mem_in), keeping σ(k) of the
-// earlier segments so `recall` can say which past tokens the memory read of a token draws on:
-// w[t] = σ(q)·σ(k_t) / (σ(q)·z + ε) (exact for the linear rule; CONTRACT.md).
-// σ(k) is kept for the last RECALL_SEGMENTS past segments only (bounded memory however deep the cursor is);
-// the memory read itself (M, z) still covers every earlier segment, and `total` says which share of it the
-// kept tokens explain.
-import * as ort from 'onnxruntime-node';
+// The memory before the cursor's segment s comes from lensMemory.ts (encoder graph over the distant past, lens
+// graph over the last RECALL_SEGMENTS segments, cached per file version); the lens graph then runs on s itself.
+// σ(k) of the window's segments lets `recall` say which past tokens the memory read of a token draws on:
+// w[t] = σ(q)·σ(k_t) / (σ(q)·z + ε) (exact for the linear rule; CONTRACT.md). The memory read itself (M, z)
+// covers every earlier segment, and `total` says which share of it the kept tokens explain.
 import { MEMORY_EPS } from '../reference/memory.js';
 import { floats, type EncoderSession } from './session.js';
 import { docStream, type DocStream } from './segments.js';
-import { tokenRanges, type TokenRange } from './tokenizer.js';
+import { LensMemory, type LensMemoryOptions, type LensWork } from './lensMemory.js';
+import { LineIndex, type TokenRange } from './tokenizer.js';
 
 /** Past segments whose σ(k) is kept for recall: 32 × 1,024 tokens × (L·Hkv·64) floats ≈ 67 MB for the shipped model. */
 export const RECALL_SEGMENTS = 32;
+/** The memory before every 16th segment is kept per file version (≈ 20 MB for a 100,000-line file). */
+export const CHECKPOINT_EVERY = 16;
 
 /** Which segment to show: by index, or the one holding the token that covers a UTF-16 offset of the text. */
 export type LensTarget = number | { offset: number };
@@ -31,6 +32,8 @@ export interface LensResult {
   globalProbs: Float32Array;     // [L, H, global·b, T]
   gates: Float32Array;           // [L, H] sigmoid(β)
   shape: { L: number; H: number; Hkv: number; nb: number; b: number; K: number; T: number; global: number };
+  /** What this request ran (cached work is not counted): segments through the encoder and the lens graph. */
+  work?: LensWork & { tokenized: Tokenization };
 }
 
 export interface RecallResult {
@@ -38,64 +41,90 @@ export interface RecallResult {
   total: number; // Σ of all weights (≈ 1 when the memory is not empty, 0 at the first segment)
 }
 
+/** How a request's text was tokenized: wholly, only past the last text, taken from a longer last text, or not at all. */
+export type Tokenization = 'all' | 'tail' | 'prefix' | 'none';
+
+/** A tokenized text and what it takes to map its tokens to source ranges. */
+interface Tokenized { text: string; doc: DocStream; lines: LineIndex }
+
 export class LensState {
-  private doc?: DocStream;
-  private ranges: TokenRange[] = [];
-  private pastSk: Float32Array[] = [];   // per layer: [Hkv, N, 64] σ(k) of the valid past tokens
+  private readonly memory: LensMemory;
+  private tok?: Tokenized;               // the last text, so the same or a longer prefix is not tokenized again
+  private pastSk: Float32Array[] = [];   // per past segment: [L, Hkv, T, 64] σ(k)
   private zBefore?: Float32Array;        // [L, Hkv, 64]
   private sigmaQ?: Float32Array;         // [L, H, T, 64]
-  private nPast = 0;
   private pastStart = 0;                 // stream index of the first kept past token
 
-  constructor(private readonly session: EncoderSession) {}
+  constructor(private readonly session: EncoderSession, opts: Partial<LensMemoryOptions> = {}) {
+    this.memory = new LensMemory(session, { recallSegments: RECALL_SEGMENTS, checkpointEvery: CHECKPOINT_EVERY, maxFiles: 3, ...opts });
+  }
 
   async run(text: string, target: LensTarget): Promise<LensResult> {
-    const c = this.session.info.config, T = c.seg_len, L = c.n_layers, Hkv = c.n_kv_heads, D = c.d_head;
-    const doc = docStream(this.session.tokenizer.encode(text));
+    const c = this.session.info.config, T = c.seg_len, W = this.memory.opts.recallSegments;
+    this.sigmaQ = undefined; // a failed request leaves nothing to recall from
+    const tokenized = this.tokenize(text);
+    const { doc } = this.tok!;
     const nSeg = Math.ceil(doc.ids.length / T);
     const cursor = typeof target === 'number' ? undefined : streamTokenAt(doc, target.offset);
     const segment = cursor === undefined ? (target as number) : Math.floor(cursor / T);
     if (!Number.isInteger(segment) || segment < 0 || segment >= nSeg) throw new Error(`segment ${segment} out of range 0..${nSeg - 1}`);
-    this.doc = doc;
-    this.ranges = [{ startLine: 0, startColumn: 0, endLine: 0, endColumn: 0 }, ...tokenRanges(text, {
-      ids: doc.ids.subarray(1), starts: doc.starts.subarray(1), ends: doc.ends.subarray(1) })];
-    let mem = new Float32Array(L * Hkv * D * D), z = new Float32Array(L * Hkv * D);
+    this.memory.attach(doc.ids);
     // Segments before the last one are full, so the kept past holds exactly (segment − first kept)·T tokens.
-    const firstKept = Math.max(0, segment - RECALL_SEGMENTS);
+    const firstKept = Math.max(0, segment - W);
     this.pastStart = firstKept * T;
-    this.nPast = (segment - firstKept) * T;
-    this.pastSk = Array.from({ length: L }, () => new Float32Array(Hkv * this.nPast * D)); // [Hkv, N, D] per layer
-    let out: Record<string, ort.Tensor> = {};
-    for (let s = 0; s <= segment; s++) {
-      const ids = new BigInt64Array(T), valid = new Float32Array(T);
-      const n = Math.min(T, doc.ids.length - s * T);
-      for (let t = 0; t < n; t++) { ids[t] = BigInt(doc.ids[s * T + t]!); valid[t] = 1; }
-      if (s === segment) this.zBefore = z;
-      out = await this.session.run('lens', {
-        input_ids: new ort.Tensor('int64', ids, [1, T]), valid: new ort.Tensor('float32', valid, [1, T]),
-        rand_blocks: this.session.randBlocks,
-        mem_in: new ort.Tensor('float32', mem, [L, Hkv, D, D]), z_in: new ort.Tensor('float32', z, [L, Hkv, D]),
-      });
-      if (s < segment && s >= firstKept) {
-        const sk = floats(out.sigma_k!); // [L, Hkv, T, 64]
-        for (let l = 0; l < L; l++) for (let g = 0; g < Hkv; g++) {
-          this.pastSk[l]!.set(sk.subarray(((l * Hkv + g) * T) * D, ((l * Hkv + g) * T + n) * D), (g * this.nPast + (s - firstKept) * T) * D);
-        }
-      }
-      if (s < segment) {
-        mem = floats(out.mem_out!).slice(); z = floats(out.z_out!).slice();
-      }
-    }
+    this.pastSk = [];
+    for (let j = firstKept; j < segment; j++) this.pastSk.push(await this.memory.sigmaK(j));
+    const { out, before } = await this.memory.lens(segment);
+    this.memory.trim(firstKept, segment);
+    this.zBefore = before.z;
     this.sigmaQ = floats(out.sigma_q!).slice();
     const n = Math.min(T, doc.ids.length - segment * T), nb = T / c.block, K = c.window + c.global + c.random;
     return {
       segment, ...(cursor === undefined ? {} : { cursorToken: cursor - segment * T }), segments: nSeg, firstToken: segment * T,
-      tokenIds: doc.ids.slice(segment * T, segment * T + n), ranges: this.ranges.slice(segment * T, segment * T + n),
+      tokenIds: doc.ids.slice(segment * T, segment * T + n),
+      ranges: Array.from({ length: n }, (_, t) => this.range(segment * T + t)),
       dense: n < K * c.block,
       probs: floats(out.probs!).slice(), keyBlocks: Int32Array.from(out.key_blocks!.data as BigInt64Array, Number),
       globalProbs: floats(out.global_probs!).slice(), gates: floats(out.gates!).slice(),
-      shape: { L, H: c.n_heads, Hkv, nb, b: c.block, K, T, global: c.global },
+      shape: { L: c.n_layers, H: c.n_heads, Hkv: c.n_kv_heads, nb, b: c.block, K, T, global: c.global },
+      work: { ...this.memory.work, tokenized },
     };
+  }
+
+  /**
+   * Tokenizes `text`, reusing the last text's tokens when one is a prefix of the other cut at a safe place
+   * (before ASCII whitespace that follows a printable ASCII character: no byte-level BPE piece spans it, so
+   * the tokens on either side are those of the whole text — the host's `safeCut` prefixes are such cuts).
+   */
+  private tokenize(text: string): Tokenization {
+    const prev = this.tok;
+    if (prev && prev.text === text) return 'none';
+    if (prev && prev.text.length < text.length && safeAt(text, prev.text.length) && text.startsWith(prev.text)) {
+      const cut = prev.text.length, tail = this.session.tokenizer.encode(text.slice(cut)), m = prev.doc.ids.length;
+      const doc: DocStream = { ids: new Int32Array(m + tail.ids.length), starts: new Int32Array(m + tail.ids.length), ends: new Int32Array(m + tail.ids.length) };
+      doc.ids.set(prev.doc.ids); doc.starts.set(prev.doc.starts); doc.ends.set(prev.doc.ends);
+      doc.ids.set(tail.ids, m);
+      for (let i = 0; i < tail.ids.length; i++) { doc.starts[m + i] = tail.starts[i]! + cut; doc.ends[m + i] = tail.ends[i]! + cut; }
+      this.tok = { text, doc, lines: new LineIndex(text) };
+      return 'tail';
+    }
+    if (prev && text.length < prev.text.length && safeAt(prev.text, text.length) && prev.text.startsWith(text)) {
+      let m = prev.doc.ids.length;
+      while (m > 1 && prev.doc.ends[m - 1]! > text.length) m--;
+      const doc = { ids: prev.doc.ids.slice(0, m), starts: prev.doc.starts.slice(0, m), ends: prev.doc.ends.slice(0, m) };
+      this.tok = { text, doc, lines: new LineIndex(text) };
+      return 'prefix';
+    }
+    this.tok = { text, doc: docStream(this.session.tokenizer.encode(text)), lines: new LineIndex(text) };
+    return 'all';
+  }
+
+  /** Source range of stream token i (stream index 0, <doc>, is the empty range at 0:0). */
+  private range(i: number): TokenRange {
+    const { doc, lines } = this.tok!;
+    if (i === 0) return { startLine: 0, startColumn: 0, endLine: 0, endColumn: 0 };
+    const a = lines.position(doc.starts[i]!), b = lines.position(doc.ends[i]!);
+    return { startLine: a.line, startColumn: a.column, endLine: b.line, endColumn: b.column };
   }
 
   /** The past tokens the memory read of `token` (index inside the segment) weighs most, in layer/head. */
@@ -108,18 +137,20 @@ export class LensState {
     const z = this.zBefore.subarray((layer * Hkv + g) * D, (layer * Hkv + g + 1) * D);
     let den = MEMORY_EPS;
     for (let a = 0; a < D; a++) den += sq[a]! * z[a]!;
-    const sk = this.pastSk[layer]!;
     // Top-k by a small sorted buffer: O(N·log k) instead of sorting all N past tokens per layer×head.
     const top = new TopK(topK);
     let total = 0;
-    for (let t = 0; t < this.nPast; t++) {
-      let s = 0;
-      for (let a = 0; a < D; a++) s += sq[a]! * sk[(g * this.nPast + t) * D + a]!;
-      const w = s / den;
-      total += w;
-      top.offer(this.pastStart + t, w);
-    }
-    return { total, tokens: top.items().map(({ index, weight }) => ({ index, weight, range: this.ranges[index]! })) };
+    this.pastSk.forEach((segSk, p) => {
+      const sk = segSk.subarray((layer * Hkv + g) * T * D, (layer * Hkv + g + 1) * T * D); // [T, 64] of this layer, kv head
+      for (let t = 0; t < T; t++) {
+        let s = 0;
+        for (let a = 0; a < D; a++) s += sq[a]! * sk[t * D + a]!;
+        const w = s / den;
+        total += w;
+        top.offer(this.pastStart + p * T + t, w);
+      }
+    });
+    return { total, tokens: top.items().map(({ index, weight }) => ({ index, weight, range: this.range(index) })) };
   }
 }
 
@@ -146,4 +177,10 @@ function streamTokenAt(doc: DocStream, offset: number): number {
     if (doc.starts[mid]! <= offset) { best = mid; lo = mid + 1; } else hi = mid - 1;
   }
   return best === 0 && doc.ids.length > 1 ? 1 : best;
+}
+
+/** Whether text can be cut before index i without changing any token (see LensState.tokenize). */
+function safeAt(text: string, i: number): boolean {
+  const c = text.charCodeAt(i), p = text.charCodeAt(i - 1);
+  return i > 0 && (c === 32 || c === 9 || c === 10 || c === 13) && p > 32 && p < 127;
 }

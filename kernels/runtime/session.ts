@@ -182,11 +182,11 @@ export class EncoderSession {
     return texts.map((_, b) => q.slice(b * E, (b + 1) * E));
   }
 
-  /** Raw run of a graph by name (opened lazily with the provider and precision the encoder got). */
-  async run(graph: GraphName, feeds: Feeds): Promise<Record<string, ort.Tensor>> {
+  /** Raw run of a graph by name (opened lazily with the provider and precision the encoder got); `fetches`: only these outputs. */
+  async run(graph: GraphName, feeds: Feeds, fetches?: string[]): Promise<Record<string, ort.Tensor>> {
     const session = await this.graph(graph);
     const t0 = performance.now();
-    const out = await session.run(feeds) as Record<string, ort.Tensor>;
+    const out = await (fetches ? session.run(feeds, fetches) : session.run(feeds)) as Record<string, ort.Tensor>;
     this.stats.runs++; this.stats.runMs += performance.now() - t0;
     return out;
   }
@@ -204,7 +204,7 @@ export class EncoderSession {
   }
 
   /** A float input in the type the graph declares (float16 graphs may take half inputs). */
-  private async floatTensor(graph: GraphName, input: string, data: Float32Array, dims: number[]): Promise<ort.Tensor> {
+  async floatTensor(graph: GraphName, input: string, data: Float32Array, dims: number[]): Promise<ort.Tensor> {
     const meta = (await this.graph(graph)).inputMetadata.find((m) => m.name === input);
     return meta?.isTensor && meta.type === 'float16' ? new ort.Tensor('float16', toHalf(data), dims) : new ort.Tensor('float32', data, dims);
   }

@@ -42,10 +42,10 @@ async function handle(req: Request): Promise<unknown> {
     case 'contribution': return session.contribution(req.tokenIds);
     case 'encodeChunks': return session.encodeChunks(req.texts);
     case 'encodeQueries': return session.encodeQueries(req.texts, req.memory);
-    case 'lens': {
-      lens = new LensState(session);
+    case 'lens':
+      // One LensState per session: it caches memory checkpoints and σ(k) per file version across requests.
+      lens ??= new LensState(session);
       return lens.run(req.text, req.segment);
-    }
     case 'recall':
       if (!lens) throw new Error('no lens result to recall from: send a lens request first');
       return lens.recall(req.layer, req.head, req.token, req.topK);

@@ -154,16 +154,24 @@ def main():
     ap.add_argument("--dev", default="")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--ckpt", default="ckpt.pt", help="ckpt_mlm.pt: the model after masked-token pretraining")
+    ap.add_argument("--chunk", action="store_true", help="dev run on the chunk-alone path (run 3: chunks.py)")
+    ap.add_argument("--skip-probes", action="store_true")
     args = ap.parse_args()
     model, cfg, tok = load(args.run, args.ckpt)
-    stream = np.load(os.path.join(args.run, "val_stream.npy"))
     t0 = time.time()
-    res = dict(mlm=mlm_probe(model, cfg, stream, batches=1 if args.quick else 6))
-    res["passkey"] = passkey(model, cfg, tok, stream, distances=(8, 64) if args.quick else (8, 16, 64, 128),
-                             trials=2 if args.quick else 24)
+    res = {}
+    if not args.skip_probes:
+        stream = np.load(os.path.join(args.run, "val_stream.npy"))
+        res["mlm"] = mlm_probe(model, cfg, stream, batches=1 if args.quick else 6)
+        res["passkey"] = passkey(model, cfg, tok, stream, distances=(8, 64) if args.quick else (8, 16, 64, 128),
+                                 trials=2 if args.quick else 24)
     res["gates"] = model.gates().tolist()
     print(json.dumps(res, indent=1), flush=True)
-    if args.dev:
+    tag = "" if args.ckpt == "ckpt.pt" else "." + args.ckpt.split(".")[0]
+    if args.dev and args.chunk:
+        from chunks import dev_run as dev_run_chunks
+        res["dev"] = dev_run_chunks(model, tok, args.dev, os.path.join(args.run, f"dev_run{tag}.jsonl"))
+    elif args.dev:
         res["dev"] = dev_run(model, cfg, tok, args.dev, os.path.join(args.run, "dev_run.jsonl"))
     res["sec"] = time.time() - t0
     name = "memory_probe.json" if args.ckpt == "ckpt.pt" else f"memory_probe.{args.ckpt.split('.')[0]}.json"

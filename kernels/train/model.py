@@ -159,6 +159,15 @@ def attn_dense(q, k, v, valid):
     return p.to(v.dtype) @ v
 
 
+def attn_sdpa(q, k, v, valid):
+    """attn_dense through F.scaled_dot_product_attention (torch >= 2.0; else the explicit form)."""
+    if not hasattr(F, "scaled_dot_product_attention"):
+        return attn_dense(q, k, v, valid)
+    H = q.shape[1]
+    k, v = expand_kv(k, H), expand_kv(v, H)
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=valid[:, None, None, :])  # [S, H, T, D]
+
+
 def attn_gather(q, k, v, key_blocks, valid, cfg, want_probs=False):
     """Block-sparse attention with gathered key blocks (ONNX-friendly: Gather, MatMul, Where, Softmax)."""
     S, H, T, D = q.shape
@@ -313,6 +322,8 @@ class Attention(nn.Module):
         valid, mode, extra = ctx["valid"], ctx["attn"], {}
         if mode == "dense":
             a_local = attn_dense(qr, kr, v, valid)
+        elif mode == "sdpa":                                                 # same function, fused kernel (training)
+            a_local = attn_sdpa(qr, kr, v, valid)
         else:
             kb = ctx["key_blocks"][l]                                        # [S, H, nb, K]
             if mode == "gather":
@@ -400,7 +411,7 @@ class Encoder(nn.Module):
         mt = torch.float64 if self.tok.weight.dtype == torch.float64 else torch.float32
         ctx = dict(valid=valid, seg_doc=seg_doc, mem_in=mem_in.to(mt), z_in=z_in.to(mt), attn=attn,
                    memory=memory, lens=lens, cos=self.cos, sin=self.sin)
-        if attn != "dense":
+        if attn not in ("dense", "sdpa"):
             ctx["key_blocks"] = [key_blocks_for(self.base_slots, rand_blocks[l], valid, cfg) for l in range(L)]
         x = self.tok(ids)                                                    # [S, T, d]
         extras = []

@@ -26,26 +26,34 @@ elif [ "$MODE" = full2 ]; then   # second full run: tests and ORT benchmark alre
   step train 120 python3 train.py --config configs/base.json --out $R --data "$ROOT/.data" "${TOKARG[@]}" \
     --deadline $(( DEADLINE - 122 ))
   QUICK=; TOKS=; DEVARG=(--dev "$ROOT/.evalcarry")
+elif [ "$MODE" = run3 ]; then   # chunk-alone contrastive from the shipped weights (chunks.py, train_chunks.py)
+  step train 110 python3 train_chunks.py --config configs/chunks.json --init "$ROOT/kernels/model" --out $R \
+    --data "$ROOT/.r3data" --deadline $(( DEADLINE - 112 ))
+  step export 95 python3 export.py --run $R --out $R/model
+  step fixtures 60 python3 fixtures.py --graphs --run $R --model $R/model --out $R/fixtures
+  step evaluate 30 python3 evaluate.py --run $R --dev "$ROOT/.evalcarry" --chunk
+  step dev-run2 12 python3 evaluate.py --run $R --ckpt ckpt_init.pt --dev "$ROOT/.evalcarry" --chunk --skip-probes
+  QUICK=; TOKS=; DEVARG=()
 else
   step pytest-flex 500 python3 -m pytest -q -x tests -k "flex or encoder_paths"
   step train 150 python3 train.py --config configs/base.json --out $R --data "$ROOT/.data" "${TOKARG[@]}" \
     --deadline $(( DEADLINE - 175 ))
   QUICK=; TOKS=4096,16384,65536; DEVARG=(--dev "$ROOT/.evalcarry")
 fi
-step export 95 python3 export.py --run $R --out $R/model
-step fixtures 60 python3 fixtures.py --graphs --run $R --model $R/model --out $R/fixtures
-step probe-mlm 45 python3 evaluate.py --run $R --ckpt ckpt_mlm.pt $QUICK
-step evaluate 12 python3 evaluate.py --run $R "${DEVARG[@]}" $QUICK
+[ "$MODE" != run3 ] && step export 95 python3 export.py --run $R --out $R/model
+[ "$MODE" != run3 ] && step fixtures 60 python3 fixtures.py --graphs --run $R --model $R/model --out $R/fixtures
+[ "$MODE" != run3 ] && step probe-mlm 45 python3 evaluate.py --run $R --ckpt ckpt_mlm.pt $QUICK
+[ "$MODE" != run3 ] && step evaluate 12 python3 evaluate.py --run $R "${DEVARG[@]}" $QUICK
 [ -n "$TOKS" ] && step bench 12 python3 bench_ort.py --model $R/model --out $R/bench.json --tokens $TOKS
 cd $R && python3 - <<'PY' || true
 import json, os
 m = {}
-for k, p in [("train", "train_log.json"), ("probe", "memory_probe.json"), ("probe_mlm", "memory_probe.ckpt_mlm.json"), ("equivalence", "equivalence.json"),
+for k, p in [("train", "train_log.json"), ("probe", "memory_probe.json"), ("probe_mlm", "memory_probe.ckpt_mlm.json"), ("dev_init", "memory_probe.ckpt_init.json"), ("equivalence", "equivalence.json"),
              ("bench", "bench.json"), ("export", "model/export_report.json")]:
     if os.path.exists(p):
         d = json.load(open(p))
         m[k] = d.get("summary", d) if k == "train" else d
 json.dump(m, open(os.path.join(os.environ.get("OUT", "/tmp/out"), "metrics.json"), "w"), indent=1)
 PY
-tar czf /tmp/art.tgz --exclude=val_stream.npy -C $R . && split -b 15M /tmp/art.tgz "$OUT/art.tgz.part-"
+tar czf /tmp/art.tgz --exclude=val_stream.npy --exclude=ckpt_init.pt --exclude=ckpt_mlm.pt -C $R . && split -b 15M /tmp/art.tgz "$OUT/art.tgz.part-"
 ls -la "$OUT"; echo "done, $(left)s left"

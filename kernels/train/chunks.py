@@ -1,0 +1,187 @@
+"""Chunk-alone retrieval (run 3): a chunk is encoded by itself as `<doc>` + its tokens (<= 512), dense
+attention, zero memory — the `query.onnx` path — and embedded as the L2-normalised mean of `emb`.
+Queries: `<qry>` + text (<= 64 tokens), same path. Data, batches, encoding, val MRR, dev run, and loading
+weights back from the shipped ONNX files.
+"""
+import json
+import os
+import tarfile
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from data import DOC, QRY, tokenize_files
+
+CTX = 5                                                    # context lines kept either side for augmentation
+
+
+def dev():
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def amp():
+    import contextlib
+    return torch.autocast("cuda", dtype=torch.bfloat16) if dev() == "cuda" else contextlib.nullcontext()
+
+
+class Spans:
+    """Every pair's function lines (+ up to CTX context lines either side), tokenized alone."""
+
+    def __init__(self, tok, fmap, pairs, ctx=CTX):
+        texts, self.a, self.n, self.b = [], [], [], []
+        for p in pairs:
+            lines = fmap[p["file_id"]]["text"].split("\n")
+            s, e = p["start_line"], min(p["end_line"], len(lines))
+            a, b = min(ctx, s - 1), min(ctx, len(lines) - e)
+            texts.append("\n".join(lines[s - 1 - a:e + b]))
+            self.a.append(a), self.n.append(e - s + 1), self.b.append(b)
+        self.toks = tokenize_files(tok, texts, with_lines=True)          # ids with <doc> first, 1-based lines
+        self.pkg = [p["pkg"] for p in pairs]
+
+    def chunk(self, i, max_tok, rng=None, p_ext=0.0):
+        """`<doc>` + the function's tokens; with probability p_ext a few context lines either side."""
+        ids, lines = self.toks[i]
+        a, n, b = self.a[i], self.n[i], self.b[i]
+        ea = eb = 0
+        if rng is not None and rng.random() < p_ext:
+            ea, eb = int(rng.integers(0, a + 1)), int(rng.integers(0, b + 1))
+        lo, hi = a + 1 - ea, a + n + eb
+        body = ids[1:][(lines[1:] >= lo) & (lines[1:] <= hi)]
+        return np.concatenate([[DOC], body[:max_tok - 1]]).astype(np.int64)
+
+
+def query_ids(tok, queries, max_len=64):
+    encs = tok.encode_batch(list(queries), add_special_tokens=False)
+    return [np.array([QRY] + e.ids[:max_len - 1], dtype=np.int64) for e in encs]
+
+
+def encode(model, seqs, attn="sdpa", group_tokens=131072):
+    """Embeddings [N, E] (L2-normalised, float32) of token sequences, each encoded alone (zero memory).
+    Sorted by length and cut into groups of about group_tokens padded tokens (little padding waste)."""
+    order = np.argsort([len(s) for s in seqs], kind="stable")
+    out = [None] * len(seqs)
+    i = 0
+    while i < len(order):
+        T = len(seqs[order[min(len(order) - 1, i)]])
+        j = i
+        while j < len(order) and (j - i + 1) * len(seqs[order[j]]) <= max(group_tokens, T):
+            j += 1
+        grp = order[i:j]
+        T = max(len(seqs[k]) for k in grp)
+        ids = np.zeros((len(grp), T), dtype=np.int64)
+        val = np.zeros((len(grp), T), dtype=np.float32)
+        for r, k in enumerate(grp):
+            ids[r, :len(seqs[k])], val[r, :len(seqs[k])] = seqs[k], 1
+        ids_t, val_t = torch.as_tensor(ids, device=dev()), torch.as_tensor(val, device=dev())
+        with amp():
+            o = model(ids_t, val_t, attn=attn, memory="query")               # as query.onnx with zero memory
+        e = (o["emb"].float() * val_t[..., None]).sum(1) / val_t.sum(1, keepdim=True)   # [g, E]
+        e = F.normalize(e, dim=-1)
+        for r, k in enumerate(grp):
+            out[k] = e[r]
+        i = j
+    return torch.stack(out)
+
+
+def windows(n_lines, size=40, stride=20):
+    starts = list(range(1, max(1, n_lines - size + stride) + 1, stride)) or [1]
+    return [(s, min(n_lines, s + size - 1)) for s in starts]
+
+
+def window_seqs(tok, texts, max_tok=512, size=40, stride=20):
+    """Each 40-line window (stride 20) tokenized alone: `<doc>` + tokens, truncated. -> seqs, (file, a, b)."""
+    wt, meta = [], []
+    for fi, text in enumerate(texts):
+        lines = text.split("\n")
+        for a, b in windows(len(lines), size, stride):
+            chunk = "\n".join(lines[a - 1:b])
+            if chunk.strip():
+                wt.append(chunk)
+                meta.append((fi, a, b))
+    encs = tok.encode_batch(wt, add_special_tokens=False)
+    return [np.array([DOC] + e.ids[:max_tok - 1], dtype=np.int64) for e in encs], meta
+
+
+class ValSet:
+    """Held-out val pairs: each query ranks every val function (chunk alone, no context) plus distractor
+    windows from val files that hold no val pair."""
+
+    def __init__(self, tok, fmap, pairs_val, val_files, max_tok=512, max_distract=6000):
+        self.spans = Spans(tok, fmap, pairs_val, ctx=0)
+        self.code = [self.spans.chunk(i, max_tok) for i in range(len(pairs_val))]
+        have = {p["file_id"] for p in pairs_val}
+        others = [f["text"] for f in val_files if f["id"] not in have]
+        self.distract = window_seqs(tok, others, max_tok)[0][:max_distract]
+        self.q = query_ids(tok, [p["query"] for p in pairs_val])
+
+    @torch.no_grad()
+    def mrr(self, model):
+        was = model.training
+        model.eval()
+        C = encode(model, self.code + self.distract)
+        Q = encode(model, self.q)
+        model.train(was)
+        s = Q @ C.t()                                                        # [Nq, Nc]
+        rank = (s > s.diagonal()[:, None]).sum(1)
+        return float(torch.where(rank < 10, 1.0 / (rank + 1).float(), torch.zeros_like(rank, dtype=torch.float)).mean())
+
+
+@torch.no_grad()
+def dev_run(model, tok, dev_dir, out_path, max_tok=512, top=10):
+    """Dev run file: every code file's 40-line windows (stride 20), each encoded alone; cosine ranking;
+    overlapping windows of one file suppressed after the first."""
+    from evaluate import CODE_EXT
+    tf = tarfile.open(os.path.join(dev_dir, "corpus.tar.xz"))
+    paths, texts = [], []
+    for m in tf.getmembers():
+        if m.isfile() and m.name.endswith(CODE_EXT):
+            paths.append(m.name.split("/", 1)[1])
+            texts.append(tf.extractfile(m).read().decode("utf-8", errors="replace"))
+    model.eval()
+    seqs, meta = window_seqs(tok, texts, max_tok)
+    C = encode(model, seqs)
+    queries = [json.loads(l) for l in open(os.path.join(dev_dir, "queries.jsonl"))]
+    Q = encode(model, query_ids(tok, [q["query"] for q in queries]))
+    top_idx = (Q @ C.t()).topk(min(200, len(seqs)), dim=-1).indices.cpu().numpy()
+    with open(out_path, "w") as fh:
+        for q, row in zip(queries, top_idx):
+            res = []
+            for j in row:
+                fi, a, b = meta[j]
+                p = paths[fi]
+                if any(r["path"] == p and not (b < r["start_line"] or a > r["end_line"]) for r in res):
+                    continue
+                res.append(dict(path=p, start_line=a, end_line=b))
+                if len(res) == top:
+                    break
+            fh.write(json.dumps(dict(id=q["id"], results=res)) + "\n")
+    return dict(files=len(paths), windows=len(seqs), tokens=int(sum(len(s) for s in seqs)),
+                truncated=int(sum(len(s) >= max_tok for s in seqs)))
+
+
+def load_from_onnx(model, query_onnx):
+    """Load a model's weights from the shipped query graph (fp32, external weights): named initializers
+    by name; per block, in graph order, Wqkvᵀ, β, Woᵀ, W1ᵀ, W2ᵀ; then W_eᵀ (the MatMul/Sigmoid inputs)."""
+    import onnx
+    from onnx import numpy_helper
+    g = onnx.load(query_onnx).graph                                         # reads weights.fp32.bin beside it
+    sd = {k: v.clone() for k, v in model.state_dict().items()}
+    unnamed = []
+    for t in g.initializer:
+        a = torch.from_numpy(numpy_helper.to_array(t).copy())
+        if t.name.startswith("m."):
+            sd[t.name[2:]] = a
+        elif t.name.startswith("onnx::MatMul_") or t.name.startswith("onnx::Sigmoid_"):
+            unnamed.append(a)
+    names = []
+    for l in range(len(model.blocks)):
+        names += [f"blocks.{l}.attn.wqkv.weight", f"blocks.{l}.attn.beta", f"blocks.{l}.attn.wo.weight",
+                  f"blocks.{l}.ff1.weight", f"blocks.{l}.ff2.weight"]
+    names.append("proj.weight")
+    assert len(unnamed) == len(names), (len(unnamed), len(names))
+    for n, a in zip(names, unnamed):
+        sd[n] = a if a.dim() == 1 else a.t().contiguous()
+        assert sd[n].shape == model.state_dict()[n].shape, n
+    model.load_state_dict(sd)
+    return model

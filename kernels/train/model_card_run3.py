@@ -1,0 +1,58 @@
+"""Update kernels/model/model-card.json for run 3 (chunk-alone retrieval path) from its run folder.
+Keeps run 2's pretraining record; replaces retrieval, eval, memory (shipped), equivalence and file hashes.
+
+python3 kernels/train/model_card_run3.py --run RUN3 --dev-score score.json --dev-score-init score_init.json --out kernels/model
+"""
+import argparse
+import json
+import os
+
+from model_card import memory_summary, sha256
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    for a in ("--run", "--dev-score", "--dev-score-init", "--out"):
+        ap.add_argument(a, required=True)
+    args = ap.parse_args()
+    path = os.path.join(args.out, "model-card.json")
+    card = json.load(open(path))
+    s = json.load(open(os.path.join(args.run, "train_log.json")))["summary"]
+    eq = json.load(open(os.path.join(args.run, "equivalence.json")))
+    dev, dev0 = json.load(open(args.dev_score)), json.load(open(args.dev_score_init))
+    card["version"] = 3
+    card["retrieval"] = dict(chunk_graph="query", doc_token=2, query_token=3, max_chunk_tokens=512,
+                             max_query_tokens=64, memory="zeros",
+                             note="chunks and queries are each encoded alone through query.onnx (dense attention, "
+                                  "zero memory); embedding = L2-normalised mean of emb over all tokens")
+    c = s["chunks"]
+    card["training"]["run3_chunks"] = dict(
+        card=s["device"], init="run 2 (shipped weights)", steps=s["steps"], seconds=round(s["sec"], 1),
+        pairs=s["pairs"], tokens=s["tokens"], tokens_per_s=round(s["tokens_per_s"]),
+        mfu_vs_989_tflops=round(s["mfu_vs_989tflops"], 4), batch=c["batch"], same_package_group=c["group"],
+        max_code_tokens=c["max_code"], tau_final=round(s["tau"], 4), aux_mlm=f"every {c['aux_every']} steps, "
+        f"weight {c['aux_weight']}, {c['aux_nseg']} x 1024 x {c['aux_seqs']}", best_step=s["best_step"],
+        wall_minutes=round(s["wall_min"], 2))
+    card["eval"] = dict(
+        dev=dict(set="shared/eval/dev (800 queries)", chunks="40-line windows, stride 20, each encoded alone "
+                 "(<= 512 tokens), dense only", overall=dev["overall"], by_language=dev["by_language"],
+                 bm25_baseline_mrr10=0.437),
+        dev_run2_weights_chunk_path=dict(overall=dev0["overall"], by_language=dev0["by_language"]),
+        val_mrr10=round(s["val_mrr10_best"], 4), val_mrr10_run2_weights=round(s["val_mrr10_init"], 4),
+        val_protocol="2,040 held-out val pairs; each query ranks all val functions (chunk alone) + "
+                     "distractor windows of val files without pairs")
+    card["memory"]["gates_sigmoid_beta"] = s["gates"]
+    card["memory"]["shipped"] = memory_summary(json.load(open(os.path.join(args.run, "memory_probe.json"))))
+    card["equivalence"] = dict(torch=eq["torch"],
+                               ort_cpu_fp32_max_rel_err={g: max(v for k, v in e.items() if k != "nan")
+                                                         for g, e in eq["ort"].items() if "fp32" in g},
+                               ort_cpu_fp16_max_rel_err={g: max(v for k, v in e.items() if k != "nan")
+                                                         for g, e in eq["ort"].items() if "fp16" in g})
+    card["files"] = {f: dict(bytes=os.path.getsize(os.path.join(args.out, f)), sha256=sha256(os.path.join(args.out, f)))
+                     for f in sorted(os.listdir(args.out)) if f.endswith((".onnx", ".bin", "tokenizer.json"))}
+    json.dump(card, open(path, "w"), indent=1)
+    print(json.dumps(card["eval"]["dev"]["overall"]), card["eval"]["val_mrr10"])
+
+
+if __name__ == "__main__":
+    main()

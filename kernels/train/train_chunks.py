@@ -1,0 +1,186 @@
+"""Run 3: contrastive training of the chunk-alone path (chunks.py), initialised from the shipped weights.
+Large batches (groups of same-package pairs = hard negatives), symmetric InfoNCE with a learnable
+temperature, aux masked-token loss on long multi-segment sequences every k-th step (memory path + MLM head),
+selection on held-out val pairs (chunk-alone MRR@10), never on dev. Wall-clock bounded.
+
+python3 kernels/train/train_chunks.py --config kernels/train/configs/chunks.json --init kernels/model \
+    --out DIR --data .data [--deadline EPOCH] [--smoke]
+Writes DIR/ckpt.pt (selected), DIR/ckpt_init.pt, DIR/tokenizer.json, DIR/val_stream.npy, DIR/train_log.json.
+"""
+import argparse
+import json
+import math
+import os
+import random
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from chunks import Spans, ValSet, encode, load_from_onnx, query_ids
+from data import MLMBatches, load_shard, synthetic_shard, tokenize_files
+from model import Config, Encoder
+from train import DEV, flops_per_token, fresh_rand, mlm_loss, seed_all
+
+
+def batches(spans, qids, cc, rng):
+    """Pair indices of one batch: groups of up to cc['group'] pairs from one package, packages drawn
+    without replacement with weight sqrt(size)."""
+    by_pkg = {}
+    for i, p in enumerate(spans.pkg):
+        by_pkg.setdefault(p, []).append(i)
+    pk = list(by_pkg.values())
+    w = np.array([len(v) for v in pk], dtype=np.float64) ** 0.5
+    w /= w.sum()
+    while True:
+        out = []
+        for j in rng.choice(len(pk), size=min(len(pk), cc["batch"]), replace=False, p=w):
+            out += list(rng.permutation(pk[j])[:cc["group"]])
+            if len(out) >= cc["batch"]:
+                break
+        yield out[:cc["batch"]]
+
+
+def set_lr(opt, cc, step, total):
+    warm = cc["warmup"]
+    f = step / warm if step < warm else 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warm) / max(1, total - warm))))
+    for g in opt.param_groups:
+        g["lr"] = g["base_lr"] * max(f, 0.05)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--config", required=True)
+    ap.add_argument("--init", required=True, help="folder with query.fp32.onnx + weights.fp32.bin + tokenizer.json")
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--data", default=".data")
+    ap.add_argument("--deadline", type=float, default=0, help="epoch seconds by which ckpt.pt must be written")
+    ap.add_argument("--smoke", action="store_true")
+    args = ap.parse_args()
+    T0 = time.time()
+    conf = json.load(open(args.config))
+    cfg, cc = Config(**conf["model"]), conf["chunks"]
+    seed_all(cc["seed"])
+    os.makedirs(args.out, exist_ok=True)
+    from tokenizers import Tokenizer
+    tok = Tokenizer.from_file(os.path.join(args.init, "tokenizer.json"))
+    tok.save(os.path.join(args.out, "tokenizer.json"))
+    if os.path.exists(os.path.join(args.data, "files.jsonl.xz")):
+        files, pairs, pairs_val = load_shard(args.data)
+    else:
+        print("no shard: synthetic data", flush=True)
+        files, pairs, pairs_val = synthetic_shard()
+    if args.smoke:
+        files = files[::max(1, len(files) // 400)]
+    fmap = {f["id"]: f for f in files}
+    pairs = [p for p in pairs if p["file_id"] in fmap]
+    pairs_val = [p for p in pairs_val if p["file_id"] in fmap][:cc["val_pairs"]]
+    for p in pairs + pairs_val:
+        p["pkg"] = fmap[p["file_id"]]["pkg"]
+    spans = Spans(tok, fmap, pairs)
+    qids = query_ids(tok, [p["query"] for p in pairs])
+    val_files = [f for f in files if f["split"] == "val"]
+    vs = ValSet(tok, fmap, pairs_val, val_files, max_distract=cc["distractors"])
+    train_files = [f for f in files if f["split"] == "train"]
+    random.Random(cc["seed"]).shuffle(train_files)
+    keep, size = [], 0
+    for f in train_files:                                  # aux masked-token stream: a seeded subset
+        if size > cc["aux_mb"] * 2**20:
+            break
+        keep.append(f)
+        size += len(f["text"])
+    keep.sort(key=lambda f: (f["pkg"], f["path"]))         # package order: memory spans related files
+    stream = np.concatenate([i for i, _ in tokenize_files(tok, [f["text"] for f in keep])])
+    val_stream = np.concatenate([i for i, _ in tokenize_files(tok, [f["text"] for f in val_files])])
+    if len(val_stream) < 140 * cfg.seg_len:
+        val_stream = np.concatenate([val_stream, stream[-140 * cfg.seg_len:]])
+    np.save(os.path.join(args.out, "val_stream.npy"), val_stream[:2_000_000])
+    print(f"pairs {len(pairs)} val {len(pairs_val)} + {len(vs.distract)} distractors; aux stream "
+          f"{len(stream)} tokens ({time.time() - T0:.0f}s)", flush=True)
+
+    model = load_from_onnx(Encoder(cfg), os.path.join(args.init, "query.fp32.onnx")).to(DEV)
+    torch.save(dict(model=model.state_dict(), config=cfg.to_dict()), os.path.join(args.out, "ckpt_init.pt"))
+    attn = "sdpa"
+    if DEV == "cuda":                                      # the fused kernel must equal the explicit dense form
+        x = [spans.chunk(i, 200) for i in range(8)]
+        d = float((encode(model.float(), x, attn="sdpa") - encode(model, x, attn="dense")).abs().max())
+        attn = "sdpa" if d < 1e-2 else "dense"
+        print(f"sdpa vs dense max diff {d:.2e} -> {attn}", flush=True)
+    scale = torch.nn.Parameter(torch.tensor(math.log(1 / cc["tau_init"]), device=DEV))
+    groups = model.param_groups(cc["lr"], cc["beta_lr"], cc["wd"]) + [dict(params=[scale], weight_decay=0.0)]
+    for g, lr in zip(groups, (cc["lr"], cc["lr"], cc["beta_lr"], cc["scale_lr"])):
+        g["lr"] = g["base_lr"] = lr
+    opt = torch.optim.AdamW(groups, betas=(0.9, 0.98))
+    aux = MLMBatches(stream, cfg, cc["aux_nseg"], cc["aux_seqs"], 0.15, 0.5, 8, seed=cc["seed"] + 3)
+    rng = np.random.default_rng(cc["seed"])
+    gen = batches(spans, qids, cc, rng)
+    log = []
+    t_end = args.deadline - 25 if args.deadline else T0 + 60 * cc["minutes"]
+    if args.smoke:
+        t_end = time.time() + 120
+    v0 = vs.mrr(model)
+    best, best_state, best_step = v0, {k: v.detach().clone() for k, v in model.state_dict().items()}, 0
+    log.append(dict(phase="val", step=0, val_mrr10=v0))
+    print(f"val MRR@10 {v0:.4f} at step 0 (run-2 weights, chunk-alone path)", flush=True)
+    step, t0, n_tok, n_pairs, est = 0, time.time(), 0, 0, cc["est_steps"]
+    next_eval = t0 + cc["eval_every_s"]
+    mark = None
+    while time.time() < t_end and step < (cc["smoke_steps"] if args.smoke else 10**9):
+        if step == 10:
+            mark = time.time()
+        if step == 40:                                     # cosine length from the measured step time
+            est = 40 + int((t_end - time.time()) / ((time.time() - mark) / 30))
+        set_lr(opt, cc, step, est)
+        idx = next(gen)
+        code = [spans.chunk(i, cc["max_code"], rng, cc["p_ext"]) for i in idx]
+        qs = [qids[i] for i in idx]
+        C = encode(model, code, attn=attn, group_tokens=cc["group_tokens"])  # [B, E]
+        Q = encode(model, qs, attn=attn, group_tokens=cc["group_tokens"])    # [B, E]
+        logits = (Q @ C.t()) * scale.exp().clamp(max=100.0)
+        qtext = np.array([hash(pairs[i]["query"]) for i in idx])
+        dup = torch.as_tensor((qtext[:, None] == qtext[None, :]) & ~np.eye(len(idx), dtype=bool), device=DEV)
+        logits = logits.masked_fill(dup, -1e4)               # identical queries are not negatives
+        lab = torch.arange(len(idx), device=DEV)
+        loss = 0.5 * (F.cross_entropy(logits, lab) + F.cross_entropy(logits.t(), lab))
+        ctr = float(loss)
+        if step % cc["aux_every"] == 0:                     # keep the memory path and the MLM head trained
+            b = aux()
+            loss = loss + cc["aux_weight"] * mlm_loss(model, cfg, b, fresh_rand(cfg, rng))[0]
+            n_tok += b[0].size
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        n_tok += sum(map(len, code)) + sum(map(len, qs))
+        n_pairs += len(idx)
+        if step % 25 == 0:
+            print(f"step {step} loss {ctr:.3f} total {float(loss):.3f} tau {1 / float(scale.exp()):.4f} "
+                  f"{n_tok / (time.time() - t0):.0f} tok/s", flush=True)
+            log.append(dict(phase="chunks", step=step, loss=ctr, total=float(loss), sec=time.time() - t0,
+                            tau=1 / float(scale.exp())))
+        step += 1
+        if time.time() > next_eval or time.time() >= t_end:
+            m = vs.mrr(model)
+            log.append(dict(phase="val", step=step, val_mrr10=m, sec=time.time() - t0))
+            print(f"val MRR@10 {m:.4f} at step {step}", flush=True)
+            if m > best:
+                best, best_step = m, step
+                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            next_eval = time.time() + cc["eval_every_s"]
+    sec = time.time() - t0
+    model.load_state_dict(best_state)
+    torch.save(dict(model=model.state_dict(), config=cfg.to_dict()), os.path.join(args.out, "ckpt.pt"))
+    n_body = sum(p.numel() for p in model.parameters()) - model.tok.weight.numel()
+    summary = dict(config=cfg.to_dict(), chunks=cc, device=torch.cuda.get_device_name() if DEV == "cuda" else "cpu",
+                   steps=step, sec=sec, pairs=n_pairs, tokens=n_tok, tokens_per_s=n_tok / max(sec, 1e-9),
+                   mfu_vs_989tflops=n_tok / max(sec, 1e-9) * flops_per_token(cfg, n_body) / 989e12,
+                   attn=attn, val_mrr10_init=v0, val_mrr10_best=best, best_step=best_step,
+                   selected="run3" if best_step > 0 else "run2 (init)", tau=1 / float(scale.exp()),
+                   gates=model.gates().tolist(), wall_min=(time.time() - T0) / 60)
+    json.dump(dict(summary=summary, log=log), open(os.path.join(args.out, "train_log.json"), "w"), indent=1)
+    print(json.dumps(summary, indent=1), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,50 @@
+// End to end with the shipped model on the fixture workspace: a query that shares no word with the function it
+// describes. py/histogram.py holds one function, `histogram_of`, that counts how often each item of a sequence
+// occurs; the query below says that in other words. The test first checks the lexical ranker alone does NOT
+// find it in the top 3 (no shared term, so keywords cannot), then that dense and hybrid do.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { WorkspaceIndex } from '../../../extension/src/index/workspaceIndex.js';
+import { queryTokens, indexTokens } from '../../../extension/src/search/tokenize.js';
+import { Encoder } from '../../../kernels/runtime/encoder.js';
+import { hasModel, modelTag } from '../../../kernels/runtime/modelFiles.js';
+import { cleanup, copyFixture, FIXTURE, memoryLogger } from '../index/fixture.js';
+
+const MODEL = path.join(__dirname, '../../../kernels/model');
+const noModel = hasModel(MODEL) ? false : 'kernels/model/ is absent: the end-to-end semantic test needs the shipped encoder';
+const QUERY = 'count occurrences of every letter in a word';
+const TARGET = 'py/histogram.py';
+
+test('the query and the target function share no word (name, body or path)', () => {
+  const q = new Set(queryTokens(QUERY));
+  const text = fs.readFileSync(path.join(FIXTURE, TARGET), 'utf8');
+  const shared = indexTokens(`${text}\n${TARGET}`).split(' ').filter((t) => q.has(t));
+  assert.deepEqual(shared, []);
+});
+
+// Model run 3 does not pass this (measured: histogram_of ranks 10th of the fixture's 10 chunks for dense), so it
+// runs as a TODO: reported on every run, not failing the suite, with assertions unchanged. Drop `todo` when a
+// model passes it; see docs/search.md.
+const MODEL_CANNOT_YET = 'model run 3 ranks the target last for dense: the shipped model cannot do this yet';
+
+test('dense and hybrid find a function described in other words; lexical alone does not', { skip: noModel, todo: noModel ? false : MODEL_CANNOT_YET }, async () => {
+  const ws = copyFixture();
+  const encoder = await Encoder.open(MODEL, { provider: 'cpu' });
+  try {
+    const index = await WorkspaceIndex.open(ws, { storageDir: path.join(ws, '..', 'idx'), logger: memoryLogger() });
+    await index.enableSemantic({ encoder, modelTag: modelTag(MODEL) });
+    await index.update();
+    const top3 = async (mode: 'lexical' | 'dense' | 'hybrid') => (await index.search(QUERY, { mode, limit: 3 })).map((h) => h.path);
+    assert.ok(!(await top3('lexical')).includes(TARGET), 'lexical ranking must not find it (else the test proves nothing)');
+    const dense = await top3('dense');
+    assert.ok(dense.includes(TARGET), `dense top 3: ${dense.join(', ')}`);
+    const hybrid = await top3('hybrid');
+    assert.ok(hybrid.includes(TARGET), `hybrid top 3: ${hybrid.join(', ')}`);
+    await index.close();
+  } finally {
+    await encoder.close();
+    cleanup(ws);
+  }
+});

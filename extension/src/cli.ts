@@ -28,7 +28,8 @@ semantic options (dense/hybrid, similar, index --embed):
   --model DIR          the encoder (default: kernels/model of this build)
   --provider P         auto|webgpu|cuda|cpu (default auto)
   --memory on|off      build the workspace memory with the whole-file encoder (default off: slow on a CPU)
-  --query-memory on|off  queries read the workspace memory (default off; needs --memory on)`;
+  --query-memory on|off  queries read the workspace memory (default off; needs --memory on)
+  --fusion rrf|score   hybrid fusion: reciprocal rank (k = 60, default) or min-max normalised scores`;
 
 const MODES: readonly SearchMode[] = ['lexical', 'dense', 'hybrid'];
 
@@ -43,7 +44,7 @@ async function main(argv: string[]): Promise<void> {
       out: { type: 'string' }, queries: { type: 'string' }, rounds: { type: 'string' }, verbose: { type: 'boolean' },
       model: { type: 'string' }, provider: { type: 'string' }, memory: { type: 'string' }, 'query-memory': { type: 'string' },
       embed: { type: 'boolean' }, lines: { type: 'string' }, sizes: { type: 'string' }, providers: { type: 'string' },
-      graphs: { type: 'string' },
+      graphs: { type: 'string' }, fusion: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -56,11 +57,13 @@ async function main(argv: string[]): Promise<void> {
     modelDir: values.model ? path.resolve(values.model) : defaultModelDir(), provider: parseProvider(values.provider),
     memory: onOff(values.memory, '--memory', false), queryMemory: onOff(values['query-memory'], '--query-memory', false),
   };
+  const fusion = values.fusion === undefined ? 'rrf' : values.fusion;
+  if (fusion !== 'rrf' && fusion !== 'score') throw new UsageError(`--fusion must be rrf or score, got '${fusion}'`);
   if (semantic.queryMemory && !semantic.memory) throw new UsageError('--query-memory on needs --memory on');
   // The encoder is opened only for commands that need it, once, and closed on exit.
   const open = async (folder: string, indexDir?: string, wantSemantic = mode !== 'lexical') => {
     const index = await WorkspaceIndex.open(folder, {
-      storageDir: indexDir ?? path.join(folder, '.infinilens'), excludeGlobs: values.exclude ?? [], logger,
+      storageDir: indexDir ?? path.join(folder, '.infinilens'), excludeGlobs: values.exclude ?? [], logger, fusion,
     });
     if (wantSemantic || semantic.memory) await attachEncoder(index, semantic, logger);
     return index;

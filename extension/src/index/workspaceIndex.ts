@@ -19,7 +19,7 @@ import { IndexStore } from './store.js';
 import { walkWorkspace, type WalkOptions } from './walker.js';
 import { Indexer, type FileChangeEvent } from './indexer.js';
 import { SearchEngine } from '../search/engine.js';
-import type { Ranker } from '../search/ranker.js';
+import type { Fusion, Ranker } from '../search/ranker.js';
 import { DenseRanker, type EmbeddingMatrix } from '../search/denseRanker.js';
 import { ChunkEmbedder, type SemanticEncoder } from './embedder.js';
 import { MemorySync } from './memorySync.js';
@@ -54,6 +54,8 @@ export interface WorkspaceIndexOptions {
   /** Follow symbolic links (cycles are detected by realpath). Default true. */
   followSymlinks?: boolean;
   logger?: Logger;
+  /** Hybrid fusion: 'rrf' (reciprocal rank, k = 60; default) or 'score' (min–max normalised, equal weights). */
+  fusion?: Fusion;
 }
 
 /** A file-watcher event, path relative to the root (POSIX) or absolute inside it. */
@@ -67,7 +69,7 @@ export class WorkspaceIndex {
   private semantic?: { opts: SemanticOptions; embedder: ChunkEmbedder; dense: DenseRanker; memory?: MemorySync; matrix?: EmbeddingMatrix; lastEmbedded: number };
   private constructor(
     readonly root: string,
-    private readonly options: Required<Omit<WorkspaceIndexOptions, 'logger'>> & { logger: Logger },
+    private readonly options: Required<Omit<WorkspaceIndexOptions, 'logger' | 'fusion'>> & { logger: Logger },
     private readonly store: IndexStore,
     private readonly indexer: Indexer,
     private readonly engine: SearchEngine,
@@ -86,7 +88,7 @@ export class WorkspaceIndex {
     const store = await IndexStore.open(path.join(full.storageDir, 'index.sqlite'), full.logger);
     const indexer = new Indexer(abs, store, full.logger);
     await indexer.init();
-    return new WorkspaceIndex(abs, full, store, indexer, new SearchEngine(store));
+    return new WorkspaceIndex(abs, full, store, indexer, new SearchEngine(store, options.fusion));
   }
 
   /** Full incremental pass: walks the folder, re-reads files whose mtime/size changed, drops deleted ones. */

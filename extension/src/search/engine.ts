@@ -2,7 +2,7 @@
 import type { SearchHit, SearchMode, SearchOptions } from '../core/api.js';
 import type { IndexStore } from '../index/store.js';
 import { LexicalRanker } from './lexicalRanker.js';
-import { reciprocalRankFusion, type RankedChunk, type Ranker } from './ranker.js';
+import { normalizedScoreFusion, reciprocalRankFusion, type Fusion, type RankedChunk, type Ranker } from './ranker.js';
 
 export const DEFAULT_LIMIT = 20;
 /** Hybrid asks each side for more than it returns, so fusion has candidates that only one side found. */
@@ -18,7 +18,8 @@ export class ModeUnavailableError extends Error {
 export class SearchEngine {
   private readonly rankers = new Map<Exclude<SearchMode, 'hybrid'>, Ranker>();
 
-  constructor(private readonly store: IndexStore) {
+  /** How hybrid fuses: reciprocal-rank fusion (k = 60) by default, the standard choice when scales differ. */
+  constructor(private readonly store: IndexStore, private readonly fusion: Fusion = 'rrf') {
     this.register(new LexicalRanker(store));
   }
 
@@ -43,7 +44,7 @@ export class SearchEngine {
     if (mode === 'hybrid') {
       const depth = limit * HYBRID_DEPTH;
       const lists = await Promise.all([this.rankers.get('lexical')!.rank(query, depth), this.rankers.get('dense')!.rank(query, depth)]);
-      ranked = reciprocalRankFusion(lists, limit);
+      ranked = this.fusion === 'rrf' ? reciprocalRankFusion(lists, limit) : normalizedScoreFusion(lists, limit);
     } else {
       ranked = await this.rankers.get(mode)!.rank(query, limit);
     }

@@ -51,6 +51,17 @@ class Spans:
         return np.concatenate([[DOC], body[:max_tok - 1]]).astype(np.int64)
 
 
+class TextSpans:
+    """Run 4: extra pairs whose code side is given as text (pairs/build_pairs.py), tokenized alone."""
+
+    def __init__(self, tok, pairs, max_tok=512):
+        self.toks = [ids[:max_tok] for ids, _ in tokenize_files(tok, [p["code"] for p in pairs])]
+        self.pkg = [p["pkg"] for p in pairs]
+
+    def chunk(self, i, max_tok, rng=None, p_ext=0.0):
+        return self.toks[i][:max_tok].astype(np.int64)
+
+
 def query_ids(tok, queries, max_len=64):
     encs = tok.encode_batch(list(queries), add_special_tokens=False)
     return [np.array([QRY] + e.ids[:max_len - 1], dtype=np.int64) for e in encs]

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The one command on the GPU machine: tests (smoke), train, export, ORT check + fixtures, probes, dev run,
 # ORT CPU benchmark; every step bounded by a wall-clock deadline so $OUT is always written.
-# Usage (repo root): bash kernels/train/run_gpu.sh smoke|full [SECONDS]   (needs carry: .data .evalcarry)
+# Usage (repo root): bash kernels/train/run_gpu.sh smoke|full|full2|run3|run4 [SECONDS]   (needs carry: .data .evalcarry)
 set -u
 MODE=${1:-smoke}; BUDGET=${2:-170}
 export PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=true
@@ -34,16 +34,23 @@ elif [ "$MODE" = run3 ]; then   # chunk-alone contrastive from the shipped weigh
   step evaluate 30 python3 evaluate.py --run $R --dev "$ROOT/.evalcarry" --chunk
   step dev-run2 12 python3 evaluate.py --run $R --ckpt ckpt_init.pt --dev "$ROOT/.evalcarry" --chunk --skip-probes
   QUICK=; TOKS=; DEVARG=()
+elif [ "$MODE" = run4 ]; then   # run 3 + identifier/docstring pairs built here (pairs/build_pairs.py), from run 3
+  step train 97 python3 train_chunks.py --config configs/chunks4.json --init "$ROOT/kernels/model" --out $R \
+    --data "$ROOT/.r3data" --deadline $(( DEADLINE - 99 ))
+  step export 85 python3 export.py --run $R --out $R/model
+  step fixtures 50 python3 fixtures.py --graphs --run $R --model $R/model --out $R/fixtures
+  step evaluate 10 python3 evaluate.py --run $R --dev "$ROOT/.evalcarry" --chunk
+  QUICK=; TOKS=; DEVARG=()
 else
   step pytest-flex 500 python3 -m pytest -q -x tests -k "flex or encoder_paths"
   step train 150 python3 train.py --config configs/base.json --out $R --data "$ROOT/.data" "${TOKARG[@]}" \
     --deadline $(( DEADLINE - 175 ))
   QUICK=; TOKS=4096,16384,65536; DEVARG=(--dev "$ROOT/.evalcarry")
 fi
-[ "$MODE" != run3 ] && step export 95 python3 export.py --run $R --out $R/model
-[ "$MODE" != run3 ] && step fixtures 60 python3 fixtures.py --graphs --run $R --model $R/model --out $R/fixtures
-[ "$MODE" != run3 ] && step probe-mlm 45 python3 evaluate.py --run $R --ckpt ckpt_mlm.pt $QUICK
-[ "$MODE" != run3 ] && step evaluate 12 python3 evaluate.py --run $R "${DEVARG[@]}" $QUICK
+[[ "$MODE" != run[34] ]] && step export 95 python3 export.py --run $R --out $R/model
+[[ "$MODE" != run[34] ]] && step fixtures 60 python3 fixtures.py --graphs --run $R --model $R/model --out $R/fixtures
+[[ "$MODE" != run[34] ]] && step probe-mlm 45 python3 evaluate.py --run $R --ckpt ckpt_mlm.pt $QUICK
+[[ "$MODE" != run[34] ]] && step evaluate 12 python3 evaluate.py --run $R "${DEVARG[@]}" $QUICK
 [ -n "$TOKS" ] && step bench 12 python3 bench_ort.py --model $R/model --out $R/bench.json --tokens $TOKS
 cd $R && python3 - <<'PY' || true
 import json, os

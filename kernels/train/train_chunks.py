@@ -18,28 +18,29 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from chunks import Spans, ValSet, encode, load_from_onnx, query_ids
+from chunks import Spans, TextSpans, ValSet, encode, load_from_onnx, query_ids
 from data import MLMBatches, load_shard, synthetic_shard, tokenize_files
 from model import Config, Encoder
 from train import DEV, flops_per_token, fresh_rand, mlm_loss, seed_all
 
 
-def batches(spans, qids, cc, rng):
+def batches(pkgs, cc, rng, size=None):
     """Pair indices of one batch: groups of up to cc['group'] pairs from one package, packages drawn
     without replacement with weight sqrt(size)."""
+    size = size or cc["batch"]
     by_pkg = {}
-    for i, p in enumerate(spans.pkg):
+    for i, p in enumerate(pkgs):
         by_pkg.setdefault(p, []).append(i)
     pk = list(by_pkg.values())
     w = np.array([len(v) for v in pk], dtype=np.float64) ** 0.5
     w /= w.sum()
     while True:
         out = []
-        for j in rng.choice(len(pk), size=min(len(pk), cc["batch"]), replace=False, p=w):
+        for j in rng.choice(len(pk), size=min(len(pk), size), replace=False, p=w):
             out += list(rng.permutation(pk[j])[:cc["group"]])
-            if len(out) >= cc["batch"]:
+            if len(out) >= size:
                 break
-        yield out[:cc["batch"]]
+        yield out[:size]
 
 
 def set_lr(opt, cc, step, total):
@@ -78,6 +79,25 @@ def main():
     pairs_val = [p for p in pairs_val if p["file_id"] in fmap][:cc["val_pairs"]]
     for p in pairs + pairs_val:
         p["pkg"] = fmap[p["file_id"]]["pkg"]
+    # extra pairs first: the pool forks before any tokenizer thread exists
+    sources = []
+    extra_stats = None
+    if cc.get("mix"):                                      # run 4: identifier + unselected-docstring pairs
+        from pairs.build_pairs import build
+        try:
+            extra, extra_stats = build([f for f in files if f["split"] == "train"], pairs, cc["extra_limit_s"],
+                                       seed=cc["seed"])
+        except Exception as e:                             # no retry on the GPU: fall back to run 3's pairs
+            print(f"extra pairs FAILED: {e!r}", flush=True)
+            extra, extra_stats = [], dict(error=repr(e))
+        T1 = time.time()
+        for kind in ("doc", "ident"):
+            ps = [p for p in extra if p["kind"] == kind]
+            if ps:
+                sources.append((kind, TextSpans(tok, ps, cc["max_code"]), query_ids(tok, [p["query"] for p in ps]),
+                                [p["query"] for p in ps]))
+        extra_stats["sec_tokenize"] = time.time() - T1
+        print(f"extra pairs {json.dumps(extra_stats)}", flush=True)
     spans = Spans(tok, fmap, pairs)
     qids = query_ids(tok, [p["query"] for p in pairs])
     val_files = [f for f in files if f["split"] == "val"]
@@ -96,6 +116,7 @@ def main():
     if len(val_stream) < 140 * cfg.seg_len:
         val_stream = np.concatenate([val_stream, stream[-140 * cfg.seg_len:]])
     np.save(os.path.join(args.out, "val_stream.npy"), val_stream[:2_000_000])
+    sources = [("orig", spans, qids, [p["query"] for p in pairs])] + sources
     print(f"pairs {len(pairs)} val {len(pairs_val)} + {len(vs.distract)} distractors; aux stream "
           f"{len(stream)} tokens ({time.time() - T0:.0f}s)", flush=True)
 
@@ -114,7 +135,9 @@ def main():
     opt = torch.optim.AdamW(groups, betas=(0.9, 0.98))
     aux = MLMBatches(stream, cfg, cc["aux_nseg"], cc["aux_seqs"], 0.15, 0.5, 8, seed=cc["seed"] + 3)
     rng = np.random.default_rng(cc["seed"])
-    gen = batches(spans, qids, cc, rng)
+    mix = cc.get("mix") or {"orig": cc["batch"]}
+    sources = [s for s in sources if mix.get(s[0])]
+    gens = [batches(s[1].pkg, cc, rng, mix[s[0]]) for s in sources]
     log = []
     t_end = args.deadline - 25 if args.deadline else T0 + 60 * cc["minutes"]
     if args.smoke:
@@ -122,7 +145,7 @@ def main():
     v0 = vs.mrr(model)
     best, best_state, best_step = v0, {k: v.detach().clone() for k, v in model.state_dict().items()}, 0
     log.append(dict(phase="val", step=0, val_mrr10=v0))
-    print(f"val MRR@10 {v0:.4f} at step 0 (run-2 weights, chunk-alone path)", flush=True)
+    print(f"val MRR@10 {v0:.4f} at step 0 (init weights, chunk-alone path)", flush=True)
     step, t0, n_tok, n_pairs, est = 0, time.time(), 0, 0, cc["est_steps"]
     next_eval = t0 + cc["eval_every_s"]
     mark = None
@@ -132,16 +155,19 @@ def main():
         if step == 40:                                     # cosine length from the measured step time
             est = 40 + int((t_end - time.time()) / ((time.time() - mark) / 30))
         set_lr(opt, cc, step, est)
-        idx = next(gen)
-        code = [spans.chunk(i, cc["max_code"], rng, cc["p_ext"]) for i in idx]
-        qs = [qids[i] for i in idx]
+        code, qs, qtext = [], [], []
+        for (_, sp, qi, qt), g in zip(sources, gens):       # batch = orig + doc + ident parts
+            idx = next(g)
+            code += [sp.chunk(i, cc["max_code"], rng, cc["p_ext"]) for i in idx]
+            qs += [qi[i] for i in idx]
+            qtext += [hash(qt[i]) for i in idx]
         C = encode(model, code, attn=attn, group_tokens=cc["group_tokens"])  # [B, E]
         Q = encode(model, qs, attn=attn, group_tokens=cc["group_tokens"])    # [B, E]
         logits = (Q @ C.t()) * scale.exp().clamp(max=100.0)
-        qtext = np.array([hash(pairs[i]["query"]) for i in idx])
-        dup = torch.as_tensor((qtext[:, None] == qtext[None, :]) & ~np.eye(len(idx), dtype=bool), device=DEV)
+        qtext = np.array(qtext)
+        dup = torch.as_tensor((qtext[:, None] == qtext[None, :]) & ~np.eye(len(qs), dtype=bool), device=DEV)
         logits = logits.masked_fill(dup, -1e4)               # identical queries are not negatives
-        lab = torch.arange(len(idx), device=DEV)
+        lab = torch.arange(len(qs), device=DEV)
         loss = 0.5 * (F.cross_entropy(logits, lab) + F.cross_entropy(logits.t(), lab))
         ctr = float(loss)
         if step % cc["aux_every"] == 0:                     # keep the memory path and the MLM head trained
@@ -153,7 +179,7 @@ def main():
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         n_tok += sum(map(len, code)) + sum(map(len, qs))
-        n_pairs += len(idx)
+        n_pairs += len(qs)
         if step % 25 == 0:
             print(f"step {step} loss {ctr:.3f} total {float(loss):.3f} tau {1 / float(scale.exp()):.4f} "
                   f"{n_tok / (time.time() - t0):.0f} tok/s", flush=True)
@@ -176,7 +202,8 @@ def main():
                    steps=step, sec=sec, pairs=n_pairs, tokens=n_tok, tokens_per_s=n_tok / max(sec, 1e-9),
                    mfu_vs_989tflops=n_tok / max(sec, 1e-9) * flops_per_token(cfg, n_body) / 989e12,
                    attn=attn, val_mrr10_init=v0, val_mrr10_best=best, best_step=best_step,
-                   selected="run3" if best_step > 0 else "run2 (init)", tau=1 / float(scale.exp()),
+                   selected=cc.get("name", "run3") if best_step > 0 else "init", extra_pairs=extra_stats,
+                   sources={s[0]: len(s[1].pkg) for s in sources}, tau=1 / float(scale.exp()),
                    gates=model.gates().tolist(), wall_min=(time.time() - T0) / 60)
     json.dump(dict(summary=summary, log=log), open(os.path.join(args.out, "train_log.json"), "w"), indent=1)
     print(json.dumps(summary, indent=1), flush=True)

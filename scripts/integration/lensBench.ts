@@ -1,7 +1,8 @@
 // Time from "Show Attention" to the lens data on a generated 100,000-line file, through the host's code path
 // without VS Code: kernels/runtime's Encoder (worker thread) + the lens engine the extension uses
 // (runtimeEngine.ts). Per cursor line, on a fresh encoder (nothing cached): the first request, the same
-// segment again (a fresh host engine, so only the worker's per-file cache helps), and a nearby later segment.
+// segment again (a fresh host engine, so only the worker's per-file cache helps), a nearby later segment and,
+// for deep cursors, an earlier segment 5,000 lines up.
 // Side by side in the same run: the old path (lens graph on every segment 1..s+1) on a shallow cursor, and the
 // per-segment cost of both graphs, so deep cursors' old times can be extrapolated.
 // Usage: node --import tsx scripts/integration/lensBench.ts [--old] [line...]   (default lines 1 3001 50000 99990)
@@ -50,9 +51,12 @@ async function cursorLine(text: string, starts: number[], line: number): Promise
   const same = await at(line);
   const laterLine = Math.min(100_000, line + 250);
   const later = await at(laterLine);
+  // An earlier cursor reuses the checkpoint at or before its recall window (the later one's window is gone).
+  const earlier = line > 5_000 ? await at(line - 5_000) : undefined;
   await enc.close();
   const row = `| ${line.toLocaleString('en')} | ${first.seg + 1} | ${sec(first.ms)} (${first.work}) | ${sec(same.ms)} (${same.work}) | ` +
-    `line ${laterLine.toLocaleString('en')} → segment ${later.seg + 1}: ${sec(later.ms)} (${later.work}) | ${load()} |`;
+    `line ${laterLine.toLocaleString('en')} → segment ${later.seg + 1}: ${sec(later.ms)} (${later.work}) | ` +
+    (earlier ? `line ${(line - 5_000).toLocaleString('en')} → segment ${earlier.seg + 1}: ${sec(earlier.ms)} (${earlier.work})` : '—') + ` | ${load()} |`;
   console.log(`encoder start ${sec(startMs)}; ${row}`);
   return row;
 }
@@ -104,8 +108,8 @@ async function main(): Promise<void> {
   const lines = args.filter((a) => !a.startsWith('--')).map(Number);
   const rows: string[] = [];
   for (const line of lines.length ? lines : [1, 3001, 50_000, 99_990]) rows.push(await cursorLine(text, starts, line));
-  console.log('\n| cursor line | segment | first Show Attention (work) | same segment again (work) | nearby later segment (work) | load (1 min) |');
-  console.log('|---|---|---|---|---|---|');
+  console.log('\n| cursor line | segment | first Show Attention (work) | same segment again (work) | nearby later segment (work) | 5,000 lines earlier (work) | load (1 min) |');
+  console.log('|---|---|---|---|---|---|---|');
   for (const r of rows) console.log(r);
 }
 

@@ -187,6 +187,10 @@ async function runEval(setDir: string, mode: SearchMode, out: string | undefined
     const t0 = Date.now();
     const stats = await index.update(progressPrinter());
     process.stderr.write(`${summary(stats, Date.now() - t0, index.indexPath)}${semanticSummary(index)}\n`);
+    for (const e of encoders) {
+      const st = await e.stats();
+      if (st.tokens) process.stderr.write(`encoder (${e.info.provider}): ${st.tokens} tokens in ${(st.runMs / 1000).toFixed(1)} s of inference, ${(st.tokens / (st.runMs / 1000)).toFixed(0)} tokens/s\n`);
+    }
     const lines: string[] = [];
     for (const q of queries) {
       const hits = await index.search(q.query, { limit, mode });

@@ -189,7 +189,10 @@ export class WorkspaceIndex {
   /** Applies watcher events without a full walk. Paths outside the root or excluded are ignored. */
   applyChanges(events: readonly FileChange[]): Promise<IndexStats> {
     return (async () => {
-      await this.serial(() => this.indexer.applyChanges(events, this.walkOptions(), () => this.fullSync()));
+      await this.serial(async () => {
+        await this.indexer.applyChanges(events, this.walkOptions(), () => this.fullSync());
+        if (this.semantic) this.semantic.matrix = undefined; // deleted chunks' ids must not match reused ones
+      });
       await this.semanticPass();
       return this.indexer.stats();
     })();

@@ -4,7 +4,7 @@
 // The tests can ask this harness to act on the page (keys, typing, waiting for DOM text, screenshots)
 // through a small HTTP endpoint whose address they find in INFINI_LENS_HARNESS.
 //
-// Usage: node scripts/integration/run.mjs --suite=dev|multi|vsix [--workspace=DIR] [--install=FILE.vsix] [--bulk=N] [--port=N]
+// Usage: node scripts/integration/run.mjs --suite=dev|multi|vsix|semantic|responsiveness [--workspace=DIR] [--install=FILE.vsix] [--bulk=N] [--port=N]
 import { chromium } from 'playwright-core';
 import { spawn, execFileSync } from 'node:child_process';
 import {
@@ -63,6 +63,9 @@ writeFileSync(`${RUN}/user-data/User/settings.json`, JSON.stringify({
   'workbench.tips.enabled': false, 'security.workspace.trust.enabled': false,
   // The run folder sits inside the repo: keep git's prompt and the fixture's type errors out of the screenshots.
   'git.openRepositoryInParentFolders': 'never', 'typescript.validate.enable': false,
+  // dev's 2,000 bulk files are there to watch and cancel lexical indexing; embedding their 12,000 chunks on a
+  // small CPU would only slow the suite. Its semantic test turns embeddings on with bulk/ excluded.
+  ...(suite === 'dev' ? { 'infiniLens.embeddings.enabled': false } : {}),
 }));
 const env = {
   ...process.env, HOME: `${RUN}/home`, TMPDIR: `${RUN}/tmp`, XDG_CONFIG_HOME: `${RUN}/home/.config`,

@@ -7,10 +7,12 @@ export interface LensConfig {
   excludeGlobs: string[];
   searchMode: SearchMode;
   maxResults: number;
+  /** Embed chunks with the shipped encoder after lexical indexing (dense/hybrid, Find Similar Code). */
+  embeddings: boolean;
 }
 
 /** Settings whose change needs a re-walk (anything else is read at search time). */
-export const INDEX_SETTINGS = ['infiniLens.maxFileSizeKB', 'infiniLens.exclude', 'files.exclude', 'search.exclude'];
+export const INDEX_SETTINGS = ['infiniLens.maxFileSizeKB', 'infiniLens.exclude', 'infiniLens.embeddings.enabled', 'files.exclude', 'search.exclude'];
 
 export function readConfig(folder: vscode.WorkspaceFolder): LensConfig {
   const lens = vscode.workspace.getConfiguration('infiniLens', folder.uri);
@@ -23,6 +25,7 @@ export function readConfig(folder: vscode.WorkspaceFolder): LensConfig {
     ])],
     searchMode: lens.get<SearchMode>('search.mode', 'lexical'),
     maxResults: Math.max(1, lens.get<number>('search.maxResults', 50)),
+    embeddings: lens.get<boolean>('embeddings.enabled', true),
   };
 }
 
@@ -31,4 +34,11 @@ export function enabledGlobs(setting: unknown): string[] {
   if (typeof setting !== 'object' || setting === null) return [];
   // Sibling conditions ("when") need the file's neighbours; the walker cannot judge them, so they are left out.
   return Object.entries(setting).filter(([, on]) => on === true).map(([glob]) => glob);
+}
+
+const PROVIDERS = ['auto', 'webgpu', 'cpu'] as const;
+/** `infiniLens.encoder.provider`, an unknown value read as 'auto'. */
+export function readProvider(): typeof PROVIDERS[number] {
+  const setting = vscode.workspace.getConfiguration('infiniLens').get<string>('encoder.provider', 'auto');
+  return (PROVIDERS as readonly string[]).includes(setting) ? setting as typeof PROVIDERS[number] : 'auto';
 }

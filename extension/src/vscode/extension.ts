@@ -1,9 +1,11 @@
 // Activation: wires one index per workspace folder to the commands, the results tree and the status bar.
 // Every piece is a small factory returning a Disposable registered here.
 import * as vscode from 'vscode';
-import type { IndexStats, SearchHit } from '../core/api.js';
+import type { SearchHit } from '../core/api.js';
+import type { WorkerStats } from './workerProtocol.js';
 import { INDEX_SETTINGS } from './config.js';
 import { EncoderService } from './encoderService.js';
+import { registerFindSimilarCommand } from './findSimilar.js';
 import { registerLens, type LensApi } from './lens/index.js';
 import { registerResultsView, ResultsTree } from './resultsView.js';
 import { registerSearchCommand } from './searchQuickPick.js';
@@ -13,7 +15,7 @@ import { WorkspaceIndexes } from './workspaceIndexes.js';
 /** What activate() returns: used by the integration tests and open to other extensions. */
 export interface InfiniLensApi {
   /** Resolves when no indexing pass runs, with the stats of all folders summed; undefined when none is open. */
-  whenIdle(): Promise<IndexStats | undefined>;
+  whenIdle(): Promise<WorkerStats | undefined>;
   /** Hits of all folders, best first; `path` is relative to the hit's folder. */
   search(query: string, limit?: number): Promise<SearchHit[]>;
   /** Where the first folder's index is stored. */
@@ -34,6 +36,7 @@ export function activate(context: vscode.ExtensionContext): InfiniLensApi {
     indexes,
     registerResultsView(tree),
     registerSearchCommand(indexes, tree),
+    registerFindSimilarCommand(indexes, tree),
     createStatusBar(indexes),
     vscode.commands.registerCommand('infiniLens.showLog', () => log.show(true)),
     vscode.commands.registerCommand('infiniLens.reindex', () => indexes.reindex()),

@@ -39,6 +39,7 @@ export class IndexClient {
 
   applyChanges(events: WorkerMethods['applyChanges']['params']['events']) { return this.call('applyChanges', { events }); }
   search(query: string, options: WorkerMethods['search']['params']['options']) { return this.call('search', { query, options }); }
+  searchSimilar(params: WorkerMethods['searchSimilar']['params']) { return this.call('searchSimilar', params); }
   stats() { return this.call('stats', {}); }
   clear() { return this.call('clear', {}); }
 

@@ -3,10 +3,11 @@
 import * as path from 'node:path';
 import { createHash } from 'node:crypto';
 import * as vscode from 'vscode';
-import type { IndexProgress, IndexStats, SearchHit } from '../core/api.js';
+import type { IndexProgress, SearchHit } from '../core/api.js';
 import type { FileChange } from '../index/workspaceIndex.js';
 import { IndexClient } from './indexClient.js';
-import { readConfig } from './config.js';
+import { readConfig, readProvider } from './config.js';
+import type { WorkerStats as IndexStats } from './workerProtocol.js';
 
 export type IndexState =
   | { kind: 'starting' }
@@ -44,8 +45,9 @@ export class IndexController implements vscode.Disposable {
   }
 
   /**
-   * Brings the index up to date. A first build (empty index) shows a cancellable notification; later
-   * passes show in the status bar only. A pass already running is cancelled and replaced.
+   * Brings the index up to date. A first build (empty index) shows a cancellable notification for the
+   * lexical part; chunk embedding that follows (when a model is shipped) shows in the status bar only, and
+   * Cancel Indexing stops it too. A pass already running is cancelled and replaced.
    */
   async reindex(options: { reopen?: boolean } = {}): Promise<IndexStats | undefined> {
     if (this.running) { this.client.cancelUpdate(); await this.running.catch(() => undefined); }
@@ -90,6 +92,12 @@ export class IndexController implements vscode.Disposable {
     return this.client.search(query, { mode: config.searchMode, limit: limit ?? config.maxResults });
   }
 
+  /** Find Similar Code in this folder: lines are 1-based inclusive; the selection's own chunks are left out. */
+  async searchSimilar(relPath: string, startLine: number, endLine: number, limit?: number): Promise<SearchHit[]> {
+    await this.ensureOpen();
+    return this.client.searchSimilar({ relPath, startLine, endLine, limit: limit ?? readConfig(this.folder).maxResults });
+  }
+
   dispose(): void {
     this.stateEmitter.dispose();
     void this.client.dispose();
@@ -103,7 +111,15 @@ export class IndexController implements vscode.Disposable {
       const firstBuild = (await this.client.stats()).files === 0;
       this.setState({ kind: 'indexing' });
       this.cancelRequested = false;
-      const stats = await vscode.window.withProgress({
+      const update = this.client.update();
+      // The notification covers the lexical phases; once embedding starts ('encode') the status bar takes over.
+      const lexicalDone = new Promise<void>((resolve) => {
+        const sub = this.onDidChangeState((s) => {
+          if (s.kind === 'indexing' && s.progress?.phase === 'encode') { sub.dispose(); resolve(); }
+        });
+        void update.finally(() => { sub.dispose(); resolve(); }).catch(() => undefined);
+      });
+      await vscode.window.withProgress({
         location: firstBuild ? vscode.ProgressLocation.Notification : vscode.ProgressLocation.Window,
         title: firstBuild ? 'Infini Lens: indexing workspace' : 'Infini Lens',
         cancellable: firstBuild,
@@ -112,11 +128,12 @@ export class IndexController implements vscode.Disposable {
         const sub = this.onDidChangeState((s) => {
           if (s.kind === 'indexing' && s.progress) progress.report({ message: describeProgress(s.progress) });
         });
-        return this.client.update().finally(() => sub.dispose());
+        return lexicalDone.finally(() => sub.dispose());
       });
+      const stats = await update;
       if (this.cancelRequested) this.log.warn('indexing cancelled: the index holds what was done so far; Reindex Workspace carries on');
       this.log.info(`indexed ${stats.files} files, ${stats.chunks} chunks; ${stats.filesReadLastUpdate} read in ${stats.lastUpdateMs} ms`
-        + skippedSummary(stats));
+        + skippedSummary(stats) + (stats.semantic ? `; embeddings ${stats.semantic.embedded}/${stats.semantic.chunks} chunks (${stats.semantic.embeddedLastUpdate} new)` : ''));
       this.setState({ kind: 'ready', stats });
       return stats;
     } catch (err) {
@@ -134,6 +151,12 @@ export class IndexController implements vscode.Disposable {
       const opened = this.client.open({
         root: this.folder.uri.fsPath, storageDir: this.storageDir,
         excludeGlobs: config.excludeGlobs, maxFileBytes: config.maxFileBytes,
+        // The index worker opens its own encoder (the host's lens encoder lives in the host's thread tree).
+        semantic: config.embeddings ? {
+          modelDir: path.join(this.context.extensionPath, 'kernels', 'model'),
+          encoderWorkerPath: path.join(this.context.extensionPath, 'dist', 'worker.js'),
+          provider: readProvider(),
+        } : undefined,
       });
       opened.catch(() => { if (this.opened === opened) this.opened = undefined; });
       this.opened = opened;
@@ -148,7 +171,8 @@ export class IndexController implements vscode.Disposable {
 }
 
 export function describeProgress(p: IndexProgress): string {
-  return p.filesTotal > 0 ? `${p.phase} ${p.filesDone}/${p.filesTotal}` : p.phase;
+  const what = p.phase === 'encode' ? 'embedding chunks' : p.phase;
+  return p.filesTotal > 0 ? `${what} ${p.filesDone}/${p.filesTotal}` : what;
 }
 
 export function skippedSummary(stats: IndexStats): string {

@@ -2,8 +2,10 @@
 // extension host's event loop. Speaks the protocol in workerProtocol.ts. Nothing here imports 'vscode'.
 import { parentPort } from 'node:worker_threads';
 import { rm } from 'node:fs/promises';
-import type { Cancellation, Logger } from '../core/api.js';
+import type { Cancellation, Logger, SearchOptions } from '../core/api.js';
 import { WorkspaceIndex } from '../index/workspaceIndex.js';
+import { Encoder } from '../../../kernels/runtime/encoder.js';
+import { hasModel, modelTag } from '../../../kernels/runtime/modelFiles.js';
 import {
   isWorkerRequest, type MethodName, type OpenParams, type WorkerMessage, type WorkerMethods, type WorkerRequest,
 } from './workerProtocol.js';
@@ -21,6 +23,10 @@ const logger: Logger = {
 
 let index: WorkspaceIndex | undefined;
 let opened: OpenParams | undefined;
+// The encoder runs in its own (nested) worker thread; this thread only awaits it, so searches stay answered.
+let encoder: Promise<Encoder | undefined> | undefined;
+let semanticOn = false;
+const warnedModes = new Set<string>();
 let cancelCell = new Int32Array(new SharedArrayBuffer(4));
 // Read on every check, so a cancel stored by the host is seen even while the core never yields.
 const cancellation: Cancellation = {
@@ -32,10 +38,52 @@ function requireIndex(): WorkspaceIndex {
   return index;
 }
 
+/** Opens the encoder on the first update (not at open: lexical must not wait for a model it may not need). */
+function openEncoder(): Promise<Encoder | undefined> {
+  const semantic = opened?.semantic;
+  if (!semantic || !hasModel(semantic.modelDir)) return Promise.resolve(undefined);
+  encoder ??= Encoder.open(semantic.modelDir, {
+    provider: semantic.provider, workerPath: semantic.encoderWorkerPath, log: (m) => logger.info(m),
+  }).then((enc) => {
+    logger.info(`encoder for the index: ${enc.info.provider} (${enc.info.precision})`);
+    return enc;
+  }, (err: unknown) => {
+    logger.error(`encoder could not start, search stays lexical: ${err instanceof Error ? err.message : String(err)}`);
+    return undefined;
+  });
+  return encoder;
+}
+
+/** Registers the dense and hybrid rankers once per opened index (idempotent). */
+async function ensureSemantic(ix: WorkspaceIndex): Promise<void> {
+  if (semanticOn) return;
+  const enc = await openEncoder();
+  if (!enc || ix !== index || !opened?.semantic) return;
+  await ix.enableSemantic({ encoder: enc, modelTag: modelTag(opened.semantic.modelDir), memory: false, queryMemory: false });
+  semanticOn = true;
+}
+
+/** A mode this index cannot serve yet (no model, encoder still starting) falls back to lexical, said once. */
+function servedMode(ix: WorkspaceIndex, options: SearchOptions): SearchOptions {
+  const mode = options.mode ?? 'lexical';
+  if (mode === 'lexical' || ix.supports(mode)) return options;
+  if (!warnedModes.has(mode)) {
+    warnedModes.add(mode);
+    logger.warn(`search mode ${mode} is not available (${opened?.semantic && hasModel(opened.semantic.modelDir) ? 'the encoder is not ready yet' : 'no encoder model'}): ranking lexically`);
+  }
+  return { ...options, mode: 'lexical' };
+}
+
+async function closeIndex(): Promise<void> {
+  await index?.close();
+  index = undefined;
+  semanticOn = false;
+}
+
 type Handlers = { [M in MethodName]: (params: WorkerMethods[M]['params']) => Promise<WorkerMethods[M]['result']> };
 const handlers: Handlers = {
   async open(params) {
-    await index?.close();
+    await closeIndex();
     opened = params;
     cancelCell = new Int32Array(params.cancelFlag);
     index = await WorkspaceIndex.open(params.root, {
@@ -43,22 +91,30 @@ const handlers: Handlers = {
     });
     return index.stats();
   },
-  update: () => requireIndex().update((progress) => post({ type: 'progress', progress }), cancellation),
+  async update() {
+    const ix = requireIndex();
+    await ensureSemantic(ix);
+    // Lexical phases first ('done' once), then 'encode' while chunks are embedded, then 'done' again.
+    const stats = await ix.update((progress) => post({ type: 'progress', progress }), cancellation);
+    return { ...stats, semantic: ix.semanticStats() };
+  },
   applyChanges: ({ events }) => requireIndex().applyChanges(events),
-  search: ({ query, options }) => requireIndex().search(query, options),
-  stats: async () => requireIndex().stats(),
+  search: ({ query, options }) => { const ix = requireIndex(); return ix.search(query, servedMode(ix, options)); },
+  searchSimilar: ({ relPath, startLine, endLine, limit }) => requireIndex().searchSimilar(relPath, startLine, endLine, limit),
+  stats: async () => { const ix = requireIndex(); return { ...ix.stats(), semantic: ix.semanticStats() }; },
   async clear() {
     const file = index?.indexPath;
-    await index?.close();
-    index = undefined;
+    await closeIndex();
     if (file) await rm(file, { force: true });
     // SQLite side files (journal/WAL) would otherwise resurrect the old state.
     if (file) for (const suffix of ['-journal', '-wal', '-shm']) await rm(file + suffix, { force: true });
     if (opened) await handlers.open(opened);
   },
   async close() {
-    await index?.close();
-    index = undefined;
+    await closeIndex();
+    const enc = await encoder;
+    encoder = undefined;
+    await enc?.close();
   },
 };
 

@@ -2,13 +2,14 @@
 // (debounced). Enter opens the file and selects the hit's lines; the hits also fill the results tree.
 import * as vscode from 'vscode';
 import type { SearchHit } from '../core/api.js';
+import { readConfig } from './config.js';
 import type { IndexState } from './indexController.js';
 import { rangeOf, type ResultsTree } from './resultsView.js';
 import type { FolderHit, WorkspaceIndexes } from './workspaceIndexes.js';
 
 const DEBOUNCE_MS = 150;
 
-interface HitItem extends vscode.QuickPickItem { hit: FolderHit }
+export interface HitItem extends vscode.QuickPickItem { hit: FolderHit }
 
 export function registerSearchCommand(indexes: WorkspaceIndexes, tree: ResultsTree): vscode.Disposable {
   return vscode.commands.registerCommand('infiniLens.searchWorkspace', (initialQuery?: unknown) => {
@@ -43,11 +44,17 @@ function showSearch(index: WorkspaceIndexes, tree: ResultsTree, initialQuery: st
   };
 
   // Searches wait for a running pass to finish (the core serialises them): say so instead of looking stuck.
+  // Dense/hybrid rank over the vectors stored so far while chunks are still being embedded: say so too.
+  const first = index.controllers[0];
+  const mode = first ? readConfig(first.folder).searchMode : 'lexical';
+  const base = `Infini Lens: Search Workspace${mode === 'lexical' ? '' : ` (${mode})`}`;
   const showState = (state: IndexState) => {
     const p = state.kind === 'indexing' ? state.progress : undefined;
-    pick.title = state.kind === 'indexing'
-      ? `Infini Lens: Search Workspace — indexing${p && p.filesTotal ? ` ${p.filesDone}/${p.filesTotal}` : ''}, results follow`
-      : 'Infini Lens: Search Workspace';
+    const count = p && p.filesTotal ? ` ${p.filesDone}/${p.filesTotal}` : '';
+    pick.title = state.kind !== 'indexing' ? base
+      : p?.phase === 'encode'
+        ? `${base} — embedding${count}${mode === 'lexical' ? '' : ', ranking the chunks embedded so far'}`
+        : `${base} — indexing${count}, results follow`;
   };
   showState(index.state);
 
@@ -74,7 +81,7 @@ function showSearch(index: WorkspaceIndexes, tree: ResultsTree, initialQuery: st
   });
 }
 
-function toItem(hit: FolderHit): HitItem {
+export function toItem(hit: FolderHit): HitItem {
   return {
     // alwaysShow: the hits are already the answer to the query, so the QuickPick must not filter them out.
     label: `$(file) ${hit.label}:${hit.startLine}`,

@@ -25,12 +25,18 @@ export function present(state: IndexState): Pick<vscode.StatusBarItem, 'text' | 
     case 'indexing': {
       const p = state.progress;
       const count = p && p.filesTotal > 0 ? ` ${p.filesDone}/${p.filesTotal}` : '';
+      if (p?.phase === 'encode') {
+        return { text: `$(sync~spin) Embedding${count}`, backgroundColor: undefined,
+          tooltip: 'Infini Lens: embedding chunks for dense/hybrid search (keyword search works meanwhile; "Infini Lens: Cancel Indexing" stops it) — click for the log' };
+      }
       return { text: `$(sync~spin) Indexing${count}`, tooltip: `Infini Lens: ${p?.phase ?? 'walking'} — click for the log`, backgroundColor: undefined };
     }
     case 'ready': {
       const { files, chunks, skipped } = state.stats;
       const skippedTotal = Object.values(skipped).reduce((a: number, n) => a + (n ?? 0), 0);
       const tooltip = new vscode.MarkdownString(`**Infini Lens** — ${files} files, ${chunks} chunks indexed`);
+      const sem = state.stats.semantic;
+      if (sem) tooltip.appendMarkdown(`\n\n${sem.embedded}/${sem.chunks} chunks embedded (dense/hybrid search)`);
       for (const [reason, n] of Object.entries(skipped)) if (n) tooltip.appendMarkdown(`\n\n- ${n} skipped: ${reason}`);
       tooltip.appendMarkdown('\n\nClick to show the log.');
       const skippedText = skippedTotal ? ` · ${skippedTotal} skipped` : '';

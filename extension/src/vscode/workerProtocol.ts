@@ -3,7 +3,15 @@
 // responsive. Requests and responses are correlated by id; progress and log lines are notifications.
 // Nothing here imports 'vscode'.
 import type { IndexProgress, IndexStats, SearchHit, SearchOptions } from '../core/api.js';
-import type { FileChange } from '../index/workspaceIndex.js';
+import type { FileChange, SemanticStats } from '../index/workspaceIndex.js';
+
+/** Where the worker finds the encoder; absent: lexical search only. */
+export interface SemanticParams {
+  modelDir: string;
+  /** The runtime's bundled worker (dist/worker.js); the encoder runs in that nested thread, not in this one. */
+  encoderWorkerPath?: string;
+  provider: 'auto' | 'webgpu' | 'cpu';
+}
 
 export interface OpenParams {
   root: string;
@@ -12,15 +20,21 @@ export interface OpenParams {
   maxFileBytes: number;
   /** One Int32 cell: the host stores 1 to cancel the running update; read by the worker between files. */
   cancelFlag: SharedArrayBuffer;
+  semantic?: SemanticParams;
 }
+
+/** Lexical stats plus how far chunk embedding got (undefined: no encoder in this worker). */
+export interface WorkerStats extends IndexStats { semantic?: SemanticStats }
 
 /** Every method the worker answers: its params and its result. */
 export interface WorkerMethods {
   open: { params: OpenParams; result: IndexStats };
-  update: { params: Record<string, never>; result: IndexStats };
+  update: { params: Record<string, never>; result: WorkerStats };
   applyChanges: { params: { events: FileChange[] }; result: IndexStats };
   search: { params: { query: string; options: SearchOptions }; result: SearchHit[] };
-  stats: { params: Record<string, never>; result: IndexStats };
+  /** Find Similar Code: chunks like lines startLine..endLine (1-based, inclusive) of relPath. */
+  searchSimilar: { params: { relPath: string; startLine: number; endLine: number; limit: number }; result: SearchHit[] };
+  stats: { params: Record<string, never>; result: WorkerStats };
   /** Closes the index and deletes its files: the next open starts empty. */
   clear: { params: Record<string, never>; result: void };
   close: { params: Record<string, never>; result: void };
@@ -39,7 +53,7 @@ export type WorkerMessage =
   | { type: 'progress'; progress: IndexProgress }
   | { type: 'log'; level: 'debug' | 'info' | 'warn' | 'error'; message: string };
 
-export const METHODS: readonly MethodName[] = ['open', 'update', 'applyChanges', 'search', 'stats', 'clear', 'close'];
+export const METHODS: readonly MethodName[] = ['open', 'update', 'applyChanges', 'search', 'searchSimilar', 'stats', 'clear', 'close'];
 
 /** The worker validates what it receives: a malformed request gets an error response, never a crash. */
 export function isWorkerRequest(value: unknown): value is WorkerRequest {

@@ -1,7 +1,8 @@
 // One IndexController (and file watcher) per workspace folder, kept in step with folders being added and
 // removed, seen from outside as one index: merged search results and one summed state for the status bar.
 import * as vscode from 'vscode';
-import type { IndexStats, SearchHit } from '../core/api.js';
+import type { SearchHit } from '../core/api.js';
+import type { WorkerStats as IndexStats } from './workerProtocol.js';
 import { readConfig } from './config.js';
 import { watchWorkspace } from './fileWatcher.js';
 import { IndexController, type IndexState } from './indexController.js';
@@ -68,6 +69,20 @@ export class WorkspaceIndexes implements vscode.Disposable {
     return perFolder.flat().sort((a, b) => b.score - a.score).slice(0, max);
   }
 
+  /**
+   * Find Similar Code for lines of a file (1-based, inclusive): asked of the folder that holds the file (each
+   * folder's index embeds its own chunks). Undefined when the file is in no open folder.
+   */
+  async searchSimilar(uri: vscode.Uri, startLine: number, endLine: number, limit?: number): Promise<FolderHit[] | undefined> {
+    const folder = vscode.workspace.getWorkspaceFolder(uri);
+    const controller = folder && this.entries.get(key(folder))?.controller;
+    if (!folder || !controller) return undefined;
+    const rel = vscode.workspace.asRelativePath(uri, false);
+    const multi = this.entries.size > 1;
+    const hits = await controller.searchSimilar(rel, startLine, endLine, limit);
+    return hits.map((hit) => ({ ...hit, folder, label: multi ? `${folder.name}/${hit.path}` : hit.path }));
+  }
+
   dispose(): void {
     this.folderSub.dispose();
     for (const folder of [...this.entries.values()].map((e) => e.controller.folder)) this.remove(folder);
@@ -106,5 +121,10 @@ function sumStats(all: IndexStats[]): IndexStats {
     skipped,
     filesReadLastUpdate: all.reduce((n, s) => n + s.filesReadLastUpdate, 0),
     lastUpdateMs: Math.max(0, ...all.map((s) => s.lastUpdateMs)),
+    ...(all.some((s) => s.semantic) ? { semantic: {
+      embedded: all.reduce((n, s) => n + (s.semantic?.embedded ?? 0), 0),
+      chunks: all.reduce((n, s) => n + (s.semantic?.chunks ?? 0), 0),
+      embeddedLastUpdate: all.reduce((n, s) => n + (s.semantic?.embeddedLastUpdate ?? 0), 0),
+    } } : {}),
   };
 }

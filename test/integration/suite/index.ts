@@ -10,7 +10,9 @@ export function run(): Promise<void> {
   if (suite === 'vsix') require('./vsix.test');
   else if (suite === 'multi') require('./multiRoot.test');
   else if (suite === 'lens') require('./lens.test');
-  else { require('./extension.test'); require('./lens.test'); }
+  else if (suite === 'semantic') require('./semantic.test');
+  else if (suite === 'responsiveness') require('./responsiveness.test');
+  else { require('./extension.test'); require('./lens.test'); require('./semantic.test'); }
   return new Promise((resolve, reject) => {
     mocha.run((failures) => (failures ? reject(new Error(`${failures} integration test(s) failed`)) : resolve()));
   });

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { LensApi } from '../../../extension/src/vscode/lens/index.js';
 import type { LensData } from '../../../webview/src/protocol.js';
-import { lensClick, lensProbe, screenshot, waitFor } from './harness.js';
+import { click, harnessUrl, lensClick, lensProbe, screenshot, waitFor } from './harness.js';
 
 const PAYLOAD = '</script><img src=x onerror="document.body.dataset.pwned=1">';
 const HOSTILE = [
@@ -132,5 +132,40 @@ suite('Infini Lens: attention lens (real model)', () => {
     }
     await vscode.commands.executeCommand('infiniLens.toggleAttentionHighlights');
     await vscode.commands.executeCommand('infiniLens.toggleAttentionHighlights');
+  });
+  test('a slow Show Attention shows a notification with Cancel; Cancel drops the result', async function () {
+    this.timeout(60_000);
+    // An engine that takes as long as a deep first request and reports whether it was told to stop.
+    let sawCancel = false;
+    let release!: () => void;
+    const held = new Promise<void>((r) => { release = r; });
+    const sub = lens.useEngine({
+      async lens(_req, cancel) { await held; sawCancel = cancel.isCancellationRequested; throw new Error('cancelled'); },
+      async attention() { throw new Error('not used'); },
+    });
+    try {
+      const before = lens.current;
+      const file = path.join(folder(), 'src', 'main.ts');
+      const editor = await vscode.window.showTextDocument(vscode.Uri.file(file), { preview: false });
+      const shown = lens.show(editor);
+      if (harnessUrl) {
+        await vscode.commands.executeCommand('notifications.showList');
+        await waitFor('.notifications-center .notification-list-item', 'computing attention');
+        await screenshot('lens-progress-cancel');
+        await click('.notifications-center .notification-list-item .monaco-button', 'Cancel');
+        await vscode.commands.executeCommand('notifications.hideList');
+      } else {
+        void vscode.commands.executeCommand('infiniLens.showAttention'); // a newer request cancels this one
+      }
+      // Resolves while the engine is still busy: the result is dropped without waiting for it.
+      assert.equal(await shown, undefined);
+      assert.equal(lens.current, before, 'the lens on display did not change');
+      release();
+      await new Promise((r) => setTimeout(r, 50));
+      assert.ok(sawCancel, 'the engine saw the cancellation at its next check');
+    } finally {
+      release();
+      sub.dispose();
+    }
   });
 });

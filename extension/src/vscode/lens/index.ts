@@ -77,9 +77,13 @@ class LensController implements vscode.Disposable {
     const cts = (this.pending = new vscode.CancellationTokenSource());
     this.state(true, 'Computing attention…');
     try {
-      const data = await this.fromCache(engine, doc, offset, cts.token) ?? await engine.lens(
-        { uri, label: vscode.workspace.asRelativePath(doc.uri), version, text: doc.getText(), offset }, cts.token);
-      if (cts.token.isCancellationRequested) return undefined;
+      const work = (async () => await this.fromCache(engine, doc, offset, cts.token) ?? await engine.lens(
+        { uri, label: vscode.workspace.asRelativePath(doc.uri), version, text: doc.getText(), offset }, cts.token))();
+      const data = await withCancelNotice(work, cts);
+      if (!data || cts.token.isCancellationRequested) {
+        if (this.pending === cts) this.deps.log.info('lens: Show Attention cancelled; the encoder request in flight finishes in its worker and is cached there');
+        return undefined;
+      }
       this.lensCache.set(uri, version, `seg:${data.segment}`, data);
       this.attentionCache.set(uri, version, `${data.segment}:${data.selection.token}`, data.selection);
       this.setCurrent(data);
@@ -176,6 +180,31 @@ class LensController implements vscode.Disposable {
     const r = doc.validateRange(new vscode.Range(range.startLine, range.startChar, range.endLine, range.endChar));
     await vscode.window.showTextDocument(doc, { selection: r, viewColumn: vscode.ViewColumn.One, preserveFocus: false });
   }
+}
+
+/** Requests quicker than this never show the notification (a cached segment answers in well under it). */
+const NOTICE_DELAY_MS = 700;
+
+/**
+ * Awaits `work`; if it takes longer than NOTICE_DELAY_MS, a notification with Cancel shows meanwhile (the first
+ * lens on a deep cursor can take minutes on a small CPU, docs/lens.md). Cancel (there, or a newer Show
+ * Attention cancelling `cts`) resolves undefined at once: the result is dropped. The engine checks `cts` only
+ * between encoder requests, so a request in flight still finishes in the encoder worker, which caches it.
+ */
+function withCancelNotice<T>(work: Promise<T>, cts: vscode.CancellationTokenSource): Promise<T | undefined> {
+  work.catch(() => undefined); // after a cancel nobody awaits it: its 'cancelled' error is expected
+  const cancelled = new Promise<undefined>((resolve) => {
+    if (cts.token.isCancellationRequested) resolve(undefined);
+    cts.token.onCancellationRequested(() => resolve(undefined));
+  });
+  const outcome = Promise.race([work, cancelled]);
+  const timer = setTimeout(() => void vscode.window.withProgress({
+    location: vscode.ProgressLocation.Notification, title: 'Infini Lens: computing attention (the first request on a large file can take minutes)', cancellable: true,
+  }, (_progress, token) => {
+    token.onCancellationRequested(() => cts.cancel());
+    return outcome.catch(() => undefined);
+  }), NOTICE_DELAY_MS);
+  return outcome.finally(() => clearTimeout(timer));
 }
 
 const pos = (r: SourceRange, end: 'start' | 'end'): vscode.Position =>

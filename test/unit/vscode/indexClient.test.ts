@@ -8,6 +8,7 @@ import { Worker } from 'node:worker_threads';
 import type { IndexProgress } from '../../../extension/src/core/api.js';
 import { IndexClient } from '../../../extension/src/vscode/indexClient.js';
 import { isWorkerRequest } from '../../../extension/src/vscode/workerProtocol.js';
+import { hasModel } from '../../../kernels/runtime/modelFiles.js';
 
 const WORKER = path.resolve(__dirname, '../../../extension/src/vscode/indexWorker.ts');
 
@@ -79,5 +80,42 @@ test('the worker answers a malformed request with an error instead of crashing',
     assert.deepEqual(await reply, { type: 'response', id: 7, ok: false, error: 'malformed request' });
   } finally {
     await worker.terminate();
+  }
+});
+
+const MODEL = path.resolve(__dirname, '../../../kernels/model');
+
+test('with the shipped model: embeds after lexical indexing, dense search and Find Similar through the worker', async (t) => {
+  if (!hasModel(MODEL)) return t.skip('no model in kernels/model');
+  const ws = workspace(4);
+  const progress: IndexProgress[] = [];
+  const client = new IndexClient(WORKER, { onProgress: (p) => progress.push(p) });
+  try {
+    await client.open({ ...ws, excludeGlobs: [], maxFileBytes: 1 << 20, semantic: { modelDir: MODEL, provider: 'cpu' } });
+    const stats = await client.update();
+    assert.equal(stats.semantic?.embedded, stats.chunks, JSON.stringify(stats.semantic));
+    const lexicalDone = progress.findIndex((p) => p.phase === 'done');
+    const encode = progress.findIndex((p) => p.phase === 'encode');
+    assert.ok(lexicalDone >= 0 && encode > lexicalDone, `embedding follows the lexical pass: ${JSON.stringify(progress)}`);
+    assert.equal((await client.search('handler2', { mode: 'dense', limit: 10 })).length, stats.chunks);
+    const similar = await client.searchSimilar({ relPath: 'src/file1.ts', startLine: 1, endLine: 3, limit: 10 });
+    assert.equal(similar.length, stats.chunks - 1, 'every chunk but the selection\'s own');
+    assert.ok(similar.every((h) => h.path !== 'src/file1.ts'));
+  } finally {
+    await client.dispose();
+  }
+});
+
+test('without a model: dense/hybrid fall back to lexical, Find Similar says why it cannot run', async () => {
+  const ws = workspace(3);
+  const client = new IndexClient(WORKER);
+  try {
+    await client.open({ ...ws, excludeGlobs: [], maxFileBytes: 1 << 20, semantic: { modelDir: path.join(ws.root, 'no-model'), provider: 'cpu' } });
+    const stats = await client.update();
+    assert.equal(stats.semantic, undefined);
+    assert.equal((await client.search('handler2', { mode: 'hybrid' }))[0]?.path, 'src/file2.ts');
+    await assert.rejects(client.searchSimilar({ relPath: 'src/file1.ts', startLine: 1, endLine: 3, limit: 5 }), /dense/);
+  } finally {
+    await client.dispose();
   }
 });

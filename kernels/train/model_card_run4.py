@@ -1,0 +1,61 @@
+"""Update kernels/model/model-card.json for run 4 (run 3 + identifier / unselected-docstring pairs).
+Keeps the pretraining and run 3 records; replaces eval, memory (shipped), equivalence and file hashes.
+
+python3 kernels/train/model_card_run4.py --run RUN4 --dev-score score.json --out kernels/model
+"""
+import argparse
+import json
+import os
+
+from model_card import memory_summary, sha256
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    for a in ("--run", "--dev-score", "--out"):
+        ap.add_argument(a, required=True)
+    args = ap.parse_args()
+    path = os.path.join(args.out, "model-card.json")
+    card = json.load(open(path))
+    s = json.load(open(os.path.join(args.run, "train_log.json")))["summary"]
+    eq = json.load(open(os.path.join(args.run, "equivalence.json")))
+    dev = json.load(open(args.dev_score))
+    c = s["chunks"]
+    run3_eval = dict(val_mrr10=card["eval"]["val_mrr10"], dev_overall=card["eval"]["dev"]["overall"],
+                     dev_by_language=card["eval"]["dev"]["by_language"])
+    card["version"] = 4
+    card["training"]["run4_chunks"] = dict(
+        card=s["device"], init="run 3 (shipped weights)", steps=s["steps"], seconds=round(s["sec"], 1),
+        pairs=s["pairs"], tokens=s["tokens"], tokens_per_s=round(s["tokens_per_s"]),
+        mfu_vs_989_tflops=round(s["mfu_vs_989tflops"], 4), batch=c["batch"], batch_mix=c["mix"],
+        pair_sources=s["sources"], extra_pairs_build=s["extra_pairs"], same_package_group=c["group"],
+        lr=c["lr"], max_code_tokens=c["max_code"], tau_final=round(s["tau"], 4),
+        aux_mlm=f"every {c['aux_every']} steps, weight {c['aux_weight']}, {c['aux_nseg']} x 1024 x {c['aux_seqs']}",
+        best_step=s["best_step"], wall_minutes=round(s["wall_min"], 2),
+        extra_pairs="ident: function name split into lower-case words -> the function (name hidden in its "
+                    "definition line half of the time); doc: first sentence of docstrings/doc comments the eval "
+                    "builder did not select -> the function without its doc; train-split files only")
+    card["eval"] = dict(
+        dev=dict(set="shared/eval/dev (800 queries)", chunks="40-line windows, stride 20, each encoded alone "
+                 "(<= 512 tokens), dense only", overall=dev["overall"], by_language=dev["by_language"],
+                 bm25_baseline_mrr10=0.437),
+        run3=run3_eval,
+        val_mrr10=round(s["val_mrr10_best"], 4), val_mrr10_run3_weights=round(s["val_mrr10_init"], 4),
+        val_protocol="2,040 held-out val pairs; each query ranks all val functions (chunk alone) + "
+                     "distractor windows of val files without pairs")
+    card["memory"]["gates_sigmoid_beta"] = s["gates"]
+    card["memory"]["shipped"] = memory_summary(json.load(open(os.path.join(args.run, "memory_probe.json"))))
+    card["equivalence"] = dict(torch=eq["torch"],
+                               ort_cpu_fp32_max_rel_err={g: max(v for k, v in e.items() if k != "nan")
+                                                         for g, e in eq["ort"].items() if "fp32" in g},
+                               ort_cpu_fp16_max_rel_err={g: max(v for k, v in e.items() if k != "nan")
+                                                         for g, e in eq["ort"].items() if "fp16" in g})
+    card["files"] = {f: dict(bytes=os.path.getsize(os.path.join(args.out, f)), sha256=sha256(os.path.join(args.out, f)))
+                     for f in sorted(os.listdir(args.out)) if f.endswith((".onnx", ".bin", "tokenizer.json"))}
+    json.dump(card, open(path, "w"), indent=1)
+    print(json.dumps(card["eval"]["dev"]["overall"]), card["eval"]["val_mrr10"])
+    print(json.dumps(card["memory"]["shipped"]))
+
+
+if __name__ == "__main__":
+    main()

@@ -65,7 +65,8 @@ writeFileSync(`${RUN}/user-data/User/settings.json`, JSON.stringify({
   'git.openRepositoryInParentFolders': 'never', 'typescript.validate.enable': false,
   // dev's 2,000 bulk files are there to watch and cancel lexical indexing; embedding their 12,000 chunks on a
   // small CPU would only slow the suite. Its semantic test turns embeddings on with bulk/ excluded.
-  ...(suite === 'dev' ? { 'infiniLens.embeddings.enabled': false } : {}),
+  // responsiveness: its own tests turn embeddings on (for a subfolder) once the lexical measurement is done.
+  ...(suite === 'dev' || suite === 'responsiveness' ? { 'infiniLens.embeddings.enabled': false } : {}),
 }));
 const env = {
   ...process.env, HOME: `${RUN}/home`, TMPDIR: `${RUN}/tmp`, XDG_CONFIG_HOME: `${RUN}/home/.config`,

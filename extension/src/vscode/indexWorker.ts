@@ -2,6 +2,7 @@
 // extension host's event loop. Speaks the protocol in workerProtocol.ts. Nothing here imports 'vscode'.
 import { parentPort } from 'node:worker_threads';
 import { rm } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import type { Cancellation, Logger, SearchOptions } from '../core/api.js';
 import { WorkspaceIndex } from '../index/workspaceIndex.js';
 import { Encoder } from '../../../kernels/runtime/encoder.js';
@@ -42,8 +43,11 @@ function requireIndex(): WorkspaceIndex {
 function openEncoder(): Promise<Encoder | undefined> {
   const semantic = opened?.semantic;
   if (!semantic || !hasModel(semantic.modelDir)) return Promise.resolve(undefined);
+  // One core fewer than the machine has for ONNX Runtime: background embedding must leave the extension
+  // host a core (measured in docs/vscode.md: on 2 cores, both for ORT gave 68 ms event-loop stalls).
   encoder ??= Encoder.open(semantic.modelDir, {
     provider: semantic.provider, workerPath: semantic.encoderWorkerPath, log: (m) => logger.info(m),
+    threads: encoderThreads(),
   }).then((enc) => {
     logger.info(`encoder for the index: ${enc.info.provider} (${enc.info.precision})`);
     return enc;
@@ -52,6 +56,13 @@ function openEncoder(): Promise<Encoder | undefined> {
     return undefined;
   });
   return encoder;
+}
+
+/** INFINI_LENS_INDEX_THREADS overrides (0: ONNX Runtime's default), for the side-by-side measurement only. */
+function encoderThreads(): number | undefined {
+  const env = Number(process.env.INFINI_LENS_INDEX_THREADS);
+  if (Number.isInteger(env) && env >= 0 && process.env.INFINI_LENS_INDEX_THREADS) return env || undefined;
+  return Math.max(1, availableParallelism() - 1);
 }
 
 /** Registers the dense and hybrid rankers once per opened index (idempotent). */

@@ -35,6 +35,18 @@ suite('Infini Lens: extension-host responsiveness while indexing a large corpus'
     console.log(`RESPONSIVENESS ${JSON.stringify(row)}`);
   }
 
+  test('baseline: the same window idle (nothing indexing) for 20 s', async function () {
+    this.timeout(0);
+    await api.whenIdle();
+    const h = monitorEventLoopDelay({ resolution: 10 });
+    h.enable();
+    await new Promise((r) => setTimeout(r, 20_000));
+    h.disable();
+    const row = { phase: 'idle baseline', seconds: 20, maxMs: ms(h.max), p99Ms: ms(h.percentile(99)), meanMs: ms(h.mean) };
+    results.push(row);
+    console.log(`RESPONSIVENESS ${JSON.stringify(row)}`);
+  });
+
   test('lexical indexing of the whole folder', async function () {
     this.timeout(0);
     await lens().update('embeddings.enabled', false, vscode.ConfigurationTarget.Workspace);

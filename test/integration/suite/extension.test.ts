@@ -112,6 +112,10 @@ suite('Infini Lens in VS Code', () => {
   });
 
   test('Clear Index empties it; the rebuild shows a cancellable notification; Cancel keeps part; Reindex completes it', async function () {
+    // The previous test rewrote .vscode/settings.json: let the watcher deliver and flush that change (debounced
+    // 400 ms, and the server's watcher adds its own delay) before clearing, or it lands in the cleared index.
+    await new Promise((r) => setTimeout(r, 2500));
+    await api.whenIdle();
     await vscode.commands.executeCommand('infiniLens.clearIndex');
     assert.equal((await api.whenIdle())!.files, 0);
     assert.deepEqual(await hitPaths(api, 'parseConfigFile'), []);

@@ -43,7 +43,8 @@ async function main() {
   let encoder;
   if (values.mode !== 'lexical') {
     if (!hasModel(values.model)) throw new Error(`no model in ${values.model}`);
-    encoder = await Encoder.open(values.model, { provider: 'cpu' });
+    // The bundled worker (run `node scripts/build.mjs` first): from a .mjs script the source worker cannot register tsx.
+    encoder = await Encoder.open(values.model, { provider: 'cpu', workerPath: path.join(ROOT, 'dist/worker.js') });
     await index.enableSemantic({ encoder, modelTag: modelTag(values.model) });
   }
   let t = Date.now();

@@ -5,7 +5,6 @@ weights back from the shipped ONNX files.
 """
 import json
 import os
-import tarfile
 
 import numpy as np
 import torch
@@ -142,13 +141,8 @@ class ValSet:
 def dev_run(model, tok, dev_dir, out_path, max_tok=512, top=10):
     """Dev run file: every code file's 40-line windows (stride 20), each encoded alone; cosine ranking;
     overlapping windows of one file suppressed after the first."""
-    from evaluate import CODE_EXT
-    tf = tarfile.open(os.path.join(dev_dir, "corpus.tar.xz"))
-    paths, texts = [], []
-    for m in tf.getmembers():
-        if m.isfile() and m.name.endswith(CODE_EXT):
-            paths.append(m.name.split("/", 1)[1])
-            texts.append(tf.extractfile(m).read().decode("utf-8", errors="replace"))
+    from evaluate import read_dev_corpus
+    paths, texts = read_dev_corpus(dev_dir)
     model.eval()
     seqs, meta = window_seqs(tok, texts, max_tok)
     C = encode(model, seqs)

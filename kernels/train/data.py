@@ -27,6 +27,14 @@ def load_shard(data_dir):
     return files, pairs, pairs_val
 
 
+def load_shard_or_synthetic(data_dir):
+    """The shard when `data_dir` holds one, else synthetic data (smoke runs before the shard exists)."""
+    if os.path.exists(os.path.join(data_dir, "files.jsonl.xz")):
+        return load_shard(data_dir)
+    print("no shard: synthetic data", flush=True)
+    return synthetic_shard()
+
+
 def synthetic_shard(n_files=300, seed=0):
     """Code-like files with docstring pairs, for smoke tests before the shard exists."""
     rng = random.Random(seed)

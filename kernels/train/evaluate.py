@@ -106,16 +106,22 @@ def windows(n_lines, size=40, stride=20):
     return [(s, min(n_lines, s + size - 1)) for s in starts]
 
 
-@torch.no_grad()
-def dev_run(model, cfg, tok, dev_dir, out_path, size=40, stride=20, top=10):
-    """Embed 40-line windows (stride 20) of every code file of the dev corpus (each file encoded whole,
-    memory across its segments), rank by cosine, suppress overlapping windows of one file."""
+def read_dev_corpus(dev_dir):
+    """Code files of the dev corpus tarball: paths relative to corpus/ (the scorer's form) and their text."""
     tf = tarfile.open(os.path.join(dev_dir, "corpus.tar.xz"))
     paths, texts = [], []
     for m in tf.getmembers():
         if m.isfile() and m.name.endswith(CODE_EXT):
             paths.append(m.name.split("/", 1)[1])
             texts.append(tf.extractfile(m).read().decode("utf-8", errors="replace"))
+    return paths, texts
+
+
+@torch.no_grad()
+def dev_run(model, cfg, tok, dev_dir, out_path, size=40, stride=20, top=10):
+    """Embed 40-line windows (stride 20) of every code file of the dev corpus (each file encoded whole,
+    memory across its segments), rank by cosine, suppress overlapping windows of one file."""
+    paths, texts = read_dev_corpus(dev_dir)
     toks = tokenize_files(tok, texts, with_lines=True)
     rand = random_blocks(1234, cfg.n_layers, cfg.n_heads, cfg.nb, cfg.window, cfg.n_global,
                          cfg.n_random).to(DEV)

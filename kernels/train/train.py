@@ -14,7 +14,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from data import (MASK, PAD, QRY, MLMBatches, load_shard, pack, synthetic_shard, tokenize_files,
+from data import (MASK, PAD, QRY, MLMBatches, load_shard_or_synthetic, pack, tokenize_files,
                   train_tokenizer)
 from model import Config, Encoder, random_blocks
 
@@ -286,11 +286,7 @@ def main():
     seed_all(tc["seed"])
     os.makedirs(args.out, exist_ok=True)
     T0 = time.time()
-    if os.path.exists(os.path.join(args.data, "files.jsonl.xz")):
-        files, pairs, pairs_val = load_shard(args.data)
-    else:
-        print("no shard: synthetic data", flush=True)
-        files, pairs, pairs_val = synthetic_shard()
+    files, pairs, pairs_val = load_shard_or_synthetic(args.data)
     if args.smoke:
         files = files[::max(1, len(files) // 1500)]
     keep = {f["id"] for f in files}

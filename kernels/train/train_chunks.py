@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from chunks import Spans, TextSpans, ValSet, encode, load_from_onnx, query_ids
-from data import MLMBatches, load_shard, synthetic_shard, tokenize_files
+from data import MLMBatches, load_shard_or_synthetic, tokenize_files
 from model import Config, Encoder
 from train import DEV, flops_per_token, fresh_rand, mlm_loss, seed_all
 
@@ -67,11 +67,7 @@ def main():
     from tokenizers import Tokenizer
     tok = Tokenizer.from_file(os.path.join(args.init, "tokenizer.json"))
     tok.save(os.path.join(args.out, "tokenizer.json"))
-    if os.path.exists(os.path.join(args.data, "files.jsonl.xz")):
-        files, pairs, pairs_val = load_shard(args.data)
-    else:
-        print("no shard: synthetic data", flush=True)
-        files, pairs, pairs_val = synthetic_shard()
+    files, pairs, pairs_val = load_shard_or_synthetic(args.data)
     if args.smoke:
         files = files[::max(1, len(files) // 400)]
     fmap = {f["id"]: f for f in files}

@@ -170,13 +170,14 @@ def load_from_onnx(model, query_onnx):
     by name; per block, in graph order, Wqkvᵀ, β, Woᵀ, W1ᵀ, W2ᵀ; then W_eᵀ (the MatMul/Sigmoid inputs)."""
     import onnx
     from onnx import numpy_helper
-    g = onnx.load(query_onnx).graph                                         # reads weights.fp32.bin beside it
+    g = onnx.load(query_onnx).graph                                         # reads the weights file beside it
     sd = {k: v.clone() for k, v in model.state_dict().items()}
     unnamed = []
     for t in g.initializer:
-        a = torch.from_numpy(numpy_helper.to_array(t).copy())
+        a = torch.from_numpy(numpy_helper.to_array(t).astype(np.float32) if t.name.endswith("__f16")
+                             else numpy_helper.to_array(t).copy())
         if t.name.startswith("m."):
-            sd[t.name[2:]] = a
+            sd[t.name[2:].removesuffix("__f16")] = a
         elif t.name.startswith("onnx::MatMul_") or t.name.startswith("onnx::Sigmoid_"):
             unnamed.append(a)
     names = []

@@ -1,5 +1,9 @@
 """Export the trained encoder to ONNX (CONTRACT.md): encoder, encoder_dense, query, lens; fp32 and fp16.
-All graphs of one precision share one external weights file (identical tensors stored once, by content).
+All graphs share one external weights file `weights.bin` (identical tensors stored once, by content). Run 5 on:
+a float32 graph's weight that is exactly representable in float16 (the trained weights are rounded to fp16 at
+the end of training) is stored as float16 and cast back by a Cast node at the graph's start, which onnxruntime
+folds when the session is created: the fp32 graphs compute in float32 with exactly the trained weights, the
+fp16 graphs read the same bytes, and the weights are stored once (about half the size of two files).
 Gather-form block-sparse attention only (no FlexAttention in the graphs), opset 17, standard ops.
 
 python3 kernels/train/export.py --run DIR --out DIR/model   (then check: --check)
@@ -23,6 +27,7 @@ OPSET = 17
 # the TorchScript-based exporter (dynamic_axes, one trace); newer torch defaults to the dynamo exporter
 LEGACY = {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters else {}
 EXTERNAL_MIN_BYTES = 1024
+F16 = "__f16"                                              # suffix of a float32 weight stored as float16
 
 
 class EncoderGraph(nn.Module):
@@ -106,11 +111,33 @@ def export_one(module, cfg, kind, device):
     return onnx.load_from_string(buf.getvalue())
 
 
-def share_weights(protos, weights_path):
-    """Move every tensor >= 1 KiB (initializers and Constant nodes) into one file; identical bytes once."""
+def store_fp16(g):
+    """Float32 initializers (>= 1 KiB) that float16 holds exactly -> float16 initializer + Cast(to float)."""
+    inits, casts = [], []
+    for t in g.initializer:
+        if t.data_type == onnx.TensorProto.FLOAT:
+            arr = numpy_helper.to_array(t)
+            h = arr.astype(np.float16)
+            if arr.nbytes >= EXTERNAL_MIN_BYTES and np.array_equal(h.astype(np.float32), arr):
+                inits.append(numpy_helper.from_array(h, t.name + F16))
+                casts.append(onnx.helper.make_node("Cast", [t.name + F16], [t.name], name=t.name + F16 + "_cast",
+                                                   to=onnx.TensorProto.FLOAT))
+                continue
+        inits.append(t)
+    del g.initializer[:]
+    g.initializer.extend(inits)
+    nodes = casts + list(g.node)
+    del g.node[:]
+    g.node.extend(nodes)
+    return len(casts)
+
+
+def share_weights(protos, weights_path, fp16_store=()):
+    """Move every tensor >= 1 KiB (initializers and Constant nodes) into one file; identical bytes once.
+    Graphs named in fp16_store keep their fp16-exact float32 weights as float16 (store_fp16)."""
     table, blob = {}, bytearray()
     loc = os.path.basename(weights_path)
-    for proto in protos.values():
+    for name, proto in protos.items():
         g = proto.graph
         keep = []
         for node in g.node:                                                 # large Constants -> initializers
@@ -124,6 +151,8 @@ def share_weights(protos, weights_path):
                 keep.append(node)
         del g.node[:]
         g.node.extend(keep)
+        if name in fp16_store:
+            print(name, "float32 weights stored as float16:", store_fp16(g), flush=True)
         for t in g.initializer:
             if not t.HasField("raw_data"):
                 arr = numpy_helper.to_array(t)
@@ -165,26 +194,27 @@ def main():
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    report = {}
+    report, protos = {}, {}
     for prec, dtype in (("fp32", torch.float32), ("fp16", torch.float16)):
         if prec not in args.precisions.split(","):
             continue
         model, cfg = load_model(args.run, device if prec == "fp16" else "cpu", dtype)
         dev = next(model.parameters()).device
-        protos = {f"encoder.{prec}": export_one(EncoderGraph(model, "gather"), cfg, "encoder", dev),
-                  f"query.{prec}": export_one(QueryGraph(model), cfg, "query", dev)}
+        protos[f"encoder.{prec}"] = export_one(EncoderGraph(model, "gather"), cfg, "encoder", dev)
+        protos[f"query.{prec}"] = export_one(QueryGraph(model), cfg, "query", dev)
         if prec == "fp32":
             protos["encoder_dense.fp32"] = export_one(EncoderGraph(model, "dense"), cfg, "encoder_dense", dev)
             protos["lens.fp32"] = export_one(LensGraph(model), cfg, "lens", dev)
-        nbytes = share_weights(protos, os.path.join(args.out, f"weights.{prec}.bin"))
-        for name, proto in protos.items():
-            path = os.path.join(args.out, f"{name}.onnx")
-            onnx.save(proto, path)
-            onnx.checker.check_model(path)
-            ops = sorted({n.op_type for n in proto.graph.node})
-            report[name] = dict(bytes=os.path.getsize(path), ops=ops)
-        report[f"weights.{prec}.bin"] = dict(bytes=nbytes)
-        print(prec, "weights", nbytes, "bytes", flush=True)
+    nbytes = share_weights(protos, os.path.join(args.out, "weights.bin"),
+                           fp16_store={n for n in protos if n.endswith(".fp32")})
+    for name, proto in protos.items():
+        path = os.path.join(args.out, f"{name}.onnx")
+        onnx.save(proto, path)
+        onnx.checker.check_model(path)
+        ops = sorted({n.op_type for n in proto.graph.node})
+        report[name] = dict(bytes=os.path.getsize(path), ops=ops)
+    report["weights.bin"] = dict(bytes=nbytes)
+    print("weights", nbytes, "bytes", flush=True)
     json.dump(report, open(os.path.join(args.out, "export_report.json"), "w"), indent=1)
     print(json.dumps({k: v["bytes"] for k, v in report.items()}), flush=True)
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The one command on the GPU machine: tests (smoke), train, export, ORT check + fixtures, probes, dev run,
 # ORT CPU benchmark; every step bounded by a wall-clock deadline so $OUT is always written.
-# Usage (repo root): bash kernels/train/run_gpu.sh smoke|full|full2|run3|run4 [SECONDS]   (needs carry: .data .evalcarry)
+# Usage (repo root): bash kernels/train/run_gpu.sh smoke|full|full2|run3|run4|run5 [SECONDS]   (needs carry: .data .evalcarry)
+# run5 carries .r5data (pairs/pack.py) and .evalcarry, and .r5ckpt/ckpt16.pt to go on from an earlier run-5 call
 set -u
 MODE=${1:-smoke}; BUDGET=${2:-170}
 export PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=true
@@ -41,16 +42,25 @@ elif [ "$MODE" = run4 ]; then   # run 3 + identifier/docstring pairs built here 
   step fixtures 50 python3 fixtures.py --graphs --run $R --model $R/model --out $R/fixtures
   step evaluate 10 python3 evaluate.py --run $R --dev "$ROOT/.evalcarry" --chunk
   QUICK=; TOKS=; DEVARG=()
+elif [ "$MODE" = run5 ]; then   # packed data with comment pairs, batch 2048, weights rounded to fp16, one weights.bin
+  RES=(); [ -f "$ROOT/.r5ckpt/ckpt16.pt" ] && RES=(--resume "$ROOT/.r5ckpt/ckpt16.pt")
+  step train 105 python3 train_chunks.py --config configs/chunks5.json --init "$ROOT/kernels/model" --out $R \
+    --data "$ROOT/.r5data" --deadline $(( DEADLINE - 107 )) "${RES[@]}"
+  step ckpt16 95 python3 -c "import torch; c = torch.load('$R/ckpt.pt'); c['model'] = {k: (v.half() if v.is_floating_point() else v) for k, v in c['model'].items()}; torch.save(c, '$OUT/ckpt16.pt')"
+  step export 80 python3 export.py --run $R --out $R/model
+  step fixtures 45 python3 fixtures.py --graphs --run $R --model $R/model --out $R/fixtures
+  step evaluate 8 python3 evaluate.py --run $R --dev "$ROOT/.evalcarry" --chunk
+  QUICK=; TOKS=; DEVARG=()
 else
   step pytest-flex 500 python3 -m pytest -q -x tests -k "flex or encoder_paths"
   step train 150 python3 train.py --config configs/base.json --out $R --data "$ROOT/.data" "${TOKARG[@]}" \
     --deadline $(( DEADLINE - 175 ))
   QUICK=; TOKS=4096,16384,65536; DEVARG=(--dev "$ROOT/.evalcarry")
 fi
-[[ "$MODE" != run[34] ]] && step export 95 python3 export.py --run $R --out $R/model
-[[ "$MODE" != run[34] ]] && step fixtures 60 python3 fixtures.py --graphs --run $R --model $R/model --out $R/fixtures
-[[ "$MODE" != run[34] ]] && step probe-mlm 45 python3 evaluate.py --run $R --ckpt ckpt_mlm.pt $QUICK
-[[ "$MODE" != run[34] ]] && step evaluate 12 python3 evaluate.py --run $R "${DEVARG[@]}" $QUICK
+[[ "$MODE" != run[345] ]] && step export 95 python3 export.py --run $R --out $R/model
+[[ "$MODE" != run[345] ]] && step fixtures 60 python3 fixtures.py --graphs --run $R --model $R/model --out $R/fixtures
+[[ "$MODE" != run[345] ]] && step probe-mlm 45 python3 evaluate.py --run $R --ckpt ckpt_mlm.pt $QUICK
+[[ "$MODE" != run[345] ]] && step evaluate 12 python3 evaluate.py --run $R "${DEVARG[@]}" $QUICK
 [ -n "$TOKS" ] && step bench 12 python3 bench_ort.py --model $R/model --out $R/bench.json --tokens $TOKS
 cd $R && python3 - <<'PY' || true
 import json, os
@@ -62,5 +72,6 @@ for k, p in [("train", "train_log.json"), ("probe", "memory_probe.json"), ("prob
         m[k] = d.get("summary", d) if k == "train" else d
 json.dump(m, open(os.path.join(os.environ.get("OUT", "/tmp/out"), "metrics.json"), "w"), indent=1)
 PY
+[ "$MODE" = run5 ] && [ -f "$OUT/ckpt16.pt" ] && rm -f $R/ckpt.pt   # ckpt16.pt holds the same (fp16-rounded) weights
 tar czf /tmp/art.tgz --exclude=val_stream.npy --exclude=ckpt_init.pt --exclude=ckpt_mlm.pt -C $R . && split -b 15M /tmp/art.tgz "$OUT/art.tgz.part-"
 ls -la "$OUT"; echo "done, $(left)s left"

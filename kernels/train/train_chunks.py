@@ -4,7 +4,8 @@ temperature, aux masked-token loss on long multi-segment sequences every k-th st
 selection on held-out val pairs (chunk-alone MRR@10), never on dev. Wall-clock bounded.
 
 python3 kernels/train/train_chunks.py --config kernels/train/configs/chunks.json --init kernels/model \
-    --out DIR --data .data [--deadline EPOCH] [--smoke]
+    --out DIR --data .data [--deadline EPOCH] [--smoke] [--resume CKPT]
+Run 5 packs (pairs/pack.py) bring their extra pairs prebuilt (extra_pairs.jsonl.xz) and flag the aux files.
 Writes DIR/ckpt.pt (selected), DIR/ckpt_init.pt, DIR/tokenizer.json, DIR/val_stream.npy, DIR/train_log.json.
 """
 import argparse
@@ -19,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from chunks import Spans, TextSpans, ValSet, encode, load_from_onnx, query_ids
-from data import MLMBatches, load_shard_or_synthetic, tokenize_files
+from data import MLMBatches, load_shard_or_synthetic, read_jsonl_xz, tokenize_files
 from model import Config, Encoder
 from train import DEV, flops_per_token, fresh_rand, mlm_loss, seed_all
 
@@ -53,11 +54,12 @@ def set_lr(opt, cc, step, total):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--config", required=True)
-    ap.add_argument("--init", required=True, help="folder with query.fp32.onnx + weights.fp32.bin + tokenizer.json")
+    ap.add_argument("--init", required=True, help="folder with query.fp32.onnx + its weights file + tokenizer.json")
     ap.add_argument("--out", required=True)
     ap.add_argument("--data", default=".data")
     ap.add_argument("--deadline", type=float, default=0, help="epoch seconds by which ckpt.pt must be written")
     ap.add_argument("--smoke", action="store_true")
+    ap.add_argument("--resume", default="", help="start from this ckpt.pt (a previous call's selected weights)")
     args = ap.parse_args()
     T0 = time.time()
     conf = json.load(open(args.config))
@@ -78,7 +80,14 @@ def main():
     # extra pairs first: the pool forks before any tokenizer thread exists
     sources = []
     extra_stats = None
-    if cc.get("mix"):                                      # run 4: identifier + unselected-docstring pairs
+    packed = os.path.join(args.data, "extra_pairs.jsonl.xz")
+    if cc.get("mix") and os.path.exists(packed):          # run 5: built beforehand over all train files
+        extra = read_jsonl_xz(packed)
+        if args.smoke:
+            extra = extra[::max(1, len(extra) // 3000)]
+        extra_stats = dict(prebuilt=len(extra), **{k: sum(p["kind"] == k for p in extra)
+                                                   for k in ("ident", "doc", "comment")})
+    if cc.get("mix") and not os.path.exists(packed):      # run 4: identifier + unselected-docstring pairs
         from pairs.build_pairs import build
         try:
             extra, extra_stats = build([f for f in files if f["split"] == "train"], pairs, cc["extra_limit_s"],
@@ -86,8 +95,9 @@ def main():
         except Exception as e:                             # no retry on the GPU: fall back to run 3's pairs
             print(f"extra pairs FAILED: {e!r}", flush=True)
             extra, extra_stats = [], dict(error=repr(e))
+    if cc.get("mix"):
         T1 = time.time()
-        for kind in ("doc", "ident"):
+        for kind in ("doc", "ident", "comment"):
             ps = [p for p in extra if p["kind"] == kind]
             if ps:
                 sources.append((kind, TextSpans(tok, ps, cc["max_code"]), query_ids(tok, [p["query"] for p in ps]),
@@ -99,6 +109,8 @@ def main():
     val_files = [f for f in files if f["split"] == "val"]
     vs = ValSet(tok, fmap, pairs_val, val_files, max_distract=cc["distractors"])
     train_files = [f for f in files if f["split"] == "train"]
+    if any(f.get("aux") for f in train_files):             # a pack names its aux files
+        train_files = [f for f in train_files if f.get("aux")]
     random.Random(cc["seed"]).shuffle(train_files)
     keep, size = [], 0
     for f in train_files:                                  # aux masked-token stream: a seeded subset
@@ -116,7 +128,12 @@ def main():
     print(f"pairs {len(pairs)} val {len(pairs_val)} + {len(vs.distract)} distractors; aux stream "
           f"{len(stream)} tokens ({time.time() - T0:.0f}s)", flush=True)
 
-    model = load_from_onnx(Encoder(cfg), os.path.join(args.init, "query.fp32.onnx")).to(DEV)
+    if args.resume:
+        model = Encoder(cfg)
+        model.load_state_dict(torch.load(args.resume, map_location="cpu")["model"])
+        model = model.to(DEV)
+    else:
+        model = load_from_onnx(Encoder(cfg), os.path.join(args.init, "query.fp32.onnx")).to(DEV)
     torch.save(dict(model=model.state_dict(), config=cfg.to_dict()), os.path.join(args.out, "ckpt_init.pt"))
     attn = "sdpa"
     if DEV == "cuda":                                      # the fused kernel must equal the explicit dense form
@@ -192,12 +209,20 @@ def main():
             next_eval = time.time() + cc["eval_every_s"]
     sec = time.time() - t0
     model.load_state_dict(best_state)
+    rounded = None
+    if cc.get("round_fp16"):                               # one fp16 weights file serves both precisions
+        with torch.no_grad():
+            for prm in model.parameters():
+                prm.copy_(prm.half().float())
+        rounded = vs.mrr(model)
+        print(f"val MRR@10 {rounded:.4f} after rounding the weights to fp16", flush=True)
     torch.save(dict(model=model.state_dict(), config=cfg.to_dict()), os.path.join(args.out, "ckpt.pt"))
     n_body = sum(p.numel() for p in model.parameters()) - model.tok.weight.numel()
     summary = dict(config=cfg.to_dict(), chunks=cc, device=torch.cuda.get_device_name() if DEV == "cuda" else "cpu",
                    steps=step, sec=sec, pairs=n_pairs, tokens=n_tok, tokens_per_s=n_tok / max(sec, 1e-9),
                    mfu_vs_989tflops=n_tok / max(sec, 1e-9) * flops_per_token(cfg, n_body) / 989e12,
                    attn=attn, val_mrr10_init=v0, val_mrr10_best=best, best_step=best_step,
+                   val_mrr10_rounded_fp16=rounded, resumed_from=args.resume or None,
                    selected=cc.get("name", "run3") if best_step > 0 else "init", extra_pairs=extra_stats,
                    sources={s[0]: len(s[1].pkg) for s in sources}, tau=1 / float(scale.exp()),
                    gates=model.gates().tolist(), wall_min=(time.time() - T0) / 60)

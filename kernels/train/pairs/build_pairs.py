@@ -4,6 +4,9 @@ dropped files overlapping the dev set and holds val packages apart as split "val
          function, its name in the definition line replaced by a placeholder half of the time.
   doc:   functions with a docstring / doc comment that the eval builder did not select: query = its first
          sentence (4-40 words, not just the name); code = the function without the doc.
+  comment (run 5): a run of full-line comments (`#` / `//`) in prose (4-40 words, not commented-out code)
+         followed by a block of code: query = the comment's first sentence; code = the block (2-30 lines,
+         up to a blank line or a dedent), the comment itself left out.
 Python via `ast`; JS/TS and C via line heuristics (definition regexes + brace matching). Standard library,
 multiprocessing, bounded by a wall-clock limit (whatever is built by then is used).
 """
@@ -18,6 +21,8 @@ import zlib
 MAX_LINES = 80                  # code side: first lines of the function (the encoder keeps <= 384 tokens)
 MAX_BODY = 200                  # longer functions are skipped (as the eval builder does)
 PER_FILE = 80                   # ident pairs per file at most (big generated files would dominate)
+PER_FILE_COMMENT = 40           # comment pairs per file at most
+CODEY = re.compile(r"[=;{}()\[\]<>]|\b(?:def|return|import|var|let|const|if|for|while)\b")
 HOLE = "fn"                     # placeholder for the hidden name
 GENERIC = {"main", "init", "get", "set", "run", "setup", "teardown", "constructor", "call", "apply",
            "to string", "update", "render", "create", "handle", "process", "execute", "start", "stop"}
@@ -144,6 +149,41 @@ def brace_functions(text, lang):
     return out
 
 
+# ------------------------------------------------------------------ comment -> block
+def comment_blocks(lines, lang):
+    """(query, first code line, last code line) (0-based inclusive) of prose comments above a code block."""
+    mark = "#" if lang == "python" else "//"
+    out, i = [], 0
+    while i < len(lines):
+        s = lines[i].strip()
+        if not s.startswith(mark) or s.startswith(("#!", "# -*-", "#include", "#define", "#if", "#endif", "#else",
+                                                   "#pragma", "#undef", "///")):
+            i += 1
+            continue
+        j, text = i, []
+        while j < len(lines) and lines[j].strip().startswith(mark):
+            text.append(lines[j].strip()[len(mark):].strip())
+            j += 1
+        indent = len(lines[i]) - len(lines[i].lstrip())
+        k = j
+        while k < len(lines) and k - j < 30 and lines[k].strip() and \
+                len(lines[k]) - len(lines[k].lstrip()) >= indent and not lines[k].strip().startswith(mark):
+            k += 1
+        i = j
+        words = " ".join(text).split()
+        if k - j < 2 or not 4 <= len(words) <= 60:
+            continue
+        q = re.split(r"(?<=[.!?])\s", " ".join(words))[0].strip()
+        qw = q.split()
+        if not 4 <= len(qw) <= 40 or len(CODEY.findall(q)) > 1 or sum(w.isalpha() for w in qw) < 0.7 * len(qw):
+            continue
+        if q.lower().startswith(("todo", "fixme", "xxx", "noqa", "pylint", "type:", "eslint", "copyright",
+                                 "license", "see ", "http")):
+            continue
+        out.append((q, j, k - 1))
+    return out
+
+
 # ------------------------------------------------------------------ per file
 def file_pairs(args):
     f, taken, seed = args
@@ -179,6 +219,14 @@ def file_pairs(args):
                 rest = [l for l in code if l.strip()]
                 if len(rest) >= 3:
                     out.append(dict(kind="doc", query=sq, code="\n".join(code[:MAX_LINES])))
+    n_comment = 0
+    for q, a, b in comment_blocks(lines, lang):
+        if n_comment >= PER_FILE_COMMENT or any(not (b + 1 < x or a + 1 > y) for x, y in taken):
+            continue
+        block = lines[a:b + 1]
+        ind = min(len(l) - len(l.lstrip()) for l in block if l.strip())
+        out.append(dict(kind="comment", query=q, code="\n".join(l[ind:] for l in block)))
+        n_comment += 1
     for p in out:
         p["file_id"], p["pkg"], p["lang"] = f["id"], f["pkg"], lang
     return out
@@ -208,7 +256,8 @@ def build(files, pairs, limit_s=60, procs=None, seed=4321):
             uniq.append(p)
     uniq.sort(key=lambda p: (p["file_id"], p["kind"], p["query"]))    # deterministic order
     return uniq, dict(files_done=done, files=len(work), sec=time.time() - t0,
-                      ident=sum(p["kind"] == "ident" for p in uniq), doc=sum(p["kind"] == "doc" for p in uniq))
+                      ident=sum(p["kind"] == "ident" for p in uniq), doc=sum(p["kind"] == "doc" for p in uniq),
+                      comment=sum(p["kind"] == "comment" for p in uniq))
 
 
 if __name__ == "__main__":

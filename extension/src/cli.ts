@@ -2,6 +2,7 @@
 //   index <folder> [--index-dir D] [--exclude GLOB]...           progress on stderr, summary on stdout
 //   search "<query>" --workspace <folder> [--json] [--limit N] [--mode M] [--index-dir D]
 //   eval --set <dir> --mode lexical --out <run.jsonl> [--limit N] [--index-dir D]
+//   eval-fusion --set <dir> --grid grid.json --out-dir D            one run file per hybrid fusion setting
 //   bench-query --workspace <folder> [--queries FILE] [--rounds N] [--index-dir D]
 //   digest --workspace <folder> [--index-dir D]                   fingerprint of the stored index (crash test)
 import * as fs from 'node:fs';
@@ -9,18 +10,20 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { createHash } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import type { IndexProgress, IndexStats, Logger, SearchMode } from './core/api.js';
+import type { IndexProgress, IndexStats, Logger, SearchHit, SearchMode } from './core/api.js';
 import { WorkspaceIndex } from './index/workspaceIndex.js';
 import { Encoder } from '../../kernels/runtime/encoder.js';
 import { hasModel, modelTag } from '../../kernels/runtime/modelFiles.js';
 import type { ProviderSetting } from '../../kernels/runtime/providers.js';
 import { benchOne, ONE_COMMAND, runBench } from './cliBench.js';
+import { fuseHybrid, HYBRID_DEFAULTS, hybridDepths, resolveFusion, type FusionSettings, type Ranked } from './search/hybrid.js';
 
 const USAGE = `usage:
   infini-lens index <folder> [--index-dir DIR] [--exclude GLOB]... [--verbose] [--embed]
   infini-lens search "<query>" --workspace <folder> [--json] [--limit N] [--mode lexical|dense|hybrid]
   infini-lens similar <file> --workspace <folder> --lines START-END [--limit N] [--json]
   infini-lens eval --set <dir> --mode lexical|dense|hybrid --out <run.jsonl> [--limit N] [--index-dir DIR]
+  infini-lens eval-fusion --set <dir> --grid grid.json --out-dir DIR [--limit N] [--index-dir DIR]
   infini-lens bench-query --workspace <folder> [--queries queries.jsonl] [--rounds N]
   infini-lens bench [--sizes 4k,64k,1M] [--providers cpu,webgpu] [--graphs encoder,encoder_dense]
   infini-lens digest --workspace <folder> [--index-dir DIR]
@@ -29,7 +32,11 @@ semantic options (dense/hybrid, similar, index --embed):
   --provider P         auto|webgpu|cuda|cpu (default auto)
   --memory on|off      build the workspace memory with the whole-file encoder (default off: slow on a CPU)
   --query-memory on|off  queries read the workspace memory (default off; needs --memory on)
-  --fusion rrf|score   hybrid fusion: reciprocal rank (k = 60, default) or min-max normalised scores`;
+  --fusion rrf|score   hybrid fusion: weighted reciprocal rank or weighted min-max normalised scores
+  --dense-weight W     the dense side's weight in [0, 1] (lexical gets 1 - W)
+  --rrf-k K            k of reciprocal-rank fusion
+  --dense-only N|all   how many of the dense side's best may join when lexical did not find them
+                       (defaults, from search/hybrid.ts: ${describeFusion(HYBRID_DEFAULTS)})`;
 
 const MODES: readonly SearchMode[] = ['lexical', 'dense', 'hybrid'];
 
@@ -44,7 +51,8 @@ async function main(argv: string[]): Promise<void> {
       out: { type: 'string' }, queries: { type: 'string' }, rounds: { type: 'string' }, verbose: { type: 'boolean' },
       model: { type: 'string' }, provider: { type: 'string' }, memory: { type: 'string' }, 'query-memory': { type: 'string' },
       embed: { type: 'boolean' }, lines: { type: 'string' }, sizes: { type: 'string' }, providers: { type: 'string' },
-      graphs: { type: 'string' }, fusion: { type: 'string' },
+      graphs: { type: 'string' }, fusion: { type: 'string' }, 'dense-weight': { type: 'string' }, 'rrf-k': { type: 'string' },
+      'dense-only': { type: 'string' }, grid: { type: 'string' }, 'out-dir': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -57,8 +65,7 @@ async function main(argv: string[]): Promise<void> {
     modelDir: values.model ? path.resolve(values.model) : defaultModelDir(), provider: parseProvider(values.provider),
     memory: onOff(values.memory, '--memory', false), queryMemory: onOff(values['query-memory'], '--query-memory', false),
   };
-  const fusion = values.fusion === undefined ? 'rrf' : values.fusion;
-  if (fusion !== 'rrf' && fusion !== 'score') throw new UsageError(`--fusion must be rrf or score, got '${fusion}'`);
+  const fusion = parseFusion(values.fusion, values['dense-weight'], values['rrf-k'], values['dense-only']);
   if (semantic.queryMemory && !semantic.memory) throw new UsageError('--query-memory on needs --memory on');
   // The encoder is opened only for commands that need it, once, and closed on exit.
   const open = async (folder: string, indexDir?: string, wantSemantic = mode !== 'lexical') => {
@@ -118,6 +125,9 @@ async function main(argv: string[]): Promise<void> {
       return benchOne(arg ?? '{}');
     case 'eval':
       return runEval(requireDir(values.set, '--set <dir>'), mode, values.out, limit ?? 10, values['index-dir'], open);
+    case 'eval-fusion':
+      return runEvalFusion(requireDir(values.set, '--set <dir>'), values.grid, values['out-dir'], limit ?? 10, values['index-dir'],
+        (folder, dir) => open(folder, dir, true));
     case 'bench-query':
       return benchQuery(requireDir(values.workspace, '--workspace <folder>'), values.queries,
         values.rounds ? positiveInt(values.rounds, '--rounds') : 3, mode, values['index-dir'], open);
@@ -204,6 +214,62 @@ async function runEval(setDir: string, mode: SearchMode, out: string | undefined
   }
 }
 
+/**
+ * Many hybrid fusion settings from one index and one pass of queries: each query's lexical and dense rankings are
+ * fetched once (at the depths hybrid search uses) and fused per setting with the same function hybrid search
+ * runs, so each run file is what `eval --mode hybrid` with that setting writes. Also writes lexical.jsonl and
+ * dense.jsonl (each side's top N) and settings.json (file name → full setting).
+ */
+async function runEvalFusion(setDir: string, gridFile: string | undefined, outDir: string | undefined, limit: number,
+  indexDir: string | undefined, open: Open): Promise<void> {
+  if (!gridFile) throw new UsageError('eval-fusion needs --grid <grid.json> (a JSON array of {name?, method?, denseWeight?, rrfK?, denseOnly?})');
+  if (!outDir) throw new UsageError('eval-fusion needs --out-dir <folder>');
+  const grid = JSON.parse(fs.readFileSync(gridFile, 'utf8')) as unknown;
+  if (!Array.isArray(grid) || grid.length === 0) throw new UsageError(`${gridFile}: needs a non-empty JSON array of settings`);
+  const settings: { name: string; s: FusionSettings }[] = grid.map((g: Partial<FusionSettings> & { name?: string }, i) => {
+    const { name, ...rest } = g;
+    if (rest.denseOnly === null || (rest.denseOnly as unknown) === 'all') rest.denseOnly = Infinity; // JSON has no Infinity
+    let s: FusionSettings;
+    try { s = resolveFusion(rest); } catch (e) { throw new UsageError(`${gridFile} entry ${i}: ${(e as Error).message}`); }
+    const n = name ?? describeFusion(s).replace(/[^A-Za-z0-9.=_-]+/g, '_');
+    if (!/^[A-Za-z0-9.=_-]+$/.test(n) || n === 'lexical' || n === 'dense') throw new UsageError(`${gridFile} entry ${i}: bad name '${n}'`);
+    return { name: n, s };
+  });
+  const corpus = requireDir(path.join(setDir, 'corpus'), '<set>/corpus (unpack corpus.tar.xz there)');
+  const queries = readQueries(path.join(setDir, 'queries.jsonl'));
+  const dir = indexDir ?? path.join(os.tmpdir(), `infinilens-eval-${createHash('sha1').update(corpus).digest('hex').slice(0, 12)}`);
+  const index = await open(corpus, dir);
+  try {
+    requireMode(index, 'hybrid');
+    const t0 = Date.now();
+    const stats = await index.update(progressPrinter());
+    process.stderr.write(`${summary(stats, Date.now() - t0, index.indexPath)}${semanticSummary(index)}\n`);
+    const depth = hybridDepths(limit);
+    const key = (h: SearchHit) => `${h.path}\t${h.startLine}\t${h.endLine}`;
+    const runs = new Map<string, string[]>([['lexical', []], ['dense', []], ...settings.map((x) => [x.name, []] as [string, string[]])]);
+    const line = (id: string, hits: readonly SearchHit[]) =>
+      JSON.stringify({ id, results: hits.map((h) => ({ path: h.path, start_line: h.startLine, end_line: h.endLine })) });
+    for (const q of queries) {
+      const lexHits = await index.search(q.query, { limit: depth.lexical, mode: 'lexical' });
+      const denseHits = await index.search(q.query, { limit: depth.dense, mode: 'dense' });
+      const byKey = new Map<string, SearchHit>();
+      for (const h of [...lexHits, ...denseHits]) if (!byKey.has(key(h))) byKey.set(key(h), h);
+      const lex: Ranked<string>[] = lexHits.map((h) => ({ id: key(h), score: h.score }));
+      const dense: Ranked<string>[] = denseHits.map((h) => ({ id: key(h), score: h.score }));
+      runs.get('lexical')!.push(line(q.id, lexHits.slice(0, limit)));
+      runs.get('dense')!.push(line(q.id, denseHits.slice(0, limit)));
+      for (const { name, s } of settings) runs.get(name)!.push(line(q.id, fuseHybrid(lex, dense, limit, s).map((r) => byKey.get(r.id)!)));
+    }
+    fs.mkdirSync(outDir, { recursive: true });
+    for (const [name, lines] of runs) fs.writeFileSync(path.join(outDir, `${name}.jsonl`), `${lines.join('\n')}\n`);
+    fs.writeFileSync(path.join(outDir, 'settings.json'), JSON.stringify(Object.fromEntries(settings.map(({ name, s }) =>
+      [name, { ...s, denseOnly: Number.isFinite(s.denseOnly) ? s.denseOnly : 'all' }])), null, 1));
+    process.stderr.write(`wrote ${runs.size} run files (${queries.length} queries, top ${limit}) to ${outDir}\n`);
+  } finally {
+    await index.close();
+  }
+}
+
 /** Warm query latency from the same layer the CLI search uses: index once, then time each query. */
 async function benchQuery(folder: string, queriesFile: string | undefined, rounds: number, mode: SearchMode, indexDir: string | undefined, open: Open): Promise<void> {
   const index = await open(folder, indexDir);
@@ -242,6 +308,25 @@ function readQueries(file: string): EvalQuery[] {
     if (typeof q.id !== 'string' || typeof q.query !== 'string') throw new UsageError(`${file}:${i + 1}: needs "id" and "query"`);
     return { id: q.id, query: q.query };
   });
+}
+
+function describeFusion(s: FusionSettings): string {
+  return `${s.method} w=${s.denseWeight}${s.method === 'rrf' ? ` k=${s.rrfK}` : ''} dense-only=${Number.isFinite(s.denseOnly) ? s.denseOnly : 'all'}`;
+}
+
+/** --fusion / --dense-weight / --rrf-k / --dense-only over the defaults in search/hybrid.ts. */
+function parseFusion(method: string | undefined, weight: string | undefined, k: string | undefined, denseOnly: string | undefined): Partial<FusionSettings> {
+  if (method !== undefined && method !== 'rrf' && method !== 'score') throw new UsageError(`--fusion must be rrf or score, got '${method}'`);
+  const num = (v: string | undefined, flag: string) => {
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (v.trim() === '' || !Number.isFinite(n)) throw new UsageError(`${flag} needs a number, got '${v}'`);
+    return n;
+  };
+  const f: Partial<FusionSettings> = { method, denseWeight: num(weight, '--dense-weight'), rrfK: num(k, '--rrf-k'),
+    denseOnly: denseOnly === 'all' ? Infinity : num(denseOnly, '--dense-only') };
+  try { resolveFusion(f); } catch (e) { throw new UsageError((e as Error).message); }
+  return f;
 }
 
 function requireMode(index: WorkspaceIndex, mode: SearchMode): void {

@@ -54,7 +54,7 @@ export interface WorkspaceIndexOptions {
   /** Follow symbolic links (cycles are detected by realpath). Default true. */
   followSymlinks?: boolean;
   logger?: Logger;
-  /** Hybrid fusion: 'rrf' (reciprocal rank, k = 60; default) or 'score' (min–max normalised, equal weights). */
+  /** Hybrid fusion: overrides of HYBRID_DEFAULTS (search/hybrid.ts: method, dense weight, RRF k, dense-only cap) or a method name. */
   fusion?: Fusion;
 }
 

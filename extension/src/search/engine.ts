@@ -2,11 +2,10 @@
 import type { SearchHit, SearchMode, SearchOptions } from '../core/api.js';
 import type { IndexStore } from '../index/store.js';
 import { LexicalRanker } from './lexicalRanker.js';
-import { normalizedScoreFusion, reciprocalRankFusion, type Fusion, type RankedChunk, type Ranker } from './ranker.js';
+import type { RankedChunk, Ranker } from './ranker.js';
+import { fuseHybrid, hybridDepths, resolveFusion, type Fusion, type FusionSettings } from './hybrid.js';
 
 export const DEFAULT_LIMIT = 20;
-/** Hybrid asks each side for more than it returns, so fusion has candidates that only one side found. */
-const HYBRID_DEPTH = 4;
 
 export class ModeUnavailableError extends Error {
   constructor(readonly mode: SearchMode) {
@@ -18,8 +17,11 @@ export class ModeUnavailableError extends Error {
 export class SearchEngine {
   private readonly rankers = new Map<Exclude<SearchMode, 'hybrid'>, Ranker>();
 
-  /** How hybrid fuses: reciprocal-rank fusion (k = 60) by default, the standard choice when scales differ. */
-  constructor(private readonly store: IndexStore, private readonly fusion: Fusion = 'rrf') {
+  private readonly fusion: FusionSettings;
+
+  /** How hybrid fuses: HYBRID_DEFAULTS (hybrid.ts) overlaid with `fusion`. */
+  constructor(private readonly store: IndexStore, fusion?: Fusion) {
+    this.fusion = resolveFusion(fusion);
     this.register(new LexicalRanker(store));
   }
 
@@ -42,9 +44,10 @@ export class SearchEngine {
     if (!this.available(mode)) throw new ModeUnavailableError(mode);
     let ranked: RankedChunk[];
     if (mode === 'hybrid') {
-      const depth = limit * HYBRID_DEPTH;
-      const lists = await Promise.all([this.rankers.get('lexical')!.rank(query, depth), this.rankers.get('dense')!.rank(query, depth)]);
-      ranked = this.fusion === 'rrf' ? reciprocalRankFusion(lists, limit) : normalizedScoreFusion(lists, limit);
+      // Each side is asked for more than is returned, so fusion has candidates that only one side found.
+      const depth = hybridDepths(limit);
+      const [lex, dense] = await Promise.all([this.rankers.get('lexical')!.rank(query, depth.lexical), this.rankers.get('dense')!.rank(query, depth.dense)]);
+      ranked = fuseHybrid(lex, dense, limit, this.fusion);
     } else {
       ranked = await this.rankers.get(mode)!.rank(query, limit);
     }

@@ -48,4 +48,5 @@ export function normalizedScoreFusion(lists: readonly RankedChunk[][], limit: nu
     .slice(0, limit);
 }
 
-export type Fusion = 'rrf' | 'score';
+// Hybrid search fuses with the weighted two-sided fusion in hybrid.ts (the functions above are the equal-weight forms).
+export type { Fusion } from './hybrid.js';

@@ -401,8 +401,15 @@ async function indexStats(a: Record<string, string | boolean | undefined>): Prom
     tokens += chunkStream(ids, rc).length; counted++;
     lines += t.split('\n').length;
   }
-  const res = { root, indexDir, files, skippedFiles, chunks, embedded, embeddedCounted: counted, embeddedTokens: tokens,
-    filesWithEmbeddings: seenFiles.size, linesOfThoseFiles: linesOfFiles, complete: counted === rows.length };
+  const wallS = Number(a.wall ?? NaN) / 1000, exit = Number(a.exit ?? NaN);
+  // the CLI's own log (--verbose): which provider the encoder got, and its last progress line
+  const log = a.log && existsSync(String(a.log)) ? readFileSync(String(a.log), 'utf8').split('\n') : [];
+  const encoderLine = log.find((l) => l.startsWith('encoder: provider')) ?? null;
+  const lastProgress = [...log].reverse().find((l) => l.startsWith('[')) ?? null;
+  const res = { root, indexDir, requestedProvider: a.provider ?? null, encoderLine, lastProgress, wall_s: wallS, exit, finished: exit === 0,
+    files, skippedFiles, chunks, embedded, embeddedCounted: counted, embeddedTokens: tokens,
+    filesWithEmbeddings: seenFiles.size, linesOfThoseFiles: linesOfFiles, complete: counted === rows.length,
+    embeddedTokensPerS: tokens / wallS };
   writeFileSync(String(a.out ?? 'index_stats.json'), JSON.stringify(res, null, 1));
   console.log(`index: ${files} files stored (${skippedFiles} skipped), ${chunks} chunks, ${embedded} embedded; ` +
     `tokens of ${counted}${counted === rows.length ? '' : ` of ${rows.length} (time budget)`} embedded chunks: ${tokens}`);
@@ -454,13 +461,13 @@ function summary(dir: string): void {
     if (!p) continue;
     console.log(`profile ${p.provider}: nodes ${JSON.stringify(p.nodesPerProvider)}; CPU fallbacks ${JSON.stringify(p.cpuFallbackOps)}; top: ${p.topNodes.map((n) => `${n.op} ${(n.share * 100).toFixed(0)}%`).join(', ')}`);
   }
-  const corpus = readJson<{ files: number; lines: number; roots: { root: string }[]; meets: boolean }>(path.join(dir, 'corpus.json'));
-  const idx = readJson<{ wall_s: number; finished: boolean; exit: number }>(path.join(dir, 'index_run.json'));
-  const st = readJson<{ files: number; chunks: number; embedded: number; embeddedTokens: number; complete: boolean; embeddedCounted: number }>(path.join(dir, 'index_stats.json'));
-  if (corpus) console.log(`corpus: ${corpus.files} files, ${corpus.lines} lines (${corpus.roots.map((r) => r.root).join(', ')}); ${corpus.meets ? 'meets' : 'below'} the 20k files / 5M lines bar`);
-  if (idx && st) console.log(`index --embed (webgpu): ${idx.finished ? 'finished' : `stopped by the time limit (exit ${idx.exit})`} after ${idx.wall_s.toFixed(0)} s; ` +
-    `${st.files} files stored, ${st.embedded}/${st.chunks} chunks embedded, ${st.embeddedTokens} tokens${st.complete ? '' : ` (of ${st.embeddedCounted} chunks counted)`}; ` +
-    `end-to-end ${(st.embeddedTokens / idx.wall_s).toFixed(0)} embedded tokens/s`);
+  const corpus = readJson<{ files: number; lines: number; roots: { root: string }[]; meets: boolean; minFiles: number; minLines: number }>(path.join(dir, 'corpus.json'));
+  const st = readJson<{ wall_s: number; finished: boolean; exit: number; encoderLine: string | null; files: number; chunks: number; embedded: number;
+    embeddedTokens: number; complete: boolean; embeddedCounted: number; linesOfThoseFiles: number }>(path.join(dir, 'index_stats.json'));
+  if (corpus) console.log(`corpus: ${corpus.files} files, ${corpus.lines} lines (${corpus.roots.map((r) => r.root).join(', ')}); ${corpus.meets ? 'meets' : 'below'} the ${corpus.minFiles} files / ${corpus.minLines} lines bar`);
+  if (st) console.log(`index --embed (${st.encoderLine ?? 'encoder line not in the log'}): ${st.finished ? 'finished' : `did not finish (exit ${st.exit}; 124 = time limit)`} after ${st.wall_s.toFixed(1)} s; ` +
+    `${st.files} files stored, ${st.embedded}/${st.chunks} chunks embedded, ${st.embeddedTokens} tokens${st.complete ? '' : ` (only ${st.embeddedCounted} chunks counted)`}; ` +
+    `end-to-end ${(st.embeddedTokens / st.wall_s).toFixed(0)} embedded tokens/s, ${(st.files / st.wall_s).toFixed(0)} files/s`);
 }
 
 function readSmi(file: string): { t: number; mib: number }[] {
@@ -475,6 +482,7 @@ async function main(): Promise<void> {
     provider: { type: 'string' }, out: { type: 'string' }, model: { type: 'string' }, sizes: { type: 'string' }, budget: { type: 'string' },
     quick: { type: 'boolean' }, segments: { type: 'string' }, graph: { type: 'string' }, 'profile-dir': { type: 'string' },
     'link-dir': { type: 'string' }, 'min-files': { type: 'string' }, 'min-lines': { type: 'string' }, root: { type: 'string' }, 'index-dir': { type: 'string' },
+    wall: { type: 'string' }, exit: { type: 'string' }, log: { type: 'string' },
   } });
   const [cmd, ...rest] = positionals;
   switch (cmd) {

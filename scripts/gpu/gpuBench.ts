@@ -421,10 +421,10 @@ function readJson<T>(file: string): T | undefined {
 }
 
 function summary(dir: string): void {
-  const torch = readJson<{ device?: string; peak_bf16_tflops?: number; rows?: { variant: string; tokens: number; tokens_per_s?: number; max_mem_mib?: number; error?: string }[] }>(path.join(dir, 'torch.json'));
+  const torch = readJson<{ device?: string; peak_bf16_tflops?: number; rows?: { variant: string; tokens: number; tokens_per_s?: number; max_mem_mib?: number; error?: string; skipped?: string }[] }>(path.join(dir, 'torch.json'));
   const benches = ['webgpu', 'cpu'].map((p) => readJson<{ provider: string; rows: Row[]; flops: Record<string, number> }>(path.join(dir, `bench_${p}.json`))).filter((b) => b);
   const smi = readSmi(path.join(dir, 'nvidia_smi.csv'));
-  const peak = torch?.peak_bf16_tflops;
+  const peak = torch?.device && torch.device !== 'cpu' ? torch.peak_bf16_tflops : undefined; // a CPU smoke run's peak is no GPU peak
   console.log(`\n==== summary (${torch?.device ?? 'no GPU / no torch result'}; bf16 matmul peak measured: ${peak ? `${peak.toFixed(0)} TFLOP/s` : 'n/a'}) ====`);
   console.log('runtime/variant                      tokens     tok/s   TFLOP/s  %peak  GPU mem MiB (nvidia-smi max in window)');
   const line = (name: string, tokens: number, tps?: number, tflops?: number, mem?: string) =>
@@ -433,9 +433,10 @@ function summary(dir: string): void {
     const fl = benches[0]?.flops ?? {};
     const f = r.variant.includes('dense') ? fl.dense : r.variant.includes('chunk') ? fl.chunk512 : fl.sparse;
     line(`torch ${r.variant}`, r.tokens, r.tokens_per_s, r.tokens_per_s && f ? (r.tokens_per_s * f) / 1e12 : undefined,
-      r.error ? `ERROR ${r.error.slice(0, 60)}` : r.max_mem_mib !== undefined ? `${r.max_mem_mib.toFixed(0)} (torch max allocated)` : '');
+      r.error ? `ERROR ${r.error.slice(0, 60)}` : r.skipped ? `skipped: ${r.skipped}` : r.max_mem_mib !== undefined ? `${r.max_mem_mib.toFixed(0)} (torch max allocated)` : '');
   }
   for (const b of benches) for (const r of b!.rows) {
+    if (r.skipped?.startsWith('provider unavailable')) continue; // said once, on the row that failed
     if (r.skipped || r.error) { line(`${r.provider} ${r.variant}`, r.tokens, undefined, undefined, r.skipped ? `skipped: ${r.skipped}` : `ERROR ${r.error!.slice(0, 80)}`); continue; }
     const m = smi.length && r.tStart && r.tEnd ? Math.max(...smi.filter((s) => s.t >= r.tStart! && s.t <= r.tEnd!).map((s) => s.mib), -1) : -1;
     line(`${r.provider} ${r.variant}`, r.tokens, r.tokensPerS, r.tflops, `${m >= 0 ? m : '-'}  rss ${r.peakRssMiB?.toFixed(0)} MiB`);

@@ -4,7 +4,7 @@ dropped files overlapping the dev set and holds val packages apart as split "val
          function, its name in the definition line replaced by a placeholder half of the time.
   doc:   functions with a docstring / doc comment that the eval builder did not select: query = its first
          sentence (4-40 words, not just the name); code = the function without the doc.
-  comment (run 5): a run of full-line comments (`#` / `//`) in prose (4-40 words, not commented-out code)
+  comment (run 5): a run of full-line comments (`#` / `//`, or a `/* */` of <= 8 lines) in prose (4-40 words, not commented-out code)
          followed by a block of code: query = the comment's first sentence; code = the block (2-30 lines,
          up to a blank line or a dedent), the comment itself left out.
 Python via `ast`; JS/TS and C via line heuristics (definition regexes + brace matching). Standard library,
@@ -156,21 +156,41 @@ def comment_blocks(lines, lang):
     out, i = [], 0
     while i < len(lines):
         s = lines[i].strip()
-        if not s.startswith(mark) or s.startswith(("#!", "# -*-", "#include", "#define", "#if", "#endif", "#else",
+        if lang != "python" and s.startswith("/*") and not s.startswith("/**"):   # C-style line comment block
+            j = i
+            while j < len(lines) and j - i < 8 and "*/" not in lines[j]:
+                j += 1
+            if j - i >= 8 or j >= len(lines) or lines[j].strip()[-2:] != "*/":
+                i = j + 1
+                continue
+            body = " ".join(lines[i:j + 1]).strip()[2:-2]
+            text = [re.sub(r"^\s*\*\s?", "", t) for t in body.split("\n")]
+            j += 1
+            indent = len(lines[i]) - len(lines[i].lstrip())
+            k = j
+            while k < len(lines) and k - j < 30 and lines[k].strip() and \
+                    len(lines[k]) - len(lines[k].lstrip()) >= indent and not lines[k].strip().startswith("/*"):
+                k += 1
+            i = j
+            if indent == 0 and k > j and C_DEF.match(lines[j]):                   # a function's doc: 'doc' pairs
+                continue
+            words = " ".join(text).replace("*", " ").split()
+        elif not s.startswith(mark) or s.startswith(("#!", "# -*-", "#include", "#define", "#if", "#endif", "#else",
                                                    "#pragma", "#undef", "///")):
             i += 1
             continue
-        j, text = i, []
-        while j < len(lines) and lines[j].strip().startswith(mark):
-            text.append(lines[j].strip()[len(mark):].strip())
-            j += 1
-        indent = len(lines[i]) - len(lines[i].lstrip())
-        k = j
-        while k < len(lines) and k - j < 30 and lines[k].strip() and \
-                len(lines[k]) - len(lines[k].lstrip()) >= indent and not lines[k].strip().startswith(mark):
-            k += 1
-        i = j
-        words = " ".join(text).split()
+        else:
+            j, text = i, []
+            while j < len(lines) and lines[j].strip().startswith(mark):
+                text.append(lines[j].strip()[len(mark):].strip())
+                j += 1
+            indent = len(lines[i]) - len(lines[i].lstrip())
+            k = j
+            while k < len(lines) and k - j < 30 and lines[k].strip() and \
+                    len(lines[k]) - len(lines[k].lstrip()) >= indent and not lines[k].strip().startswith(mark):
+                k += 1
+            i = j
+            words = " ".join(text).split()
         if k - j < 2 or not 4 <= len(words) <= 60:
             continue
         q = re.split(r"(?<=[.!?])\s", " ".join(words))[0].strip()

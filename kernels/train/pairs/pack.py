@@ -23,7 +23,7 @@ VIRTUAL = 10_000_000                                        # ids of the per-pai
 
 
 def write_xz(path, rows):
-    with lzma.open(path, "wt", encoding="utf-8", preset=9 | lzma.PRESET_EXTREME) as fh:
+    with lzma.open(path, "wt", encoding="utf-8", preset=6) as fh:
         for r in rows:
             fh.write(json.dumps(r, ensure_ascii=False) + "\n")
 

@@ -18,6 +18,19 @@ def sha256(path):
     return h.hexdigest()
 
 
+def equivalence_summary(eq):
+    """The largest relative error per graph and precision (ONNX Runtime CPU vs PyTorch float64) + torch paths."""
+    worst = {g: max(v for k, v in e.items() if k != "nan") for g, e in eq["ort"].items()}
+    return dict(torch=eq["torch"], ort_cpu_fp32_max_rel_err={g: v for g, v in worst.items() if "fp32" in g},
+                ort_cpu_fp16_max_rel_err={g: v for g, v in worst.items() if "fp16" in g})
+
+
+def file_table(out):
+    """Bytes and sha256 of every shipped model file in `out`."""
+    return {f: dict(bytes=os.path.getsize(os.path.join(out, f)), sha256=sha256(os.path.join(out, f)))
+            for f in sorted(os.listdir(out)) if f.endswith((".onnx", ".bin", "tokenizer.json"))}
+
+
 def memory_summary(probe):
     on, off = np.array(probe["mlm"]["on"]["acc_by_segment"]), np.array(probe["mlm"]["off"]["acc_by_segment"])
     return dict(acc_seg1_7=dict(on=round(on[1:8].mean(), 4), off=round(off[1:8].mean(), 4)),

@@ -7,7 +7,7 @@ import argparse
 import json
 import os
 
-from model_card import memory_summary, sha256
+from model_card import equivalence_summary, file_table, memory_summary
 
 
 def main():
@@ -43,13 +43,8 @@ def main():
                      "distractor windows of val files without pairs")
     card["memory"]["gates_sigmoid_beta"] = s["gates"]
     card["memory"]["shipped"] = memory_summary(json.load(open(os.path.join(args.run, "memory_probe.json"))))
-    card["equivalence"] = dict(torch=eq["torch"],
-                               ort_cpu_fp32_max_rel_err={g: max(v for k, v in e.items() if k != "nan")
-                                                         for g, e in eq["ort"].items() if "fp32" in g},
-                               ort_cpu_fp16_max_rel_err={g: max(v for k, v in e.items() if k != "nan")
-                                                         for g, e in eq["ort"].items() if "fp16" in g})
-    card["files"] = {f: dict(bytes=os.path.getsize(os.path.join(args.out, f)), sha256=sha256(os.path.join(args.out, f)))
-                     for f in sorted(os.listdir(args.out)) if f.endswith((".onnx", ".bin", "tokenizer.json"))}
+    card["equivalence"] = equivalence_summary(eq)
+    card["files"] = file_table(args.out)
     json.dump(card, open(path, "w"), indent=1)
     print(json.dumps(card["eval"]["dev"]["overall"]), card["eval"]["val_mrr10"])
 

@@ -33,6 +33,9 @@ step() {
 if (( DRY == 0 )); then
   [ -f .gpu/unpack.sh ] || { echo "no .gpu/unpack.sh: pack it with bash /work/shared/gpu/pack-node-ort.sh .gpu and carry it"; exit 2; }
   bash .gpu/unpack.sh >/dev/null || { echo "unpack failed"; exit 2; }
+  # the NVIDIA Vulkan ICD (libGLX_nvidia) needs the GL vendor-neutral dispatch libraries: carried as .gl/*.deb
+  if ls .gl/*.deb >/dev/null 2>&1; then for f in .gl/*.deb; do dpkg -x "$f" /; done; ldconfig; fi
+  export __EGL_VENDOR_LIBRARY_FILENAMES=/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json
   export PATH=/tmp/gpu-node:$PATH NODE_PATH=/tmp/gpu-node/node_modules
   export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
   PY=${PY:-python3}

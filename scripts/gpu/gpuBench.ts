@@ -181,23 +181,23 @@ function plan(provider: ProviderName, sizes: number[], quick: boolean): { v: Var
   const f16 = (batch: number, extra: Partial<Variant> = {}): Variant =>
     ({ id: `fp16 b${batch}${extra.outputs === 'emb-gpu' ? ' emb-gpu' : ''}`, graph: 'encoder', precision: 'fp16', batch, outputs: 'cpu', ...extra });
   const items: { v: Variant; tokens: number; best?: boolean }[] = [
-    { v: f16(64), tokens: mid },                                              // the runtime's default on a GPU
-    { v: { ...f16(64), id: 'fp32 b64', precision: 'fp32' }, tokens: mid },
-    { v: f16(16), tokens: mid },
-    { v: f16(64, { outputs: 'emb-gpu' }), tokens: mid },
-    { v: { ...f16(64), id: 'fp16 b64 novalidate', ep: { validationMode: 'disabled' } }, tokens: mid },
-    { v: { ...f16(64), id: 'fp16 b64 opt-extended', opt: 'extended' }, tokens: mid },
-    { v: { ...f16(64), id: 'dense fp32 b64', graph: 'encoder_dense', precision: 'fp32' }, tokens: mid },
+    { v: f16(16), tokens: mid },                                              // the runtime's default on a GPU
+    { v: f16(4), tokens: mid },
+    { v: f16(8), tokens: mid },
+    { v: f16(32), tokens: mid },
+    { v: f16(64), tokens: mid },                                              // the default before this run
+    { v: { ...f16(16), id: 'fp32 b16', precision: 'fp32' }, tokens: mid },
+    { v: f16(16, { outputs: 'emb-gpu' }), tokens: mid },
+    { v: { ...f16(16), id: 'dense fp32 b16', graph: 'encoder_dense', precision: 'fp32' }, tokens: mid },
     { v: { id: 'query fp16 8k-tok', graph: 'query', precision: 'fp16', batch: 8192, outputs: 'cpu' }, tokens: quick ? 8192 : 65536 },
-    { v: { id: 'query fp16 64k-tok', graph: 'query', precision: 'fp16', batch: 65536, outputs: 'cpu' }, tokens: quick ? 65536 : 262144 },
-    { v: { ...f16(64), id: 'runtime fp16 b64', runtime: true }, tokens: mid },
-    { v: f16(64), tokens: small },
+    { v: { id: 'query fp16 16k-tok', graph: 'query', precision: 'fp16', batch: 16384, outputs: 'cpu' }, tokens: quick ? 16384 : 131072 },
+    { v: { ...f16(16), id: 'runtime fp16 b16', runtime: true }, tokens: mid },
+    { v: f16(16), tokens: small },
+    { v: f16(16), tokens: big },
     { v: f16(64), tokens: big },
-    { v: f16(256), tokens: big },
-    { v: f16(256, { outputs: 'emb-gpu' }), tokens: big },
     { v: f16(64), tokens: small, best: true },                                // replaced by the fastest encoder variant at `mid`
     { v: f16(64), tokens: big, best: true },
-    { v: { ...f16(64), id: 'runtime fp16 b64', runtime: true }, tokens: big },
+    { v: { ...f16(16), id: 'runtime fp16 b16', runtime: true }, tokens: big },
   ];
   return items;
 }

@@ -23,7 +23,8 @@ export function readConfig(folder: vscode.WorkspaceFolder): LensConfig {
       ...enabledGlobs(vscode.workspace.getConfiguration('files', folder.uri).get('exclude')),
       ...enabledGlobs(vscode.workspace.getConfiguration('search', folder.uri).get('exclude')),
     ])],
-    searchMode: lens.get<SearchMode>('search.mode', 'lexical'),
+    // Embeddings off: only keyword ranking can answer, whatever the mode says.
+    searchMode: lens.get<boolean>('embeddings.enabled', true) ? lens.get<SearchMode>('search.mode', 'hybrid') : 'lexical',
     maxResults: Math.max(1, lens.get<number>('search.maxResults', 50)),
     embeddings: lens.get<boolean>('embeddings.enabled', true),
   };

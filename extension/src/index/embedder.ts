@@ -10,7 +10,7 @@ import type { EmbedJob, IndexStore } from './store.js';
 
 /** What the index needs from the encoder runtime (kernels/runtime Encoder satisfies it). */
 export interface SemanticEncoder {
-  readonly info: { config: { emb_dim: number; n_layers: number; n_kv_heads: number; d_head: number } };
+  readonly info: { provider?: string; config: { emb_dim: number; n_layers: number; n_kv_heads: number; d_head: number } };
   encodeChunks(texts: string[]): Promise<Float32Array>;
   encodeQuery(text: string, memory?: { mem: Float32Array; z: Float32Array }): Promise<Float32Array>;
   encodeFiles(files: { path: string; text: string; chunks: { startOffset: number; endOffset: number }[] }[], contributions: boolean):
@@ -21,8 +21,20 @@ export interface SemanticEncoder {
 /** Runs `fn` under the index's one-writer lock. */
 export type Locked = <T>(fn: () => Promise<T> | T) => Promise<T>;
 
-/** Chunks a request: small enough that a search waiting on the worker waits a second or two, not ten. */
+/** Chunks a request on the CPU: small enough that a search waiting on the worker waits a second or two, not ten. */
 export const EMBED_BATCH = 48;
+/** Chunks a request on a GPU provider (webgpu, cuda): the encoder plans runs of ≤ 8,192 padded tokens inside a
+ * request, so a larger request only gives it more chunks of similar length to fill those runs with, and fewer
+ * round trips; a search waits behind at most about one such request (≈ 200k tokens, under a second there). */
+export const EMBED_BATCH_GPU = 512;
+
+/** Request size and how many requests may be at the encoder at once (2: the next is read and sent while one runs,
+ * and a finished one is stored while the next runs). The CPU keeps one small request at a time, as measured for
+ * the extension host's responsiveness. */
+export function embedPlan(provider: string | undefined, batch?: number): { batch: number; depth: number } {
+  const gpu = provider !== undefined && provider !== 'cpu';
+  return { batch: batch ?? (gpu ? EMBED_BATCH_GPU : EMBED_BATCH), depth: gpu ? 2 : 1 };
+}
 
 const utf8 = new TextDecoder('utf-8');
 
@@ -30,30 +42,42 @@ export interface EmbedResult { embedded: number; skipped: number; cancelled: boo
 
 export class ChunkEmbedder {
   constructor(private readonly root: string, private readonly store: IndexStore, private readonly encoder: SemanticEncoder,
-    private readonly lock: Locked, private readonly logger: Logger, private readonly onStored: () => void) {}
+    private readonly lock: Locked, private readonly logger: Logger, private readonly onStored: () => void,
+    private readonly batchSize?: number) {}
 
   /** Embeds every chunk that has no vector yet. Cancellation is checked between requests. */
   async run(onProgress?: (p: IndexProgress) => void, cancellation?: Cancellation): Promise<EmbedResult> {
     const dim = this.encoder.info.config.emb_dim;
     const { embedded: had, chunks: total } = await this.lock(() => this.store.embeddingCounts());
     let after = 0, embedded = 0, skipped = 0;
+    const { batch, depth } = embedPlan(this.encoder.info.provider, this.batchSize);
+    const inFlight: { jobs: EmbedJob[]; vecs: Promise<Float32Array> }[] = [];
+    const storeOldest = async () => {
+      const { jobs, vecs } = inFlight.shift()!;
+      const v = await vecs; // [n, dim]
+      embedded += await this.lock(() => this.store.putEmbeddings(jobs, v, dim));
+      this.onStored();
+      onProgress?.({ phase: 'encode', filesDone: Math.min(total, had + embedded), filesTotal: total, message: 'embedding chunks' });
+    };
     onProgress?.({ phase: 'encode', filesDone: had, filesTotal: total, message: 'embedding chunks' });
     for (;;) {
       if (cancellation?.isCancellationRequested) {
+        while (inFlight.length > 0) await storeOldest(); // already computed: keep it
         this.logger.info(`Embedding cancelled after ${embedded} chunks; the next update carries on.`);
         return { embedded, skipped, cancelled: true };
       }
-      const jobs = await this.lock(() => this.store.chunksToEmbed(after, EMBED_BATCH));
+      const jobs = await this.lock(() => this.store.chunksToEmbed(after, batch));
       if (jobs.length === 0) break;
       after = jobs[jobs.length - 1]!.id;
       const ready = await this.readTexts(jobs);
       skipped += jobs.length - ready.jobs.length;
       if (ready.jobs.length === 0) continue;
-      const vecs = await this.encoder.encodeChunks(ready.texts); // [n, dim]
-      embedded += await this.lock(() => this.store.putEmbeddings(ready.jobs, vecs, dim));
-      this.onStored();
-      onProgress?.({ phase: 'encode', filesDone: Math.min(total, had + embedded), filesTotal: total, message: 'embedding chunks' });
+      const vecs = this.encoder.encodeChunks(ready.texts);
+      vecs.catch(() => undefined); // awaited in storeOldest; a failure there must not also surface as unhandled
+      inFlight.push({ jobs: ready.jobs, vecs });
+      if (inFlight.length >= depth) await storeOldest();
     }
+    while (inFlight.length > 0) await storeOldest();
     return { embedded, skipped, cancelled: false };
   }
 

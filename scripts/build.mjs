@@ -1,4 +1,4 @@
-// Builds the bundles with esbuild: the extension host (CommonJS, Node), the CLI, the index and encoder workers and the
+// Builds the bundles with esbuild: the extension host (CommonJS, Node), the CLI, the index, chunk and encoder workers and the
 // webview (browser ESM). Entries that do not exist yet are skipped so partial checkouts still build.
 import { build } from 'esbuild';
 import { existsSync, mkdirSync, cpSync } from 'node:fs';
@@ -11,6 +11,8 @@ const targets = [
   { entry: 'extension/src/vscode/extension.ts', out: 'dist/extension.js', ...node },
   { entry: 'extension/src/cli.ts', out: 'dist/cli.js', ...node },
   { entry: 'extension/src/vscode/indexWorker.ts', out: 'dist/indexWorker.js', ...node },
+  // The lexical pass's chunk workers (extension/src/index/chunkPool.ts looks for it beside the bundle that starts it).
+  { entry: 'extension/src/index/chunkWorker.ts', out: 'dist/chunkWorker.js', ...node },
   { entry: 'kernels/runtime/worker.ts', out: 'dist/worker.js', ...node },
   { entry: 'test/integration/suite/index.ts', out: 'dist/test/integration/index.js', ...node, external: ['vscode', 'onnxruntime-node', 'mocha'] },
   { entry: 'webview/src/main.ts', out: 'dist/webview/lens.js', platform: 'browser', format: 'esm', target: 'es2022',

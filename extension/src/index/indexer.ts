@@ -1,15 +1,14 @@
 // Brings the store in line with the files on disk. A file is read only when its mtime or size changed
 // (the cheap pre-check); it is re-chunked only when its content hash changed. Work is committed in batches,
 // one transaction each, so an interrupted run keeps every finished batch and the next run carries on.
-import { createHash } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import type { Cancellation, IndexProgress, IndexStats, Logger, SkipReason } from '../core/api.js';
-import { indexTokens } from '../search/tokenize.js';
-import { Chunker, splitLines, type ChunkWithText } from './chunker.js';
-import { classifyContent } from './content.js';
-import type { IndexStore, StoredChunk } from './store.js';
-import { reasonOf, statOne, type SkippedFile, type WalkOptions, type WalkResult, type WalkedFile } from './walker.js';
+import { ChunkPool, PoolClosedError, poolSize, type LexicalWorkers } from './chunkPool.js';
+import { Chunker } from './chunker.js';
+import { readFileForIndex, type FileOutcome, type ReadRequest, type ReadResult } from './fileReader.js';
+import type { IndexStore } from './store.js';
+import { statOne, type SkippedFile, type WalkOptions, type WalkResult } from './walker.js';
 
 /** Commit after this many files or this much time, whichever comes first. */
 const BATCH_FILES = 64;
@@ -25,18 +24,29 @@ interface SyncOptions {
   cancellation?: Cancellation;
 }
 
-/** What reading one file produced, applied to the store inside the batch transaction. */
-type FileOutcome =
-  | { kind: 'same'; file: WalkedFile; id: number }
-  | { kind: 'put'; file: WalkedFile; hash: string; chunks: StoredChunk[]; skip?: { reason: SkipReason; detail?: string } }
-  | { kind: 'gone'; path: string };
+/** With a chunk pool, this many files per worker are read ahead of the one being stored (bounds memory). */
+const READ_AHEAD_PER_WORKER = 8;
+
+/** Where the last full pass spent its time (the CLI prints it with --verbose / --timings). */
+export interface SyncTimings {
+  lexicalMs: number;
+  filesRead: number;
+  workers: number;
+  /** Of lexicalMs: waiting for file results (in-thread: the reading and chunking itself) and writing batches. */
+  readWaitMs: number;
+  storeMs: number;
+}
 
 export class Indexer {
   private readonly chunker = new Chunker();
   private filesRead = 0;
   private lastUpdateMs = 0;
+  private storeMs = 0;
+  /** Timings of the last full pass (sync). */
+  lastSync?: SyncTimings;
 
-  constructor(readonly root: string, private readonly store: IndexStore, private readonly logger: Logger) {}
+  constructor(readonly root: string, private readonly store: IndexStore, private readonly logger: Logger,
+    private readonly workers: LexicalWorkers = 0) {}
 
   async init(): Promise<void> {
     this.lastUpdateMs = Number(this.store.getMeta('last_update_ms') ?? 0);
@@ -58,27 +68,64 @@ export class Indexer {
       this.store.setMeta('walk_skips', JSON.stringify(countReasons(walk.skipped)));
     });
     onProgress?.({ phase: 'chunk', filesDone: 0, filesTotal: todo.length });
-    let batch: FileOutcome[] = [];
-    let batchStart = Date.now();
-    for (let i = 0; i < todo.length; i++) {
-      if (cancellation?.isCancellationRequested) {
-        this.commit(batch);
-        this.logger.info(`Indexing cancelled after ${i} of ${todo.length} files; the next update carries on.`);
-        return false;
+    // Files are read in walk order; with a pool, up to `ahead` of them are read on the workers while the
+    // results are applied here in the same order, batches and transactions as without one.
+    const size = poolSize(this.workers, todo.length);
+    const pool = size > 0 ? ChunkPool.start(size) : undefined;
+    if (size > 0 && !pool) this.logger.warn('Infini Lens: the chunk worker script is missing; reading files in one thread.');
+    if (pool) this.logger.info(`lexical pass: ${todo.length} files to read on ${pool.size} chunk workers`);
+    const ahead = pool ? pool.size * READ_AHEAD_PER_WORKER : 1;
+    const reads: (Promise<ReadResult> | undefined)[] = [];
+    let started = 0, readWaitMs = 0;
+    this.storeMs = 0;
+    const request = (i: number): ReadRequest => {
+      const k = known.get(todo[i]!.path);
+      return { file: todo[i]!, knownHash: k?.hash, knownId: k?.id };
+    };
+    try {
+      let batch: FileOutcome[] = [];
+      let batchStart = Date.now();
+      for (let i = 0; i < todo.length; i++) {
+        if (cancellation?.isCancellationRequested) {
+          this.commit(batch);
+          this.logger.info(`Indexing cancelled after ${i} of ${todo.length} files; the next update carries on.`);
+          this.lastSync = { lexicalMs: Date.now() - t0, filesRead: this.filesRead, workers: pool?.size ?? 0, readWaitMs, storeMs: this.storeMs };
+          return false;
+        }
+        for (; started < Math.min(todo.length, i + ahead); started++) reads[started] = this.read(request(started), pool);
+        const w0 = performance.now();
+        const r = await reads[i]!;
+        readWaitMs += performance.now() - w0;
+        batch.push(this.take(r));
+        reads[i] = undefined;
+        if (batch.length >= BATCH_FILES || Date.now() - batchStart >= BATCH_MS) {
+          this.commit(batch);
+          batch = [];
+          batchStart = Date.now();
+          onProgress?.({ phase: 'store', filesDone: i + 1, filesTotal: todo.length });
+        }
       }
-      batch.push(await this.readFile(todo[i]!, known.get(todo[i]!.path)?.hash, known.get(todo[i]!.path)?.id));
-      if (batch.length >= BATCH_FILES || Date.now() - batchStart >= BATCH_MS) {
-        this.commit(batch);
-        batch = [];
-        batchStart = Date.now();
-        onProgress?.({ phase: 'store', filesDone: i + 1, filesTotal: todo.length });
-      }
+      this.commit(batch);
+    } finally {
+      await pool?.close();
     }
-    this.commit(batch);
     this.lastUpdateMs = Date.now() - t0;
+    this.lastSync = { lexicalMs: this.lastUpdateMs, filesRead: this.filesRead, workers: pool?.size ?? 0, readWaitMs, storeMs: this.storeMs };
     this.store.transaction(() => this.store.setMeta('last_update_ms', String(this.lastUpdateMs)));
     onProgress?.({ phase: 'done', filesDone: todo.length, filesTotal: todo.length });
     return true;
+  }
+
+  /** One file, on the pool when there is one; a worker that died leaves the file to this thread. */
+  private read(req: ReadRequest, pool: ChunkPool | undefined): Promise<ReadResult> {
+    if (!pool) return readFileForIndex(req, this.chunker);
+    const p = pool.read(req).catch((err: unknown) => {
+      if (err instanceof PoolClosedError) throw err;
+      this.logger.warn(`Infini Lens: chunk worker failed on ${req.file.path} (${err instanceof Error ? err.message : String(err)}); reading it in this thread.`);
+      return readFileForIndex(req, this.chunker);
+    });
+    p.catch(() => undefined); // read-ahead dropped by a cancel or an error must not surface as unhandled
+    return p;
   }
 
   /** Watcher events: each path is re-stated with the walk's rules; a folder event falls back to `fullSync`. */
@@ -109,7 +156,7 @@ export class Indexer {
       }
       const k = known.get(rel);
       if (k && k.mtime === st.mtimeMs && k.size === st.size) continue;
-      outcomes.push(await this.readFile(st, k?.hash, k?.id));
+      outcomes.push(this.take(await readFileForIndex({ file: st, knownHash: k?.hash, knownId: k?.id }, this.chunker)));
     }
     this.commit(outcomes);
     this.lastUpdateMs = Date.now() - t0;
@@ -126,34 +173,18 @@ export class Indexer {
     this.chunker.dispose();
   }
 
-  private async readFile(file: WalkedFile, knownHash?: string, knownId?: number): Promise<FileOutcome> {
-    let bytes: Buffer;
-    try {
-      bytes = await fs.readFile(file.abs);
-    } catch (err) {
-      const reason = reasonOf(err);
-      this.logger.info(`skip ${file.path}: ${reason} while indexing`);
-      if (reason === 'vanished') return { kind: 'gone', path: file.path };
-      // mtime -1 so the next update tries again (permissions may be fixed without touching the file).
-      return { kind: 'put', file: { ...file, mtimeMs: -1 }, hash: '', chunks: [], skip: { reason, detail: String((err as NodeJS.ErrnoException).code) } };
+  /** A file's result, taken in file order: its log lines are written and it counts as read. */
+  private take(r: ReadResult): FileOutcome {
+    for (const l of r.logs) {
+      if (l.level === 'info') this.logger.info(l.message); else this.logger.debug?.(l.message);
     }
-    this.filesRead++;
-    this.logger.debug?.(`read ${file.path} (new or mtime/size changed)`);
-    const hash = createHash('sha256').update(bytes).digest('hex');
-    if (knownId !== undefined && hash === knownHash) return { kind: 'same', file, id: knownId };
-    const content = classifyContent(bytes);
-    if (!content.ok) {
-      this.logger.info(`skip ${file.path}: ${content.reason} (${content.detail})`);
-      return { kind: 'put', file, hash, chunks: [], skip: { reason: content.reason, detail: content.detail } };
-    }
-    const chunks = await this.chunker.chunk(file.path, content.text);
-    const pathTokens = indexTokens(file.path);
-    const lines = splitLines(content.text);
-    return { kind: 'put', file, hash, chunks: chunks.map((c) => toStored(c, pathTokens, lines)) };
+    if (r.read) this.filesRead++;
+    return r.outcome;
   }
 
   private commit(batch: readonly FileOutcome[]): void {
     if (batch.length === 0) return;
+    const t0 = performance.now();
     this.store.transaction(() => {
       for (const o of batch) {
         if (o.kind === 'gone') this.store.deleteFile(o.path);
@@ -161,6 +192,7 @@ export class Indexer {
         else this.store.putFile(o.file.path, o.hash, o.file.mtimeMs, o.file.size, o.chunks, o.skip);
       }
     });
+    this.storeMs += performance.now() - t0;
   }
 
   /** Workspace-relative POSIX path, or undefined when the event is outside the root. */
@@ -169,31 +201,6 @@ export class Indexer {
     if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) return undefined;
     return rel.split(path.sep).join('/');
   }
-}
-
-/** Lines on each side of a chunk indexed as its context: neighbouring code and comments often say what a
- * function is for (section comments, callers, the sibling it mirrors) when its own text does not. */
-const CONTEXT_LINES = 15;
-
-function toStored(c: ChunkWithText, pathTokens: string, lines: readonly string[]): StoredChunk {
-  const { text, ...chunk } = c;
-  const before = lines.slice(Math.max(0, c.startLine - 1 - CONTEXT_LINES), c.startLine - 1);
-  const after = lines.slice(c.endLine, c.endLine + CONTEXT_LINES);
-  return {
-    ...chunk, snippet: snippetOf(text),
-    tokens: { name: indexTokens(c.name ?? ''), path: pathTokens, body: indexTokens(text), context: indexTokens([...before, ...after].join('\n')) },
-  };
-}
-
-/** First non-blank lines, trimmed, for a result list; never the whole chunk. */
-function snippetOf(text: string): string {
-  const lines: string[] = [];
-  for (const line of text.split('\n')) {
-    if (line.trim() === '') continue;
-    lines.push(line.trimEnd().slice(0, 160));
-    if (lines.length === 3) break;
-  }
-  return lines.join('\n');
 }
 
 function countReasons(skipped: readonly SkippedFile[]): Partial<Record<SkipReason, number>> {

@@ -18,6 +18,7 @@ import type {
 import { IndexStore } from './store.js';
 import { walkWorkspace, type WalkOptions } from './walker.js';
 import { Indexer, type FileChangeEvent } from './indexer.js';
+import type { LexicalWorkers } from './chunkPool.js';
 import { SearchEngine } from '../search/engine.js';
 import type { Fusion, Ranker } from '../search/ranker.js';
 import { DenseRanker, type EmbeddingMatrix } from '../search/denseRanker.js';
@@ -36,6 +37,8 @@ export interface SemanticOptions {
   memory?: boolean;
   /** Queries read the workspace memory (needs memory). Default false: measured not to help, see docs/search.md. */
   queryMemory?: boolean;
+  /** Chunks per encode request; default by provider (embedder.ts embedPlan: 48 on the CPU, 512 on a GPU). */
+  embedBatch?: number;
 }
 
 export interface SemanticStats { embedded: number; chunks: number; embeddedLastUpdate: number; memoryFiles?: number }
@@ -54,6 +57,10 @@ export interface WorkspaceIndexOptions {
   /** Follow symbolic links (cycles are detected by realpath). Default true. */
   followSymlinks?: boolean;
   logger?: Logger;
+  /** Lexical pass on a pool of chunk worker threads (chunkPool.ts): 'auto' = cores − 1 (at most 12) for a full
+   * pass of ≥ 128 files on > 2 cores, else in this thread; a number forces that many (0 = never). Default 0: the
+   * watcher and the extension's index worker read in their own thread unless told otherwise. */
+  lexicalWorkers?: LexicalWorkers;
   /** Hybrid fusion: overrides of HYBRID_DEFAULTS (search/hybrid.ts: method, dense weight, RRF k, dense-only cap) or a method name. */
   fusion?: Fusion;
 }
@@ -61,15 +68,32 @@ export interface WorkspaceIndexOptions {
 /** A file-watcher event, path relative to the root (POSIX) or absolute inside it. */
 export type FileChange = FileChangeEvent;
 
+/** Where the last update() spent its time (the CLI prints it with --verbose / --timings). */
+export interface UpdateTimings {
+  walkMs: number;
+  /** The lexical pass: reading, chunking and storing the files that changed. */
+  lexicalMs: number;
+  filesRead: number;
+  /** Of lexicalMs: waiting for file results (in-thread: reading and chunking them) and writing the batches. */
+  readWaitMs: number;
+  storeMs: number;
+  /** Chunk workers of the lexical pass (0 = read in the index's own thread). */
+  lexicalWorkers: number;
+  /** The embedding pass (only with enableSemantic): wall time and chunks stored. */
+  embedMs?: number;
+  embedded?: number;
+}
+
 export const silentLogger: Logger = { info() {}, warn() {}, error() {} };
 
 export class WorkspaceIndex {
   private queue: Promise<unknown> = Promise.resolve();
   private semanticQueue: Promise<unknown> = Promise.resolve();
+  private timings: UpdateTimings = { walkMs: 0, lexicalMs: 0, filesRead: 0, readWaitMs: 0, storeMs: 0, lexicalWorkers: 0 };
   private semantic?: { opts: SemanticOptions; embedder: ChunkEmbedder; dense: DenseRanker; memory?: MemorySync; matrix?: EmbeddingMatrix; lastEmbedded: number };
   private constructor(
     readonly root: string,
-    private readonly options: Required<Omit<WorkspaceIndexOptions, 'logger' | 'fusion'>> & { logger: Logger },
+    private readonly options: Required<Omit<WorkspaceIndexOptions, 'logger' | 'fusion' | 'lexicalWorkers'>> & { logger: Logger },
     private readonly store: IndexStore,
     private readonly indexer: Indexer,
     private readonly engine: SearchEngine,
@@ -86,7 +110,7 @@ export class WorkspaceIndex {
       logger: options.logger ?? silentLogger,
     };
     const store = await IndexStore.open(path.join(full.storageDir, 'index.sqlite'), full.logger);
-    const indexer = new Indexer(abs, store, full.logger);
+    const indexer = new Indexer(abs, store, full.logger, options.lexicalWorkers ?? 0);
     await indexer.init();
     return new WorkspaceIndex(abs, full, store, indexer, new SearchEngine(store, options.fusion));
   }
@@ -102,8 +126,13 @@ export class WorkspaceIndex {
 
   private async fullSync(onProgress?: (p: IndexProgress) => void, cancellation?: Cancellation): Promise<void> {
     onProgress?.({ phase: 'walk', filesDone: 0, filesTotal: 0 });
+    const t0 = Date.now();
     const walk = await walkWorkspace(this.root, this.walkOptions());
+    const walkMs = Date.now() - t0;
     await this.indexer.sync(walk, { onProgress, cancellation });
+    const sync = this.indexer.lastSync;
+    this.timings = { walkMs, lexicalMs: sync?.lexicalMs ?? 0, filesRead: sync?.filesRead ?? 0, readWaitMs: sync?.readWaitMs ?? 0,
+      storeMs: sync?.storeMs ?? 0, lexicalWorkers: sync?.workers ?? 0 };
     if (this.semantic) this.semantic.matrix = undefined; // chunk ids may have gone or been reused
   }
 
@@ -118,7 +147,7 @@ export class WorkspaceIndex {
       const lock = <T>(fn: () => Promise<T> | T) => this.serial(async () => fn());
       const embedder = new ChunkEmbedder(this.root, this.store, opts.encoder, lock, this.options.logger, () => {
         if (this.semantic) this.semantic.matrix = undefined;
-      });
+      }, opts.embedBatch);
       const memory = opts.memory ? MemorySync.open(this.options.storageDir, opts.encoder, opts.modelTag, this.options.logger) : undefined;
       const useMemory = opts.queryMemory === true && memory !== undefined;
       const dense = new DenseRanker(() => this.embeddingMatrix(),
@@ -139,8 +168,11 @@ export class WorkspaceIndex {
   private async semanticPassNow(onProgress?: (p: IndexProgress) => void, cancellation?: Cancellation): Promise<void> {
     const s = this.semantic;
     if (!s) return;
+    const t0 = Date.now();
     const r = await s.embedder.run(onProgress, cancellation);
     s.lastEmbedded = r.embedded;
+    this.timings.embedMs = Date.now() - t0;
+    this.timings.embedded = r.embedded;
     if (r.cancelled) return;
     if (s.memory) await s.memory.run(this.root, this.store, s.opts.encoder, (fn) => this.serial(async () => fn()), onProgress, cancellation);
     onProgress?.({ phase: 'done', filesDone: 0, filesTotal: 0 });
@@ -220,6 +252,11 @@ export class WorkspaceIndex {
 
   stats(): IndexStats {
     return this.indexer.stats();
+  }
+
+  /** Where the last full update spent its time (walk, lexical pass, embedding pass). */
+  lastTimings(): UpdateTimings {
+    return { ...this.timings };
   }
 
   /** Where the index file lives (for "reveal index" / diagnostics). */

@@ -1,0 +1,84 @@
+// Reading one file for the index: bytes → content hash → text/skip classification → chunks → FTS token strings.
+// The one implementation of that CPU work, run either in the indexer's own thread or in a chunk worker
+// (chunkWorker.ts); its result is plain data (structured-clone safe) that the indexer applies to the store.
+// Log lines are returned, not written, so the indexer emits them in file order whichever thread did the work.
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs/promises';
+import type { SkipReason } from '../core/api.js';
+import { indexTokens } from '../search/tokenize.js';
+import { splitLines, type Chunker, type ChunkWithText } from './chunker.js';
+import { classifyContent } from './content.js';
+import type { StoredChunk } from './store.js';
+import { reasonOf, type WalkedFile } from './walker.js';
+
+/** What reading one file produced, applied to the store inside the batch transaction. */
+export type FileOutcome =
+  | { kind: 'same'; file: WalkedFile; id: number }
+  | { kind: 'put'; file: WalkedFile; hash: string; chunks: StoredChunk[]; skip?: { reason: SkipReason; detail?: string } }
+  | { kind: 'gone'; path: string };
+
+/** One file to read, with what the store knows of it (an unchanged hash only touches the row). */
+export interface ReadRequest { file: WalkedFile; knownHash?: string; knownId?: number }
+
+export interface ReadLog { level: 'info' | 'debug'; message: string }
+
+export interface ReadResult {
+  outcome: FileOutcome;
+  /** Whether the bytes were read (counts toward filesReadLastUpdate). */
+  read: boolean;
+  logs: ReadLog[];
+}
+
+export async function readFileForIndex({ file, knownHash, knownId }: ReadRequest, chunker: Chunker): Promise<ReadResult> {
+  const logs: ReadLog[] = [];
+  let bytes: Buffer;
+  try {
+    bytes = await fs.readFile(file.abs);
+  } catch (err) {
+    const reason = reasonOf(err);
+    logs.push({ level: 'info', message: `skip ${file.path}: ${reason} while indexing` });
+    if (reason === 'vanished') return { outcome: { kind: 'gone', path: file.path }, read: false, logs };
+    // mtime -1 so the next update tries again (permissions may be fixed without touching the file).
+    return {
+      outcome: { kind: 'put', file: { ...file, mtimeMs: -1 }, hash: '', chunks: [], skip: { reason, detail: String((err as NodeJS.ErrnoException).code) } },
+      read: false, logs,
+    };
+  }
+  logs.push({ level: 'debug', message: `read ${file.path} (new or mtime/size changed)` });
+  const hash = createHash('sha256').update(bytes).digest('hex');
+  if (knownId !== undefined && hash === knownHash) return { outcome: { kind: 'same', file, id: knownId }, read: true, logs };
+  const content = classifyContent(bytes);
+  if (!content.ok) {
+    logs.push({ level: 'info', message: `skip ${file.path}: ${content.reason} (${content.detail})` });
+    return { outcome: { kind: 'put', file, hash, chunks: [], skip: { reason: content.reason, detail: content.detail } }, read: true, logs };
+  }
+  const chunks = await chunker.chunk(file.path, content.text);
+  const pathTokens = indexTokens(file.path);
+  const lines = splitLines(content.text);
+  return { outcome: { kind: 'put', file, hash, chunks: chunks.map((c) => toStored(c, pathTokens, lines)) }, read: true, logs };
+}
+
+/** Lines on each side of a chunk indexed as its context: neighbouring code and comments often say what a
+ * function is for (section comments, callers, the sibling it mirrors) when its own text does not. */
+const CONTEXT_LINES = 15;
+
+function toStored(c: ChunkWithText, pathTokens: string, lines: readonly string[]): StoredChunk {
+  const { text, ...chunk } = c;
+  const before = lines.slice(Math.max(0, c.startLine - 1 - CONTEXT_LINES), c.startLine - 1);
+  const after = lines.slice(c.endLine, c.endLine + CONTEXT_LINES);
+  return {
+    ...chunk, snippet: snippetOf(text),
+    tokens: { name: indexTokens(c.name ?? ''), path: pathTokens, body: indexTokens(text), context: indexTokens([...before, ...after].join('\n')) },
+  };
+}
+
+/** First non-blank lines, trimmed, for a result list; never the whole chunk. */
+function snippetOf(text: string): string {
+  const lines: string[] = [];
+  for (const line of text.split('\n')) {
+    if (line.trim() === '') continue;
+    lines.push(line.trimEnd().slice(0, 160));
+    if (lines.length === 3) break;
+  }
+  return lines.join('\n');
+}

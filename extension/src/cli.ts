@@ -1,5 +1,5 @@
 // Headless CLI over the same core the extension uses (bundled to dist/cli.js):
-//   index <folder> [--index-dir D] [--exclude GLOB]...           progress on stderr, summary on stdout
+//   index <folder> [--index-dir D] [--exclude GLOB]... [--workers N|auto] [--timings]   progress on stderr, summary on stdout
 //   search "<query>" --workspace <folder> [--json] [--limit N] [--mode M] [--index-dir D]
 //   eval --set <dir> --mode lexical --out <run.jsonl> [--limit N] [--index-dir D]
 //   eval-fusion --set <dir> --grid grid.json --out-dir D            one run file per hybrid fusion setting
@@ -11,7 +11,8 @@ import * as path from 'node:path';
 import { createHash } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import type { IndexProgress, IndexStats, Logger, SearchHit, SearchMode } from './core/api.js';
-import { WorkspaceIndex } from './index/workspaceIndex.js';
+import { WorkspaceIndex, type UpdateTimings } from './index/workspaceIndex.js';
+import type { LexicalWorkers } from './index/chunkPool.js';
 import { Encoder } from '../../kernels/runtime/encoder.js';
 import { hasModel, modelTag } from '../../kernels/runtime/modelFiles.js';
 import type { ProviderSetting } from '../../kernels/runtime/providers.js';
@@ -19,7 +20,7 @@ import { benchOne, ONE_COMMAND, runBench } from './cliBench.js';
 import { fuseHybrid, HYBRID_DEFAULTS, hybridDepths, resolveFusion, type FusionSettings, type Ranked } from './search/hybrid.js';
 
 const USAGE = `usage:
-  infini-lens index <folder> [--index-dir DIR] [--exclude GLOB]... [--verbose] [--embed]
+  infini-lens index <folder> [--index-dir DIR] [--exclude GLOB]... [--verbose] [--embed] [--workers N|auto] [--timings]
   infini-lens search "<query>" --workspace <folder> [--json] [--limit N] [--mode lexical|dense|hybrid]
   infini-lens similar <file> --workspace <folder> --lines START-END [--limit N] [--json]
   infini-lens eval --set <dir> --mode lexical|dense|hybrid --out <run.jsonl> [--limit N] [--index-dir DIR]
@@ -27,7 +28,12 @@ const USAGE = `usage:
   infini-lens bench-query --workspace <folder> [--queries queries.jsonl] [--rounds N]
   infini-lens bench [--sizes 4k,64k,1M] [--providers cpu,webgpu] [--graphs encoder,encoder_dense]
   infini-lens digest --workspace <folder> [--index-dir DIR]
+indexing options (every command that updates the index):
+  --workers N|auto     chunk worker threads for the lexical pass (default auto: cores - 1, at most 12, on more
+                       than 2 cores and >= 128 files to read; 0 = read files in the main thread)
+  --timings            print where index spent its time (walk, lexical pass, embedding, tokens/s); also --verbose
 semantic options (dense/hybrid, similar, index --embed):
+  --embed-batch N      chunks per encode request (default 48 on the CPU, 512 on a GPU provider)
   --model DIR          the encoder (default: kernels/model of this build)
   --provider P         auto|webgpu|cuda|cpu (default auto)
   --memory on|off      build the workspace memory with the whole-file encoder (default off: slow on a CPU)
@@ -53,6 +59,7 @@ async function main(argv: string[]): Promise<void> {
       embed: { type: 'boolean' }, lines: { type: 'string' }, sizes: { type: 'string' }, providers: { type: 'string' },
       graphs: { type: 'string' }, fusion: { type: 'string' }, 'dense-weight': { type: 'string' }, 'rrf-k': { type: 'string' },
       'dense-only': { type: 'string' }, grid: { type: 'string' }, 'out-dir': { type: 'string' },
+      workers: { type: 'string' }, timings: { type: 'boolean' }, 'embed-batch': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -64,13 +71,15 @@ async function main(argv: string[]): Promise<void> {
   const semantic: SemanticFlags = {
     modelDir: values.model ? path.resolve(values.model) : defaultModelDir(), provider: parseProvider(values.provider),
     memory: onOff(values.memory, '--memory', false), queryMemory: onOff(values['query-memory'], '--query-memory', false),
+    embedBatch: values['embed-batch'] ? positiveInt(values['embed-batch'], '--embed-batch') : undefined,
   };
+  const lexicalWorkers = parseWorkers(values.workers);
   const fusion = parseFusion(values.fusion, values['dense-weight'], values['rrf-k'], values['dense-only']);
   if (semantic.queryMemory && !semantic.memory) throw new UsageError('--query-memory on needs --memory on');
   // The encoder is opened only for commands that need it, once, and closed on exit.
   const open = async (folder: string, indexDir?: string, wantSemantic = mode !== 'lexical') => {
     const index = await WorkspaceIndex.open(folder, {
-      storageDir: indexDir ?? path.join(folder, '.infinilens'), excludeGlobs: values.exclude ?? [], logger, fusion,
+      storageDir: indexDir ?? path.join(folder, '.infinilens'), excludeGlobs: values.exclude ?? [], logger, fusion, lexicalWorkers,
     });
     if (wantSemantic || semantic.memory) await attachEncoder(index, semantic, logger);
     return index;
@@ -81,10 +90,14 @@ async function main(argv: string[]): Promise<void> {
       const folder = requireDir(arg, 'index <folder>');
       const index = await open(folder, values['index-dir'], values.embed ?? false);
       const t0 = Date.now();
+      const tokens0 = await encoderTokens();
       const stats = await index.update(progressPrinter());
       const semLine = semanticSummary(index);
+      const timings = index.lastTimings();
+      const tokens = (await encoderTokens()) - tokens0;
       await index.close();
       console.log(summary(stats, Date.now() - t0, index.indexPath) + semLine);
+      if (values.timings || values.verbose) console.log(timingLine(timings, tokens));
       return;
     }
     case 'search': {
@@ -148,7 +161,7 @@ async function main(argv: string[]): Promise<void> {
 
 type Open = (folder: string, indexDir?: string) => Promise<WorkspaceIndex>;
 
-interface SemanticFlags { modelDir: string; provider: ProviderSetting; memory: boolean; queryMemory: boolean }
+interface SemanticFlags { modelDir: string; provider: ProviderSetting; memory: boolean; queryMemory: boolean; embedBatch?: number }
 
 /** Encoders opened by this process (closed before exit: the worker thread would keep it alive). */
 const encoders: Encoder[] = [];
@@ -157,7 +170,36 @@ async function attachEncoder(index: WorkspaceIndex, f: SemanticFlags, logger: Lo
   if (!hasModel(f.modelDir)) throw new UsageError(`no encoder model in ${f.modelDir} (dense/hybrid search and --memory need one; lexical works without)`);
   const encoder = await Encoder.open(f.modelDir, { provider: f.provider, log: (m) => logger.info(m) });
   encoders.push(encoder);
-  await index.enableSemantic({ encoder, modelTag: modelTag(f.modelDir), memory: f.memory, queryMemory: f.queryMemory });
+  await index.enableSemantic({ encoder, modelTag: modelTag(f.modelDir), memory: f.memory, queryMemory: f.queryMemory, embedBatch: f.embedBatch });
+}
+
+/** Tokens the encoders of this process have run so far (chunk streams as encodeChunks counts them). */
+async function encoderTokens(): Promise<number> {
+  let n = 0;
+  for (const e of encoders) n += (await e.stats()).tokens;
+  return n;
+}
+
+/** `timings: walk … s, lexical … s (N files read, W chunk workers, …; read/wait … s, sqlite … s), embed … s (C chunks, T tokens, X tokens/s)`. */
+function timingLine(t: UpdateTimings, tokens: number): string {
+  const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+  let line = `timings: walk ${s(t.walkMs)}, lexical ${s(t.lexicalMs)} (${t.filesRead} files read, ` +
+    `${t.lexicalWorkers ? `${t.lexicalWorkers} chunk workers` : 'main thread'}`;
+  if (t.lexicalMs > 0) line += `, ${(t.filesRead / (t.lexicalMs / 1000)).toFixed(0)} files/s`;
+  line += `; ${t.lexicalWorkers ? 'waiting for workers' : 'reading+chunking'} ${s(t.readWaitMs)}, sqlite writes ${s(t.storeMs)})`;
+  if (t.embedMs !== undefined) {
+    line += `, embed ${s(t.embedMs)} (${t.embedded ?? 0} chunks, ${tokens} tokens`;
+    if (t.embedMs > 0) line += `, ${(tokens / (t.embedMs / 1000)).toFixed(0)} tokens/s`;
+    line += ')';
+  }
+  return line;
+}
+
+function parseWorkers(v: string | undefined): LexicalWorkers {
+  if (v === undefined || v === 'auto') return 'auto';
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 64) throw new UsageError(`--workers needs auto or an integer 0..64, got '${v}'`);
+  return n;
 }
 
 /** kernels/model beside this build: dist/cli.js → ../kernels/model; from source extension/src/cli.ts → ../../. */

@@ -91,7 +91,20 @@ async function main(argv: string[]): Promise<void> {
       const index = await open(folder, values['index-dir'], values.embed ?? false);
       const t0 = Date.now();
       const tokens0 = await encoderTokens();
+      // A run stopped from outside (timeout's SIGTERM, Ctrl-C) still says where its time went.
+      const onStop = (sig: NodeJS.Signals) => {
+        void (async () => {
+          const tokens = await Promise.race([encoderTokens(), new Promise<number>((r) => setTimeout(() => r(tokens0), 2000))]);
+          const t = index.lastTimings();
+          process.stdout.write(`stopped by ${sig} during the ${t.phase} pass after ${((Date.now() - t0) / 1000).toFixed(2)} s; ` +
+            `${timingLine(t, tokens - tokens0)}\n`);
+          process.exit(sig === 'SIGINT' ? 130 : 143);
+        })();
+      };
+      if (values.timings || values.verbose) { process.once('SIGTERM', onStop); process.once('SIGINT', onStop); }
       const stats = await index.update(progressPrinter());
+      process.off('SIGTERM', onStop);
+      process.off('SIGINT', onStop);
       const semLine = semanticSummary(index);
       const timings = index.lastTimings();
       const tokens = (await encoderTokens()) - tokens0;

@@ -42,7 +42,7 @@ export interface EmbedResult { embedded: number; skipped: number; cancelled: boo
 
 export class ChunkEmbedder {
   constructor(private readonly root: string, private readonly store: IndexStore, private readonly encoder: SemanticEncoder,
-    private readonly lock: Locked, private readonly logger: Logger, private readonly onStored: () => void,
+    private readonly lock: Locked, private readonly logger: Logger, private readonly onStored: (stored: number) => void,
     private readonly batchSize?: number) {}
 
   /** Embeds every chunk that has no vector yet. Cancellation is checked between requests. */
@@ -55,8 +55,9 @@ export class ChunkEmbedder {
     const storeOldest = async () => {
       const { jobs, vecs } = inFlight.shift()!;
       const v = await vecs; // [n, dim]
-      embedded += await this.lock(() => this.store.putEmbeddings(jobs, v, dim));
-      this.onStored();
+      const stored = await this.lock(() => this.store.putEmbeddings(jobs, v, dim));
+      embedded += stored;
+      this.onStored(stored);
       onProgress?.({ phase: 'encode', filesDone: Math.min(total, had + embedded), filesTotal: total, message: 'embedding chunks' });
     };
     onProgress?.({ phase: 'encode', filesDone: had, filesTotal: total, message: 'embedding chunks' });

@@ -70,6 +70,8 @@ export type FileChange = FileChangeEvent;
 
 /** Where the last update() spent its time (the CLI prints it with --verbose / --timings). */
 export interface UpdateTimings {
+  /** The pass running now, or 'done' (a stopped run reports where it was). */
+  phase: 'walk' | 'lexical' | 'embed' | 'done';
   walkMs: number;
   /** The lexical pass: reading, chunking and storing the files that changed. */
   lexicalMs: number;
@@ -89,7 +91,8 @@ export const silentLogger: Logger = { info() {}, warn() {}, error() {} };
 export class WorkspaceIndex {
   private queue: Promise<unknown> = Promise.resolve();
   private semanticQueue: Promise<unknown> = Promise.resolve();
-  private timings: UpdateTimings = { walkMs: 0, lexicalMs: 0, filesRead: 0, readWaitMs: 0, storeMs: 0, lexicalWorkers: 0 };
+  private embedStart?: number;
+  private timings: UpdateTimings = { phase: 'done', walkMs: 0, lexicalMs: 0, filesRead: 0, readWaitMs: 0, storeMs: 0, lexicalWorkers: 0 };
   private semantic?: { opts: SemanticOptions; embedder: ChunkEmbedder; dense: DenseRanker; memory?: MemorySync; matrix?: EmbeddingMatrix; lastEmbedded: number };
   private constructor(
     readonly root: string,
@@ -127,12 +130,17 @@ export class WorkspaceIndex {
   private async fullSync(onProgress?: (p: IndexProgress) => void, cancellation?: Cancellation): Promise<void> {
     onProgress?.({ phase: 'walk', filesDone: 0, filesTotal: 0 });
     const t0 = Date.now();
+    this.timings = { phase: 'walk', walkMs: 0, lexicalMs: 0, filesRead: 0, readWaitMs: 0, storeMs: 0, lexicalWorkers: 0 };
     const walk = await walkWorkspace(this.root, this.walkOptions());
     const walkMs = Date.now() - t0;
+    this.timings = { ...this.timings, phase: 'lexical', walkMs };
     await this.indexer.sync(walk, { onProgress, cancellation });
     const sync = this.indexer.lastSync;
-    this.timings = { walkMs, lexicalMs: sync?.lexicalMs ?? 0, filesRead: sync?.filesRead ?? 0, readWaitMs: sync?.readWaitMs ?? 0,
+    this.timings = { phase: 'done', walkMs, lexicalMs: sync?.lexicalMs ?? 0, filesRead: sync?.filesRead ?? 0, readWaitMs: sync?.readWaitMs ?? 0,
       storeMs: sync?.storeMs ?? 0, lexicalWorkers: sync?.workers ?? 0 };
+    const sec = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+    this.options.logger.info(`lexical pass done: walk ${sec(walkMs)}, ${this.timings.filesRead} files read in ${sec(this.timings.lexicalMs)} ` +
+      `(${this.timings.lexicalWorkers ? `${this.timings.lexicalWorkers} chunk workers` : 'main thread'}; sqlite writes ${sec(this.timings.storeMs)})`);
     if (this.semantic) this.semantic.matrix = undefined; // chunk ids may have gone or been reused
   }
 
@@ -145,8 +153,13 @@ export class WorkspaceIndex {
     return this.serial(async () => {
       if (this.store.useEmbeddingModel(opts.modelTag)) this.options.logger.info(`Infini Lens: embeddings are (re)built for model ${opts.modelTag}.`);
       const lock = <T>(fn: () => Promise<T> | T) => this.serial(async () => fn());
-      const embedder = new ChunkEmbedder(this.root, this.store, opts.encoder, lock, this.options.logger, () => {
+      const embedder = new ChunkEmbedder(this.root, this.store, opts.encoder, lock, this.options.logger, (stored) => {
         if (this.semantic) this.semantic.matrix = undefined;
+        // Live, so a run stopped part-way (the CLI on SIGTERM) can still say how far embedding got and how fast.
+        if (this.embedStart !== undefined) {
+          this.timings.embedMs = Date.now() - this.embedStart;
+          this.timings.embedded = (this.timings.embedded ?? 0) + stored;
+        }
       }, opts.embedBatch);
       const memory = opts.memory ? MemorySync.open(this.options.storageDir, opts.encoder, opts.modelTag, this.options.logger) : undefined;
       const useMemory = opts.queryMemory === true && memory !== undefined;
@@ -168,10 +181,16 @@ export class WorkspaceIndex {
   private async semanticPassNow(onProgress?: (p: IndexProgress) => void, cancellation?: Cancellation): Promise<void> {
     const s = this.semantic;
     if (!s) return;
-    const t0 = Date.now();
-    const r = await s.embedder.run(onProgress, cancellation);
+    this.embedStart = Date.now();
+    this.timings.phase = 'embed';
+    this.timings.embedMs = 0;
+    this.timings.embedded = 0;
+    const r = await s.embedder.run(onProgress, cancellation).finally(() => {
+      this.timings.embedMs = Date.now() - this.embedStart!;
+      this.timings.phase = 'done';
+      this.embedStart = undefined;
+    });
     s.lastEmbedded = r.embedded;
-    this.timings.embedMs = Date.now() - t0;
     this.timings.embedded = r.embedded;
     if (r.cancelled) return;
     if (s.memory) await s.memory.run(this.root, this.store, s.opts.encoder, (fn) => this.serial(async () => fn()), onProgress, cancellation);
@@ -254,7 +273,8 @@ export class WorkspaceIndex {
     return this.indexer.stats();
   }
 
-  /** Where the last full update spent its time (walk, lexical pass, embedding pass). */
+  /** Where the last full update spent its time (walk, lexical pass, embedding pass; the embedding figures grow
+   * while that pass runs). */
   lastTimings(): UpdateTimings {
     return { ...this.timings };
   }

@@ -37,7 +37,7 @@ async function snapshot(ws: string, dir: string, workers: LexicalWorkers) {
     for (const q of QUERIES) searches.push((await index.search(q, { limit: 20 })).map((h) => `${h.path}:${h.startLine}-${h.endLine} ${h.score.toFixed(6)}`));
     return {
       digest: index.indexStore.digest(), stats: { ...stats, lastUpdateMs: 0 }, searches, workers: timings.lexicalWorkers,
-      logs: logger.lines.filter((l) => !l.includes('chunk workers')),
+      logs: logger.lines.filter((l) => !l.includes('lexical pass')), // those two lines name the workers and times
     };
   } finally {
     await index.close();

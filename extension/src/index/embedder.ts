@@ -25,15 +25,17 @@ export type Locked = <T>(fn: () => Promise<T> | T) => Promise<T>;
 export const EMBED_BATCH = 48;
 /** Chunks a request on a GPU provider (webgpu, cuda): the encoder plans runs of ≤ 8,192 padded tokens inside a
  * request, so a larger request only gives it more chunks of similar length to fill those runs with, and fewer
- * round trips; a search waits behind at most about one such request (≈ 200k tokens, under a second there). */
+ * round trips; a search waits behind at most one such request (≈ 220k tokens: about a second there, tokenizing
+ * included). */
 export const EMBED_BATCH_GPU = 512;
 
-/** Request size and how many requests may be at the encoder at once (2: the next is read and sent while one runs,
- * and a finished one is stored while the next runs). The CPU keeps one small request at a time, as measured for
- * the extension host's responsiveness. */
-export function embedPlan(provider: string | undefined, batch?: number): { batch: number; depth: number } {
+/** Request size, and whether requests overlap the work around them: on a GPU provider the next request is paged
+ * and read while one runs, sent the moment it finishes, and the finished one is stored while the next runs (the
+ * encoder never holds more than one of ours, so a search still waits behind one request at most). The CPU keeps
+ * small requests, one step after the other, as measured for the extension host's responsiveness. */
+export function embedPlan(provider: string | undefined, batch?: number): { batch: number; overlap: boolean } {
   const gpu = provider !== undefined && provider !== 'cpu';
-  return { batch: batch ?? (gpu ? EMBED_BATCH_GPU : EMBED_BATCH), depth: gpu ? 2 : 1 };
+  return { batch: batch ?? (gpu ? EMBED_BATCH_GPU : EMBED_BATCH), overlap: gpu };
 }
 
 const utf8 = new TextDecoder('utf-8');
@@ -50,20 +52,23 @@ export class ChunkEmbedder {
     const dim = this.encoder.info.config.emb_dim;
     const { embedded: had, chunks: total } = await this.lock(() => this.store.embeddingCounts());
     let after = 0, embedded = 0, skipped = 0;
-    const { batch, depth } = embedPlan(this.encoder.info.provider, this.batchSize);
-    const inFlight: { jobs: EmbedJob[]; vecs: Promise<Float32Array> }[] = [];
-    const storeOldest = async () => {
-      const { jobs, vecs } = inFlight.shift()!;
-      const v = await vecs; // [n, dim]
-      const stored = await this.lock(() => this.store.putEmbeddings(jobs, v, dim));
+    const { batch, overlap } = embedPlan(this.encoder.info.provider, this.batchSize);
+    const store = async (jobs: EmbedJob[], vecs: Float32Array) => { // vecs: [n, dim]
+      const stored = await this.lock(() => this.store.putEmbeddings(jobs, vecs, dim));
       embedded += stored;
       this.onStored(stored);
       onProgress?.({ phase: 'encode', filesDone: Math.min(total, had + embedded), filesTotal: total, message: 'embedding chunks' });
     };
+    const send = (jobs: EmbedJob[], texts: string[]) => {
+      const vecs = this.encoder.encodeChunks(texts);
+      vecs.catch(() => undefined); // awaited below; a failure must not also surface as unhandled
+      return { jobs, vecs };
+    };
+    let running: { jobs: EmbedJob[]; vecs: Promise<Float32Array> } | undefined; // only with overlap
     onProgress?.({ phase: 'encode', filesDone: had, filesTotal: total, message: 'embedding chunks' });
     for (;;) {
       if (cancellation?.isCancellationRequested) {
-        while (inFlight.length > 0) await storeOldest(); // already computed: keep it
+        if (running) await store(running.jobs, await running.vecs); // already being computed: keep it
         this.logger.info(`Embedding cancelled after ${embedded} chunks; the next update carries on.`);
         return { embedded, skipped, cancelled: true };
       }
@@ -73,12 +78,16 @@ export class ChunkEmbedder {
       const ready = await this.readTexts(jobs);
       skipped += jobs.length - ready.jobs.length;
       if (ready.jobs.length === 0) continue;
-      const vecs = this.encoder.encodeChunks(ready.texts);
-      vecs.catch(() => undefined); // awaited in storeOldest; a failure there must not also surface as unhandled
-      inFlight.push({ jobs: ready.jobs, vecs });
-      if (inFlight.length >= depth) await storeOldest();
+      if (!overlap) {
+        await store(ready.jobs, await this.encoder.encodeChunks(ready.texts));
+        continue;
+      }
+      const done = running;
+      const doneVecs = done ? await done.vecs : undefined;
+      running = send(ready.jobs, ready.texts);
+      if (done) await store(done.jobs, doneVecs!);
     }
-    while (inFlight.length > 0) await storeOldest();
+    if (running) await store(running.jobs, await running.vecs);
     return { embedded, skipped, cancelled: false };
   }
 

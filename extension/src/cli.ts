@@ -94,10 +94,11 @@ async function main(argv: string[]): Promise<void> {
       // A run stopped from outside (timeout's SIGTERM, Ctrl-C) still says where its time went.
       const onStop = (sig: NodeJS.Signals) => {
         void (async () => {
-          const tokens = await Promise.race([encoderTokens(), new Promise<number>((r) => setTimeout(() => r(tokens0), 2000))]);
+          // The encoder answers after the request it is running (about a second on a GPU); timeout -k 5 leaves 5 s.
+          const tokens = await Promise.race([encoderTokens(), new Promise<undefined>((r) => setTimeout(() => r(undefined), 4000))]);
           const t = index.lastTimings();
           process.stdout.write(`stopped by ${sig} during the ${t.phase} pass after ${((Date.now() - t0) / 1000).toFixed(2)} s; ` +
-            `${timingLine(t, tokens - tokens0)}\n`);
+            `${timingLine(t, tokens === undefined ? undefined : tokens - tokens0)}\n`);
           process.exit(sig === 'SIGINT' ? 130 : 143);
         })();
       };
@@ -194,15 +195,15 @@ async function encoderTokens(): Promise<number> {
 }
 
 /** `timings: walk … s, lexical … s (N files read, W chunk workers, …; read/wait … s, sqlite … s), embed … s (C chunks, T tokens, X tokens/s)`. */
-function timingLine(t: UpdateTimings, tokens: number): string {
+function timingLine(t: UpdateTimings, tokens: number | undefined): string {
   const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
   let line = `timings: walk ${s(t.walkMs)}, lexical ${s(t.lexicalMs)} (${t.filesRead} files read, ` +
     `${t.lexicalWorkers ? `${t.lexicalWorkers} chunk workers` : 'main thread'}`;
   if (t.lexicalMs > 0) line += `, ${(t.filesRead / (t.lexicalMs / 1000)).toFixed(0)} files/s`;
   line += `; ${t.lexicalWorkers ? 'waiting for workers' : 'reading+chunking'} ${s(t.readWaitMs)}, sqlite writes ${s(t.storeMs)})`;
   if (t.embedMs !== undefined) {
-    line += `, embed ${s(t.embedMs)} (${t.embedded ?? 0} chunks, ${tokens} tokens`;
-    if (t.embedMs > 0) line += `, ${(tokens / (t.embedMs / 1000)).toFixed(0)} tokens/s`;
+    line += `, embed ${s(t.embedMs)} (${t.embedded ?? 0} chunks, ${tokens ?? 'unknown'} tokens`;
+    if (t.embedMs > 0 && tokens !== undefined) line += `, ${(tokens / (t.embedMs / 1000)).toFixed(0)} tokens/s`;
     line += ')';
   }
   return line;

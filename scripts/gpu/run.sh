@@ -79,8 +79,19 @@ if want count; then
   if (( DRY )); then
     step count 30 node dist/gpuBench.js count --out "$OUT/corpus.json" --link-dir "$CORPUS" --min-files 20 --min-lines 3000 --budget 20 extension/src/search extension/src/index
   else
-    ROOTS=$("$PY" -c 'import site, sysconfig; print("\n".join(site.getsitepackages() + [sysconfig.get_paths()["purelib"]]))' 2>/dev/null)
-    step count 35 node dist/gpuBench.js count --out "$OUT/corpus.json" --link-dir "$CORPUS" --budget 30 \
+    # each package folder of the Python site-packages is a root, in name order, until the bar is met: a corpus just
+    # over 20,000 files / 5M lines (the whole site-packages, ~47k files / 14M lines, does not embed in one command)
+    ROOTS=$("$PY" -c 'import site, sysconfig, os
+dirs = site.getsitepackages() + [sysconfig.get_paths()["purelib"]]
+seen = set()
+for d in dirs:
+    if os.path.isdir(d) and os.path.realpath(d) not in seen:
+        seen.add(os.path.realpath(d))
+        for n in sorted(os.listdir(d)):
+            p = os.path.join(d, n)
+            if os.path.isdir(p) and not n.endswith((".dist-info", ".egg-info", ".libs", "__pycache__")):
+                print(p)' 2>/dev/null)
+    step count 45 node dist/gpuBench.js count --out "$OUT/corpus.json" --link-dir "$CORPUS" --budget 40 \
       $ROOTS /usr/lib/python3/dist-packages /usr/local/cuda/include /usr/include
   fi
 fi

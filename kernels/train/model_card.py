@@ -18,6 +18,17 @@ def sha256(path):
     return h.hexdigest()
 
 
+def open_card(extra=()):
+    """The per-run card updaters' common start: --run, --dev-score (+ `extra` flags), --out parsed; returns
+    (args, card path, card, the run's train_log.json)."""
+    ap = argparse.ArgumentParser()
+    for a in ("--run", "--dev-score", *extra, "--out"):
+        ap.add_argument(a, required=True)
+    args = ap.parse_args()
+    path = os.path.join(args.out, "model-card.json")
+    return args, path, json.load(open(path)), json.load(open(os.path.join(args.run, "train_log.json")))
+
+
 def equivalence_summary(eq):
     """The largest relative error per graph and precision (ONNX Runtime CPU vs PyTorch float64) + torch paths."""
     worst = {g: max(v for k, v in e.items() if k != "nan") for g, e in eq["ort"].items()}

@@ -3,21 +3,15 @@ Keeps run 2's pretraining record; replaces retrieval, eval, memory (shipped), eq
 
 python3 kernels/train/model_card_run3.py --run RUN3 --dev-score score.json --dev-score-init score_init.json --out kernels/model
 """
-import argparse
 import json
 import os
 
-from model_card import equivalence_summary, file_table, memory_summary
+from model_card import equivalence_summary, file_table, memory_summary, open_card
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    for a in ("--run", "--dev-score", "--dev-score-init", "--out"):
-        ap.add_argument(a, required=True)
-    args = ap.parse_args()
-    path = os.path.join(args.out, "model-card.json")
-    card = json.load(open(path))
-    s = json.load(open(os.path.join(args.run, "train_log.json")))["summary"]
+    args, path, card, log = open_card(("--dev-score-init",))
+    s = log["summary"]
     eq = json.load(open(os.path.join(args.run, "equivalence.json")))
     dev, dev0 = json.load(open(args.dev_score)), json.load(open(args.dev_score_init))
     card["version"] = 3

@@ -3,21 +3,15 @@ Keeps the pretraining and run 3 records; replaces eval, memory (shipped), equiva
 
 python3 kernels/train/model_card_run4.py --run RUN4 --dev-score score.json --out kernels/model
 """
-import argparse
 import json
 import os
 
-from model_card import equivalence_summary, file_table, memory_summary
+from model_card import equivalence_summary, file_table, memory_summary, open_card
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    for a in ("--run", "--dev-score", "--out"):
-        ap.add_argument(a, required=True)
-    args = ap.parse_args()
-    path = os.path.join(args.out, "model-card.json")
-    card = json.load(open(path))
-    s = json.load(open(os.path.join(args.run, "train_log.json")))["summary"]
+    args, path, card, log = open_card()
+    s = log["summary"]
     eq = json.load(open(os.path.join(args.run, "equivalence.json")))
     dev = json.load(open(args.dev_score))
     c = s["chunks"]

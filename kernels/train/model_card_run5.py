@@ -4,21 +4,14 @@ run-5 training attempt (packed full shard + comment pairs, batch 2048: val never
 
 python3 kernels/train/model_card_run5.py --run RUN5 --dev-score score.json --out kernels/model
 """
-import argparse
 import json
 import os
 
-from model_card import equivalence_summary, file_table, memory_summary
+from model_card import equivalence_summary, file_table, memory_summary, open_card
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    for a in ("--run", "--dev-score", "--out"):
-        ap.add_argument(a, required=True)
-    args = ap.parse_args()
-    path = os.path.join(args.out, "model-card.json")
-    card = json.load(open(path))
-    log = json.load(open(os.path.join(args.run, "train_log.json")))
+    args, path, card, log = open_card()
     s, c = log["summary"], log["summary"]["chunks"]
     dev = json.load(open(args.dev_score))
     card["version"] = 5

@@ -3,20 +3,14 @@
 // while the next runs. Never more than one request of ours at the encoder. Both must store the same vectors.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import { WorkspaceIndex } from '../../../extension/src/index/workspaceIndex.js';
 import { embedPlan, type SemanticEncoder } from '../../../extension/src/index/embedder.js';
-import { cleanup, copyFixture, memoryLogger } from './fixture.js';
+import { cleanup, copyFixture, hashVector, memoryLogger } from './fixture.js';
 
 const DIM = 4;
 
-function vectorOf(text: string): Float32Array {
-  const h = createHash('sha256').update(text).digest();
-  const v = Float32Array.from({ length: DIM }, (_, i) => h[i]! - 127.5);
-  const n = Math.hypot(...v);
-  return v.map((x) => x / n);
-}
+const vectorOf = (text: string): Float32Array => hashVector(text, DIM);
 
 /** A slow fake encoder that records request sizes, how many requests were outstanding at once, and events. */
 function slowEncoder(provider: string) {

@@ -2,22 +2,15 @@
 // (the vectors are a deterministic function of the text), so the tests see exactly which chunks re-embed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { WorkspaceIndex } from '../../../extension/src/index/workspaceIndex.js';
 import type { SemanticEncoder } from '../../../extension/src/index/embedder.js';
-import { cleanup, copyFixture, memoryLogger } from './fixture.js';
+import { cleanup, copyFixture, hashVector, memoryLogger } from './fixture.js';
 
 const DIM = 8;
 
-/** Unit vector from a hash of the text: same text, same vector; different text, (almost surely) different. */
-function vectorOf(text: string): Float32Array {
-  const h = createHash('sha256').update(text).digest();
-  const v = Float32Array.from({ length: DIM }, (_, i) => h[i]! - 127.5);
-  const n = Math.hypot(...v);
-  return v.map((x) => x / n);
-}
+const vectorOf = (text: string): Float32Array => hashVector(text, DIM);
 
 function fakeEncoder(): SemanticEncoder & { embedded: string[] } {
   const embedded: string[] = [];

@@ -1,6 +1,7 @@
 // Shared by the core tests: a fresh copy of test/fixtures/workspace per test, and a logger that remembers.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
+import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import type { Logger } from '../../../extension/src/core/api.js';
 
@@ -32,4 +33,13 @@ export function lineOf(file: string, needle: string): number {
   const i = lines.findIndex((l) => l.includes(needle));
   if (i < 0) throw new Error(`${needle} not in ${file}`);
   return i + 1;
+}
+
+/** Unit vector of `dim` values from a hash of the text (fake encoders): same text, same vector; different text,
+ *  (almost surely) different. */
+export function hashVector(text: string, dim: number): Float32Array {
+  const h = createHash('sha256').update(text).digest();
+  const v = Float32Array.from({ length: dim }, (_, i) => h[i]! - 127.5);
+  const n = Math.hypot(...v);
+  return v.map((x) => x / n);
 }

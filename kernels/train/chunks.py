@@ -5,6 +5,7 @@ weights back from the shipped ONNX files.
 """
 import json
 import os
+import re
 
 import numpy as np
 import torch
@@ -13,6 +14,43 @@ import torch.nn.functional as F
 from data import DOC, QRY, tokenize_files
 
 CTX = 5                                                    # context lines kept either side for augmentation
+# Run 6 (experiment): a chunk's identifiers split into lower-case words, written before its code, so that query
+# words and code identifiers share tokens. Off unless a run's config sets `expand_idents` (set_expand).
+EXPAND = {"on": False, "tok": None}
+IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+KEYWORDS = set("""and as assert async await break case catch class const continue def default del delete do elif
+else enum except export extends false finally for from function global if import in instanceof int is lambda let
+long new none nonlocal not null or pass raise return self static struct switch this throw true try typedef
+typeof undefined unsigned var void while with yield char double float signed sizeof goto union extern register
+volatile inline cls args kwargs""".split())
+MAX_WORDS = 48
+
+
+def ident_words(text):
+    """Distinct lower-case words of the identifiers of `text` (camelCase / snake_case / digits split), in order of
+    first use, language keywords and 1-letter words dropped, at most MAX_WORDS."""
+    out, seen = [], set()
+    for m in IDENT.finditer(text):
+        ident = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1 \2", re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", m.group()))
+        for w in re.split(r"[_\s0-9]+", ident.lower()):
+            if len(w) > 1 and w not in KEYWORDS and w not in seen:
+                seen.add(w)
+                out.append(w)
+                if len(out) >= MAX_WORDS:
+                    return out
+    return out
+
+
+def set_expand(tok, on):
+    EXPAND["on"], EXPAND["tok"] = bool(on), tok
+
+
+def word_ids(texts):
+    """Token ids of each text's identifier words + a newline (empty lists when expansion is off)."""
+    if not EXPAND["on"]:
+        return [np.zeros(0, dtype=np.int64) for _ in texts]
+    encs = EXPAND["tok"].encode_batch([" ".join(ident_words(t)) + "\n" for t in texts], add_special_tokens=False)
+    return [np.array(e.ids, dtype=np.int64) for e in encs]
 
 
 def dev():
@@ -36,6 +74,7 @@ class Spans:
             texts.append("\n".join(lines[s - 1 - a:e + b]))
             self.a.append(a), self.n.append(e - s + 1), self.b.append(b)
         self.toks = tokenize_files(tok, texts, with_lines=True)          # ids with <doc> first, 1-based lines
+        self.words = word_ids(["\n".join(t.split("\n")[a:a + n]) for t, a, n in zip(texts, self.a, self.n)])
         self.pkg = [p["pkg"] for p in pairs]
 
     def chunk(self, i, max_tok, rng=None, p_ext=0.0):
@@ -47,7 +86,7 @@ class Spans:
             ea, eb = int(rng.integers(0, a + 1)), int(rng.integers(0, b + 1))
         lo, hi = a + 1 - ea, a + n + eb
         body = ids[1:][(lines[1:] >= lo) & (lines[1:] <= hi)]
-        return np.concatenate([[DOC], body[:max_tok - 1]]).astype(np.int64)
+        return np.concatenate([[DOC], self.words[i], body])[:max_tok].astype(np.int64)
 
 
 class TextSpans:
@@ -55,10 +94,11 @@ class TextSpans:
 
     def __init__(self, tok, pairs, max_tok=512):
         self.toks = [ids[:max_tok] for ids, _ in tokenize_files(tok, [p["code"] for p in pairs])]
+        self.words = word_ids([p["code"] for p in pairs])
         self.pkg = [p["pkg"] for p in pairs]
 
     def chunk(self, i, max_tok, rng=None, p_ext=0.0):
-        return self.toks[i][:max_tok].astype(np.int64)
+        return np.concatenate([self.toks[i][:1], self.words[i], self.toks[i][1:]])[:max_tok].astype(np.int64)
 
 
 def query_ids(tok, queries, max_len=64):
@@ -110,7 +150,7 @@ def window_seqs(tok, texts, max_tok=512, size=40, stride=20):
                 wt.append(chunk)
                 meta.append((fi, a, b))
     encs = tok.encode_batch(wt, add_special_tokens=False)
-    return [np.array([DOC] + e.ids[:max_tok - 1], dtype=np.int64) for e in encs], meta
+    return [np.concatenate([[DOC], w, e.ids])[:max_tok].astype(np.int64) for e, w in zip(encs, word_ids(wt))], meta
 
 
 class ValSet:

@@ -29,7 +29,10 @@ def load(run, ckpt="ckpt.pt"):
     model = Encoder(cfg).to(DEV)
     model.load_state_dict(ck["model"])
     model.eval()
-    return model, cfg, Tokenizer.from_file(os.path.join(run, "tokenizer.json"))
+    tok = Tokenizer.from_file(os.path.join(run, "tokenizer.json"))
+    from chunks import set_expand
+    set_expand(tok, ck.get("retrieval", {}).get("expand_idents"))  # chunk inputs as the run trained them
+    return model, cfg, tok
 
 
 @torch.no_grad()

@@ -42,9 +42,10 @@ elif [ "$MODE" = run4 ]; then   # run 3 + identifier/docstring pairs built here 
   step fixtures 50 python3 fixtures.py --graphs --run $R --model $R/model --out $R/fixtures
   step evaluate 10 python3 evaluate.py --run $R --dev "$ROOT/.evalcarry" --chunk
   QUICK=; TOKS=; DEVARG=()
-elif [ "$MODE" = run5 ]; then   # packed data with comment pairs, batch 2048, weights rounded to fp16, one weights.bin
+elif [ "$MODE" = run5 ] || [ "$MODE" = run6 ]; then   # packed data; weights rounded to fp16, one weights.bin
+  # run5: + comment pairs, batch 2048; run6: run 4's mix + identifier words before each chunk (chunks.ident_words)
   RES=(); [ -f "$ROOT/.r5ckpt/ckpt16.pt" ] && RES=(--resume "$ROOT/.r5ckpt/ckpt16.pt")
-  step train 105 python3 train_chunks.py --config configs/chunks5.json --init "$ROOT/kernels/model" --out $R \
+  step train 105 python3 train_chunks.py --config configs/chunks${MODE#run}.json --init "$ROOT/kernels/model" --out $R \
     --data "$ROOT/.r5data" --deadline $(( DEADLINE - 107 )) "${RES[@]}"
   step ckpt16 95 python3 -c "import torch; c = torch.load('$R/ckpt.pt'); c['model'] = {k: (v.half() if v.is_floating_point() else v) for k, v in c['model'].items()}; torch.save(c, '$OUT/ckpt16.pt')"
   step export 80 python3 export.py --run $R --out $R/model
@@ -57,10 +58,10 @@ else
     --deadline $(( DEADLINE - 175 ))
   QUICK=; TOKS=4096,16384,65536; DEVARG=(--dev "$ROOT/.evalcarry")
 fi
-[[ "$MODE" != run[345] ]] && step export 95 python3 export.py --run $R --out $R/model
-[[ "$MODE" != run[345] ]] && step fixtures 60 python3 fixtures.py --graphs --run $R --model $R/model --out $R/fixtures
-[[ "$MODE" != run[345] ]] && step probe-mlm 45 python3 evaluate.py --run $R --ckpt ckpt_mlm.pt $QUICK
-[[ "$MODE" != run[345] ]] && step evaluate 12 python3 evaluate.py --run $R "${DEVARG[@]}" $QUICK
+[[ "$MODE" != run[3456] ]] && step export 95 python3 export.py --run $R --out $R/model
+[[ "$MODE" != run[3456] ]] && step fixtures 60 python3 fixtures.py --graphs --run $R --model $R/model --out $R/fixtures
+[[ "$MODE" != run[3456] ]] && step probe-mlm 45 python3 evaluate.py --run $R --ckpt ckpt_mlm.pt $QUICK
+[[ "$MODE" != run[3456] ]] && step evaluate 12 python3 evaluate.py --run $R "${DEVARG[@]}" $QUICK
 [ -n "$TOKS" ] && step bench 12 python3 bench_ort.py --model $R/model --out $R/bench.json --tokens $TOKS
 cd $R && python3 - <<'PY' || true
 import json, os
@@ -72,6 +73,6 @@ for k, p in [("train", "train_log.json"), ("probe", "memory_probe.json"), ("prob
         m[k] = d.get("summary", d) if k == "train" else d
 json.dump(m, open(os.path.join(os.environ.get("OUT", "/tmp/out"), "metrics.json"), "w"), indent=1)
 PY
-[ "$MODE" = run5 ] && [ -f "$OUT/ckpt16.pt" ] && rm -f $R/ckpt.pt   # ckpt16.pt holds the same (fp16-rounded) weights
+[[ "$MODE" = run[56] ]] && [ -f "$OUT/ckpt16.pt" ] && rm -f $R/ckpt.pt   # ckpt16.pt holds the same (fp16-rounded) weights
 tar czf /tmp/art.tgz --exclude=val_stream.npy --exclude=ckpt_init.pt --exclude=ckpt_mlm.pt -C $R . && split -b 15M /tmp/art.tgz "$OUT/art.tgz.part-"
 ls -la "$OUT"; echo "done, $(left)s left"

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from chunks import Spans, TextSpans, ValSet, encode, load_from_onnx, query_ids
+from chunks import Spans, TextSpans, ValSet, encode, load_from_onnx, query_ids, set_expand
 from data import MLMBatches, load_shard_or_synthetic, read_jsonl_xz, tokenize_files
 from model import Config, Encoder
 from train import DEV, flops_per_token, fresh_rand, mlm_loss, seed_all
@@ -69,6 +69,7 @@ def main():
     from tokenizers import Tokenizer
     tok = Tokenizer.from_file(os.path.join(args.init, "tokenizer.json"))
     tok.save(os.path.join(args.out, "tokenizer.json"))
+    set_expand(tok, cc.get("expand_idents"))               # run 6: identifier words before each chunk's code
     files, pairs, pairs_val = load_shard_or_synthetic(args.data)
     if args.smoke:
         files = files[::max(1, len(files) // 400)]
@@ -216,7 +217,8 @@ def main():
                 prm.copy_(prm.half().float())
         rounded = vs.mrr(model)
         print(f"val MRR@10 {rounded:.4f} after rounding the weights to fp16", flush=True)
-    torch.save(dict(model=model.state_dict(), config=cfg.to_dict()), os.path.join(args.out, "ckpt.pt"))
+    torch.save(dict(model=model.state_dict(), config=cfg.to_dict(),
+                    retrieval=dict(expand_idents=bool(cc.get("expand_idents")))), os.path.join(args.out, "ckpt.pt"))
     n_body = sum(p.numel() for p in model.parameters()) - model.tok.weight.numel()
     summary = dict(config=cfg.to_dict(), chunks=cc, device=torch.cuda.get_device_name() if DEV == "cuda" else "cpu",
                    steps=step, sec=sec, pairs=n_pairs, tokens=n_tok, tokens_per_s=n_tok / max(sec, 1e-9),

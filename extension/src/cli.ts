@@ -241,8 +241,8 @@ interface EvalQuery {
 }
 
 /** Writes one run line per query in the scorer's format (paths relative to corpus/). */
-async function runEval(setDir: string, mode: SearchMode, out: string | undefined, limit: number, indexDir: string | undefined, open: Open): Promise<void> {
-  if (!out) throw new UsageError('eval needs --out <run.jsonl>');
+/** An eval set's queries and its corpus' index, brought up to date (summary on stderr); the caller closes it. */
+async function openEvalSet(setDir: string, mode: SearchMode, indexDir: string | undefined, open: Open): Promise<{ index: WorkspaceIndex; queries: EvalQuery[] }> {
   const corpus = requireDir(path.join(setDir, 'corpus'), '<set>/corpus (unpack corpus.tar.xz there)');
   const queries = readQueries(path.join(setDir, 'queries.jsonl'));
   // The index lives outside the eval set (it is read-only input); keyed by the corpus path so reruns are incremental.
@@ -253,14 +253,29 @@ async function runEval(setDir: string, mode: SearchMode, out: string | undefined
     const t0 = Date.now();
     const stats = await index.update(progressPrinter());
     process.stderr.write(`${summary(stats, Date.now() - t0, index.indexPath)}${semanticSummary(index)}\n`);
+  } catch (err) {
+    await index.close();
+    throw err;
+  }
+  return { index, queries };
+}
+
+/** One line of a run file, the eval kit's format. */
+function runLine(id: string, hits: readonly SearchHit[]): string {
+  return JSON.stringify({ id, results: hits.map((h) => ({ path: h.path, start_line: h.startLine, end_line: h.endLine })) });
+}
+
+async function runEval(setDir: string, mode: SearchMode, out: string | undefined, limit: number, indexDir: string | undefined, open: Open): Promise<void> {
+  if (!out) throw new UsageError('eval needs --out <run.jsonl>');
+  const { index, queries } = await openEvalSet(setDir, mode, indexDir, open);
+  try {
     for (const e of encoders) {
       const st = await e.stats();
       if (st.tokens) process.stderr.write(`encoder (${e.info.provider}): ${st.tokens} tokens in ${(st.runMs / 1000).toFixed(1)} s of inference, ${(st.tokens / (st.runMs / 1000)).toFixed(0)} tokens/s\n`);
     }
     const lines: string[] = [];
     for (const q of queries) {
-      const hits = await index.search(q.query, { limit, mode });
-      lines.push(JSON.stringify({ id: q.id, results: hits.map((h) => ({ path: h.path, start_line: h.startLine, end_line: h.endLine })) }));
+      lines.push(runLine(q.id, await index.search(q.query, { limit, mode })));
     }
     fs.mkdirSync(path.dirname(path.resolve(out)), { recursive: true });
     fs.writeFileSync(out, `${lines.join('\n')}\n`);
@@ -291,20 +306,11 @@ async function runEvalFusion(setDir: string, gridFile: string | undefined, outDi
     if (!/^[A-Za-z0-9.=_-]+$/.test(n) || n === 'lexical' || n === 'dense') throw new UsageError(`${gridFile} entry ${i}: bad name '${n}'`);
     return { name: n, s };
   });
-  const corpus = requireDir(path.join(setDir, 'corpus'), '<set>/corpus (unpack corpus.tar.xz there)');
-  const queries = readQueries(path.join(setDir, 'queries.jsonl'));
-  const dir = indexDir ?? path.join(os.tmpdir(), `infinilens-eval-${createHash('sha1').update(corpus).digest('hex').slice(0, 12)}`);
-  const index = await open(corpus, dir);
+  const { index, queries } = await openEvalSet(setDir, 'hybrid', indexDir, open);
   try {
-    requireMode(index, 'hybrid');
-    const t0 = Date.now();
-    const stats = await index.update(progressPrinter());
-    process.stderr.write(`${summary(stats, Date.now() - t0, index.indexPath)}${semanticSummary(index)}\n`);
     const depth = hybridDepths(limit);
     const key = (h: SearchHit) => `${h.path}\t${h.startLine}\t${h.endLine}`;
     const runs = new Map<string, string[]>([['lexical', []], ['dense', []], ...settings.map((x) => [x.name, []] as [string, string[]])]);
-    const line = (id: string, hits: readonly SearchHit[]) =>
-      JSON.stringify({ id, results: hits.map((h) => ({ path: h.path, start_line: h.startLine, end_line: h.endLine })) });
     for (const q of queries) {
       const lexHits = await index.search(q.query, { limit: depth.lexical, mode: 'lexical' });
       const denseHits = await index.search(q.query, { limit: depth.dense, mode: 'dense' });
@@ -312,9 +318,9 @@ async function runEvalFusion(setDir: string, gridFile: string | undefined, outDi
       for (const h of [...lexHits, ...denseHits]) if (!byKey.has(key(h))) byKey.set(key(h), h);
       const lex: Ranked<string>[] = lexHits.map((h) => ({ id: key(h), score: h.score }));
       const dense: Ranked<string>[] = denseHits.map((h) => ({ id: key(h), score: h.score }));
-      runs.get('lexical')!.push(line(q.id, lexHits.slice(0, limit)));
-      runs.get('dense')!.push(line(q.id, denseHits.slice(0, limit)));
-      for (const { name, s } of settings) runs.get(name)!.push(line(q.id, fuseHybrid(lex, dense, limit, s).map((r) => byKey.get(r.id)!)));
+      runs.get('lexical')!.push(runLine(q.id, lexHits.slice(0, limit)));
+      runs.get('dense')!.push(runLine(q.id, denseHits.slice(0, limit)));
+      for (const { name, s } of settings) runs.get(name)!.push(runLine(q.id, fuseHybrid(lex, dense, limit, s).map((r) => byKey.get(r.id)!)));
     }
     fs.mkdirSync(outDir, { recursive: true });
     for (const [name, lines] of runs) fs.writeFileSync(path.join(outDir, `${name}.jsonl`), `${lines.join('\n')}\n`);

@@ -181,7 +181,7 @@ class ValSet:
 def dev_run(model, tok, dev_dir, out_path, max_tok=512, top=10):
     """Dev run file: every code file's 40-line windows (stride 20), each encoded alone; cosine ranking;
     overlapping windows of one file suppressed after the first."""
-    from evaluate import read_dev_corpus
+    from evaluate import read_dev_corpus, write_run
     paths, texts = read_dev_corpus(dev_dir)
     model.eval()
     seqs, meta = window_seqs(tok, texts, max_tok)
@@ -189,18 +189,7 @@ def dev_run(model, tok, dev_dir, out_path, max_tok=512, top=10):
     queries = [json.loads(l) for l in open(os.path.join(dev_dir, "queries.jsonl"))]
     Q = encode(model, query_ids(tok, [q["query"] for q in queries]))
     top_idx = (Q @ C.t()).topk(min(200, len(seqs)), dim=-1).indices.cpu().numpy()
-    with open(out_path, "w") as fh:
-        for q, row in zip(queries, top_idx):
-            res = []
-            for j in row:
-                fi, a, b = meta[j]
-                p = paths[fi]
-                if any(r["path"] == p and not (b < r["start_line"] or a > r["end_line"]) for r in res):
-                    continue
-                res.append(dict(path=p, start_line=a, end_line=b))
-                if len(res) == top:
-                    break
-            fh.write(json.dumps(dict(id=q["id"], results=res)) + "\n")
+    write_run(out_path, queries, top_idx, lambda j: (paths[meta[j][0]], meta[j][1], meta[j][2]), top)
     return dict(files=len(paths), windows=len(seqs), tokens=int(sum(len(s) for s in seqs)),
                 truncated=int(sum(len(s) >= max_tok for s in seqs)))
 

@@ -142,19 +142,24 @@ def dev_run(model, cfg, tok, dev_dir, out_path, size=40, stride=20, top=10):
     queries = [json.loads(l) for l in open(os.path.join(dev_dir, "queries.jsonl"))]
     Q = torch.cat([encode_queries(model, tok, [q["query"] for q in queries[i:i + 256]])
                    for i in range(0, len(queries), 256)])
-    top_idx = (Q @ C.t()).topk(200, dim=-1).indices.cpu().numpy()
+    write_run(out_path, queries, (Q @ C.t()).topk(200, dim=-1).indices.cpu().numpy(), lambda j: meta[j], top)
+    return dict(files=len(paths), windows=len(meta), tokens=int(sum(len(i) for i, _ in toks)))
+
+
+def write_run(out_path, queries, top_idx, where, top=10):
+    """The eval kit's run file: per query its best `top` windows (`where(j)` -> path, first, last line) in the
+    order of `top_idx`, a window overlapping one already listed for the same file skipped."""
     with open(out_path, "w") as fh:
         for q, row in zip(queries, top_idx):
             res = []
             for j in row:
-                p, a, b = meta[j]
+                p, a, b = where(j)
                 if any(r["path"] == p and not (b < r["start_line"] or a > r["end_line"]) for r in res):
                     continue
                 res.append(dict(path=p, start_line=a, end_line=b))
                 if len(res) == top:
                     break
             fh.write(json.dumps(dict(id=q["id"], results=res)) + "\n")
-    return dict(files=len(paths), windows=len(meta), tokens=int(sum(len(i) for i, _ in toks)))
 
 
 def main():

@@ -29,6 +29,23 @@ def open_card(extra=()):
     return args, path, json.load(open(path)), json.load(open(os.path.join(args.run, "train_log.json")))
 
 
+def dev_eval(dev):
+    """The card's dev entry from a scored dev run of the chunk-alone path (40-line windows)."""
+    return dict(set="shared/eval/dev (800 queries)", chunks="40-line windows, stride 20, each encoded alone "
+                "(<= 512 tokens), dense only", overall=dev["overall"], by_language=dev["by_language"],
+                bm25_baseline_mrr10=0.437)
+
+
+def finish_card(card, args, path, gates):
+    """The per-run card updaters' common end: gates, the shipped model's memory probe and equivalence from the
+    run, the shipped files' sizes and hashes; writes the card."""
+    card["memory"]["gates_sigmoid_beta"] = gates
+    card["memory"]["shipped"] = memory_summary(json.load(open(os.path.join(args.run, "memory_probe.json"))))
+    card["equivalence"] = equivalence_summary(json.load(open(os.path.join(args.run, "equivalence.json"))))
+    card["files"] = file_table(args.out)
+    json.dump(card, open(path, "w"), indent=1)
+
+
 def equivalence_summary(eq):
     """The largest relative error per graph and precision (ONNX Runtime CPU vs PyTorch float64) + torch paths."""
     worst = {g: max(v for k, v in e.items() if k != "nan") for g, e in eq["ort"].items()}

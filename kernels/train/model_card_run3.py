@@ -4,15 +4,13 @@ Keeps run 2's pretraining record; replaces retrieval, eval, memory (shipped), eq
 python3 kernels/train/model_card_run3.py --run RUN3 --dev-score score.json --dev-score-init score_init.json --out kernels/model
 """
 import json
-import os
 
-from model_card import equivalence_summary, file_table, memory_summary, open_card
+from model_card import dev_eval, finish_card, open_card
 
 
 def main():
     args, path, card, log = open_card(("--dev-score-init",))
     s = log["summary"]
-    eq = json.load(open(os.path.join(args.run, "equivalence.json")))
     dev, dev0 = json.load(open(args.dev_score)), json.load(open(args.dev_score_init))
     card["version"] = 3
     card["retrieval"] = dict(chunk_graph="query", doc_token=2, query_token=3, max_chunk_tokens=512,
@@ -28,18 +26,12 @@ def main():
         f"weight {c['aux_weight']}, {c['aux_nseg']} x 1024 x {c['aux_seqs']}", best_step=s["best_step"],
         wall_minutes=round(s["wall_min"], 2))
     card["eval"] = dict(
-        dev=dict(set="shared/eval/dev (800 queries)", chunks="40-line windows, stride 20, each encoded alone "
-                 "(<= 512 tokens), dense only", overall=dev["overall"], by_language=dev["by_language"],
-                 bm25_baseline_mrr10=0.437),
+        dev=dev_eval(dev),
         dev_run2_weights_chunk_path=dict(overall=dev0["overall"], by_language=dev0["by_language"]),
         val_mrr10=round(s["val_mrr10_best"], 4), val_mrr10_run2_weights=round(s["val_mrr10_init"], 4),
         val_protocol="2,040 held-out val pairs; each query ranks all val functions (chunk alone) + "
                      "distractor windows of val files without pairs")
-    card["memory"]["gates_sigmoid_beta"] = s["gates"]
-    card["memory"]["shipped"] = memory_summary(json.load(open(os.path.join(args.run, "memory_probe.json"))))
-    card["equivalence"] = equivalence_summary(eq)
-    card["files"] = file_table(args.out)
-    json.dump(card, open(path, "w"), indent=1)
+    finish_card(card, args, path, s["gates"])
     print(json.dumps(card["eval"]["dev"]["overall"]), card["eval"]["val_mrr10"])
 
 

@@ -4,15 +4,13 @@ Keeps the pretraining and run 3 records; replaces eval, memory (shipped), equiva
 python3 kernels/train/model_card_run4.py --run RUN4 --dev-score score.json --out kernels/model
 """
 import json
-import os
 
-from model_card import equivalence_summary, file_table, memory_summary, open_card
+from model_card import dev_eval, finish_card, open_card
 
 
 def main():
     args, path, card, log = open_card()
     s = log["summary"]
-    eq = json.load(open(os.path.join(args.run, "equivalence.json")))
     dev = json.load(open(args.dev_score))
     c = s["chunks"]
     run3_eval = dict(val_mrr10=card["eval"]["val_mrr10"], dev_overall=card["eval"]["dev"]["overall"],
@@ -30,18 +28,12 @@ def main():
                     "definition line half of the time); doc: first sentence of docstrings/doc comments the eval "
                     "builder did not select -> the function without its doc; train-split files only")
     card["eval"] = dict(
-        dev=dict(set="shared/eval/dev (800 queries)", chunks="40-line windows, stride 20, each encoded alone "
-                 "(<= 512 tokens), dense only", overall=dev["overall"], by_language=dev["by_language"],
-                 bm25_baseline_mrr10=0.437),
+        dev=dev_eval(dev),
         run3=run3_eval,
         val_mrr10=round(s["val_mrr10_best"], 4), val_mrr10_run3_weights=round(s["val_mrr10_init"], 4),
         val_protocol="2,040 held-out val pairs; each query ranks all val functions (chunk alone) + "
                      "distractor windows of val files without pairs")
-    card["memory"]["gates_sigmoid_beta"] = s["gates"]
-    card["memory"]["shipped"] = memory_summary(json.load(open(os.path.join(args.run, "memory_probe.json"))))
-    card["equivalence"] = equivalence_summary(eq)
-    card["files"] = file_table(args.out)
-    json.dump(card, open(path, "w"), indent=1)
+    finish_card(card, args, path, s["gates"])
     print(json.dumps(card["eval"]["dev"]["overall"]), card["eval"]["val_mrr10"])
     print(json.dumps(card["memory"]["shipped"]))
 

@@ -5,9 +5,8 @@ run-5 training attempt (packed full shard + comment pairs, batch 2048: val never
 python3 kernels/train/model_card_run5.py --run RUN5 --dev-score score.json --out kernels/model
 """
 import json
-import os
 
-from model_card import equivalence_summary, file_table, memory_summary, open_card
+from model_card import finish_card, open_card
 
 
 def main():
@@ -34,11 +33,7 @@ def main():
     card["eval"]["dev"].update(overall=dev["overall"], by_language=dev["by_language"],
                                weights="run 4, rounded to float16")
     card["eval"]["val_mrr10"] = round(s["val_mrr10_rounded_fp16"], 4)
-    card["memory"]["gates_sigmoid_beta"] = s["gates"]
-    card["memory"]["shipped"] = memory_summary(json.load(open(os.path.join(args.run, "memory_probe.json"))))
-    card["equivalence"] = equivalence_summary(json.load(open(os.path.join(args.run, "equivalence.json"))))
-    card["files"] = file_table(args.out)
-    json.dump(card, open(path, "w"), indent=1)
+    finish_card(card, args, path, s["gates"])
     print(json.dumps(card["eval"]["dev"]["overall"]), card["eval"]["val_mrr10"], json.dumps(card["storage"]))
 
 

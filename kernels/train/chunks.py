@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from data import DOC, QRY, tokenize_files
+from pairs.build_pairs import name_words
 
 CTX = 5                                                    # context lines kept either side for augmentation
 # Run 6 (experiment): a chunk's identifiers split into lower-case words, written before its code, so that query
@@ -31,9 +32,8 @@ def ident_words(text):
     first use, language keywords and 1-letter words dropped, at most MAX_WORDS."""
     out, seen = [], set()
     for m in IDENT.finditer(text):
-        ident = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1 \2", re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", m.group()))
-        for w in re.split(r"[_\s0-9]+", ident.lower()):
-            if len(w) > 1 and w not in KEYWORDS and w not in seen:
+        for w in name_words(m.group()):
+            if len(w) > 1 and w.isalpha() and w not in KEYWORDS and w not in seen:
                 seen.add(w)
                 out.append(w)
                 if len(out) >= MAX_WORDS:

@@ -44,6 +44,24 @@ def batches(pkgs, cc, rng, size=None):
         yield out[:size]
 
 
+def extra_pairs(args, cc, files, pairs):
+    """The identifier / docstring / comment pairs and their counts: prebuilt in a run-5 pack
+    (extra_pairs.jsonl.xz), else built here from the train files (run 4)."""
+    packed = os.path.join(args.data, "extra_pairs.jsonl.xz")
+    if os.path.exists(packed):                             # run 5: built beforehand over all train files
+        extra = read_jsonl_xz(packed)
+        if args.smoke:
+            extra = extra[::max(1, len(extra) // 3000)]
+        return extra, dict(prebuilt=len(extra), **{k: sum(p["kind"] == k for p in extra)
+                                                     for k in ("ident", "doc", "comment")})
+    from pairs.build_pairs import build                    # run 4: identifier + unselected-docstring pairs
+    try:
+        return build([f for f in files if f["split"] == "train"], pairs, cc["extra_limit_s"], seed=cc["seed"])
+    except Exception as e:                                 # no retry on the GPU: fall back to run 3's pairs
+        print(f"extra pairs FAILED: {e!r}", flush=True)
+        return [], dict(error=repr(e))
+
+
 def set_lr(opt, cc, step, total):
     warm = cc["warmup"]
     f = step / warm if step < warm else 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warm) / max(1, total - warm))))
@@ -81,22 +99,8 @@ def main():
     # extra pairs first: the pool forks before any tokenizer thread exists
     sources = []
     extra_stats = None
-    packed = os.path.join(args.data, "extra_pairs.jsonl.xz")
-    if cc.get("mix") and os.path.exists(packed):          # run 5: built beforehand over all train files
-        extra = read_jsonl_xz(packed)
-        if args.smoke:
-            extra = extra[::max(1, len(extra) // 3000)]
-        extra_stats = dict(prebuilt=len(extra), **{k: sum(p["kind"] == k for p in extra)
-                                                   for k in ("ident", "doc", "comment")})
-    if cc.get("mix") and not os.path.exists(packed):      # run 4: identifier + unselected-docstring pairs
-        from pairs.build_pairs import build
-        try:
-            extra, extra_stats = build([f for f in files if f["split"] == "train"], pairs, cc["extra_limit_s"],
-                                       seed=cc["seed"])
-        except Exception as e:                             # no retry on the GPU: fall back to run 3's pairs
-            print(f"extra pairs FAILED: {e!r}", flush=True)
-            extra, extra_stats = [], dict(error=repr(e))
     if cc.get("mix"):
+        extra, extra_stats = extra_pairs(args, cc, files, pairs)
         T1 = time.time()
         for kind in ("doc", "ident", "comment"):
             ps = [p for p in extra if p["kind"] == kind]

@@ -78,6 +78,8 @@ export class Indexer {
     const reads: (Promise<ReadResult> | undefined)[] = [];
     let started = 0, readWaitMs = 0;
     this.storeMs = 0;
+    const timings = (lexicalMs: number): SyncTimings =>
+      ({ lexicalMs, filesRead: this.filesRead, workers: pool?.size ?? 0, readWaitMs, storeMs: this.storeMs });
     const request = (i: number): ReadRequest => {
       const k = known.get(todo[i]!.path);
       return { file: todo[i]!, knownHash: k?.hash, knownId: k?.id };
@@ -89,7 +91,7 @@ export class Indexer {
         if (cancellation?.isCancellationRequested) {
           this.commit(batch);
           this.logger.info(`Indexing cancelled after ${i} of ${todo.length} files; the next update carries on.`);
-          this.lastSync = { lexicalMs: Date.now() - t0, filesRead: this.filesRead, workers: pool?.size ?? 0, readWaitMs, storeMs: this.storeMs };
+          this.lastSync = timings(Date.now() - t0);
           return false;
         }
         for (; started < Math.min(todo.length, i + ahead); started++) reads[started] = this.read(request(started), pool);
@@ -110,7 +112,7 @@ export class Indexer {
       await pool?.close();
     }
     this.lastUpdateMs = Date.now() - t0;
-    this.lastSync = { lexicalMs: this.lastUpdateMs, filesRead: this.filesRead, workers: pool?.size ?? 0, readWaitMs, storeMs: this.storeMs };
+    this.lastSync = timings(this.lastUpdateMs);
     this.store.transaction(() => this.store.setMeta('last_update_ms', String(this.lastUpdateMs)));
     onProgress?.({ phase: 'done', filesDone: todo.length, filesTotal: todo.length });
     return true;

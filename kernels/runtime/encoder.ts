@@ -7,7 +7,8 @@
 //   await enc.close();
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startWorker } from './workerThread.js';
 import type { Request, RequestBody, Response, ResultOf, Stats } from './protocol.js';
 import type { ProviderSetting } from './providers.js';
 import type { Contribution, FileInput, FileResult, SessionInfo } from './session.js';
@@ -30,10 +31,7 @@ export class Encoder {
 
   static async open(modelDir: string, opts: OpenOptions = {}): Promise<Encoder> {
     const script = path.resolve(opts.workerPath ?? defaultWorkerPath());
-    // From source (tests under tsx) the worker registers tsx's require hook before loading the .ts entry.
-    const worker = script.endsWith('.ts')
-      ? new Worker(`require('tsx/cjs'); require(${JSON.stringify(script)});`, { eval: true })
-      : new Worker(script);
+    const worker = startWorker(script);
     const enc = new Encoder(worker, opts.log ?? (() => {}), undefined as unknown as SessionInfo);
     worker.on('message', (r: Response) => enc.onMessage(r));
     worker.on('error', (e) => enc.failAll(e));

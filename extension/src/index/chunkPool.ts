@@ -4,7 +4,8 @@
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import * as path from 'node:path';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startWorker } from '../../../kernels/runtime/workerThread.js';
 import type { ReadRequest, ReadResult } from './fileReader.js';
 
 export interface PoolRequest { id: number; read: ReadRequest }
@@ -44,10 +45,7 @@ export class ChunkPool {
     if (size < 1 || !script) return undefined;
     const slots: Slot[] = [];
     for (let i = 0; i < size; i++) {
-      // From source (tests under tsx) the worker registers tsx's require hook before loading the .ts entry.
-      const worker = script.endsWith('.ts')
-        ? new Worker(`require('tsx/cjs'); require(${JSON.stringify(script)});`, { eval: true })
-        : new Worker(script);
+      const worker = startWorker(script);
       const slot: Slot = { worker, pending: new Map() };
       worker.on('message', (r: PoolResponse) => {
         const p = slot.pending.get(r.id);

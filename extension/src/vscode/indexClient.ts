@@ -1,7 +1,8 @@
 // Host-side handle on the index worker: typed calls that return promises, a progress callback, and
 // cancellation through a shared memory cell. If the worker dies, pending calls fail with a clear message
 // and the next open() starts a fresh worker. Nothing here imports 'vscode', so unit tests run it under Node.
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startWorker } from '../../../kernels/runtime/workerThread.js';
 import type { IndexProgress } from '../core/api.js';
 import type { MethodName, OpenParams, WorkerMessage, WorkerMethods } from './workerProtocol.js';
 
@@ -63,10 +64,7 @@ export class IndexClient {
   }
 
   private start(): Worker {
-    // From source (unit tests under tsx) the worker registers tsx's require hook before loading the .ts entry.
-    const worker = this.workerFile.endsWith('.ts')
-      ? new Worker(`require('tsx/cjs'); require(${JSON.stringify(this.workerFile)});`, { eval: true })
-      : new Worker(this.workerFile);
+    const worker = startWorker(this.workerFile);
     worker.on('message', (message: WorkerMessage) => this.receive(message));
     worker.on('error', (err) => this.events.onLog?.('error', `index worker failed: ${err.message}`));
     worker.on('exit', (code) => {

@@ -44,6 +44,35 @@ def batches(pkgs, cc, rng, size=None):
         yield out[:size]
 
 
+def neighbour_batches(nbr, cc, rng, size):
+    """Run 7: pair indices of one batch built from lexical neighbourhoods (pairs/hard_negatives.py): a seed pair
+    and `hn_per` of its BM25 hard negatives (drawn from its top `hn_top`), each a pair with its own query, so
+    every query meets code that shares its words in the same batch."""
+    n = len(nbr)
+    while True:
+        out, seen = [], set()
+        for i in rng.permutation(n):
+            if i in seen:
+                continue
+            cand = [int(j) for j in nbr[i, :cc["hn_top"]] if j >= 0 and j not in seen]
+            grp = [int(i)] + [cand[k] for k in rng.permutation(len(cand))[:cc["hn_per"]]]
+            out += grp
+            seen.update(grp)
+            if len(out) >= size:
+                break
+        yield out[:size]
+
+
+def load_neighbours(args, kept):
+    """hardneg.npy of the pack, re-indexed to the kept pairs (`kept`: pack row of each kept pair; -1 = dropped)."""
+    raw = np.load(os.path.join(args.data, "hardneg.npy"))
+    where = np.full(len(raw), -1, dtype=np.int64)
+    where[np.array(kept)] = np.arange(len(kept))
+    nbr = np.where(raw[kept] >= 0, where[np.maximum(raw[kept], 0)], -1)
+    # the kept neighbours first, in their BM25 order
+    return np.array([[j for j in row if j >= 0] + [-1] * int((row < 0).sum()) for row in nbr], dtype=np.int64)
+
+
 def extra_pairs(args, cc, files, pairs):
     """The identifier / docstring / comment pairs and their counts: prebuilt in a run-5 pack
     (extra_pairs.jsonl.xz), else built here from the train files (run 4)."""
@@ -92,7 +121,8 @@ def main():
     if args.smoke:
         files = files[::max(1, len(files) // 400)]
     fmap = {f["id"]: f for f in files}
-    pairs = [p for p in pairs if p["file_id"] in fmap]
+    kept = [i for i, p in enumerate(pairs) if p["file_id"] in fmap]   # pack rows (hardneg.npy is in pack order)
+    pairs = [pairs[i] for i in kept]
     pairs_val = [p for p in pairs_val if p["file_id"] in fmap][:cc["val_pairs"]]
     for p in pairs + pairs_val:
         p["pkg"] = fmap[p["file_id"]]["pkg"]
@@ -156,6 +186,10 @@ def main():
     mix = cc.get("mix") or {"orig": cc["batch"]}
     sources = [s for s in sources if mix.get(s[0])]
     gens = [batches(s[1].pkg, cc, rng, mix[s[0]]) for s in sources]
+    if cc.get("hard_neg"):                                 # run 7: the original pairs' part from BM25 neighbourhoods
+        nbr = load_neighbours(args, kept)
+        print(f"hard negatives: {float((nbr[:, :cc['hn_top']] >= 0).mean()):.3f} of the top {cc['hn_top']} kept", flush=True)
+        gens[0] = neighbour_batches(nbr, cc, rng, mix["orig"])
     log = []
     t_end = args.deadline - 25 if args.deadline else T0 + 60 * cc["minutes"]
     if args.smoke:

@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from data import DOC, QRY, tokenize_files
+from lexical import bm25_dense, words
 from pairs.build_pairs import name_words
 
 CTX = 5                                                    # context lines kept either side for augmentation
@@ -162,8 +163,13 @@ class ValSet:
         self.code = [self.spans.chunk(i, max_tok) for i in range(len(pairs_val))]
         have = {p["file_id"] for p in pairs_val}
         others = [f["text"] for f in val_files if f["id"] not in have]
-        self.distract = window_seqs(tok, others, max_tok)[0][:max_distract]
+        seqs, meta = window_seqs(tok, others, max_tok)
+        self.distract = seqs[:max_distract]
         self.q = query_ids(tok, [p["query"] for p in pairs_val])
+        # the lexical side of the hybrid on the same candidates (lexical.py's BM25), for hybrid_mrr
+        code_text = ["\n".join(fmap[p["file_id"]]["text"].split("\n")[p["start_line"] - 1:p["end_line"]]) for p in pairs_val]
+        code_text += ["\n".join(others[fi].split("\n")[a - 1:b]) for fi, a, b in meta[:max_distract]]
+        self.bm25 = torch.as_tensor(bm25_dense([words(p["query"]) for p in pairs_val], [words(t) for t in code_text]))
 
     @torch.no_grad()
     def mrr(self, model):
@@ -173,8 +179,37 @@ class ValSet:
         Q = encode(model, self.q)
         model.train(was)
         s = Q @ C.t()                                                        # [Nq, Nc]
-        rank = (s > s.diagonal()[:, None]).sum(1)
-        return float(torch.where(rank < 10, 1.0 / (rank + 1).float(), torch.zeros_like(rank, dtype=torch.float)).mean())
+        self.last_scores = s
+        return mrr10(s)
+
+    def hybrid_mrr(self, s=None, w=0.2, lex_depth=40, dense_depth=200):
+        """MRR@10 of the extension's default hybrid (search/hybrid.ts HYBRID_DEFAULTS: min-max score fusion,
+        dense weight w, candidates = the lexical top `lex_depth`) with BM25 as the lexical side, on the dense
+        scores of the last mrr() call."""
+        s = (self.last_scores if s is None else s).float()
+        L = self.bm25.to(s.device)
+        lv, li = L.topk(min(lex_depth, L.shape[1]), dim=1)
+        dv = s.topk(min(dense_depth, s.shape[1]), dim=1).values
+        def scaled(x, lo, hi):
+            return torch.where(hi > lo, (x - lo) / (hi - lo).clamp(min=1e-12), torch.ones_like(x))
+        lo = torch.where(lv > 0, lv, torch.full_like(lv, float("inf"))).min(1, keepdim=True).values
+        lex = scaled(lv, lo, lv.max(1, keepdim=True).values)                # over the lexical matches only
+        ds = s.gather(1, li)                                                 # dense score of each lexical candidate
+        dlo, dhi = dv.min(1, keepdim=True).values, dv[:, :1]
+        dense = torch.where(ds >= dlo, scaled(ds, dlo, dhi), torch.zeros_like(ds))   # outside the dense list: 0
+        fused = torch.where(lv > 0, (1 - w) * lex + w * dense, torch.full_like(lv, -1.0))  # no shared word: no candidate
+        n = torch.arange(len(s), device=s.device)[:, None]
+        hit = li == n
+        f_own = torch.where(hit, fused, torch.full_like(fused, -2.0)).max(1).values      # -2: target not a candidate
+        rank = (fused > f_own[:, None]).sum(1)
+        ok = f_own >= 0                                                     # a lexical match among the candidates
+        return float(torch.where(ok & (rank < 10), 1.0 / (rank + 1).float(), torch.zeros_like(f_own)).mean())
+
+
+def mrr10(s):
+    """MRR@10 of a score matrix whose row i's target is column i."""
+    rank = (s > s.diagonal()[:, None]).sum(1)
+    return float(torch.where(rank < 10, 1.0 / (rank + 1).float(), torch.zeros_like(rank, dtype=torch.float)).mean())
 
 
 @torch.no_grad()

@@ -194,10 +194,15 @@ def main():
     t_end = args.deadline - 25 if args.deadline else T0 + 60 * cc["minutes"]
     if args.smoke:
         t_end = time.time() + 120
-    v0 = vs.mrr(model)
-    best, best_state, best_step = v0, {k: v.detach().clone() for k, v in model.state_dict().items()}, 0
-    log.append(dict(phase="val", step=0, val_mrr10=v0))
-    print(f"val MRR@10 {v0:.4f} at step 0 (init weights, chunk-alone path)", flush=True)
+    hybrid = cc.get("select") == "hybrid"                  # run 8: select on the hybrid's val MRR@10, not dense alone
+    def val():
+        m = vs.mrr(model)
+        return m, vs.hybrid_mrr()
+    v0, h0 = val()
+    lex0 = vs.hybrid_mrr(w=0.0)
+    best, best_state, best_step = (h0 if hybrid else v0), {k: v.detach().clone() for k, v in model.state_dict().items()}, 0
+    log.append(dict(phase="val", step=0, val_mrr10=v0, val_hybrid_mrr10=h0, val_bm25_mrr10=lex0))
+    print(f"val MRR@10 {v0:.4f} hybrid {h0:.4f} (BM25 alone {lex0:.4f}) at step 0 (init weights, chunk-alone path)", flush=True)
     step, t0, n_tok, n_pairs, est = 0, time.time(), 0, 0, cc["est_steps"]
     next_eval = t0 + cc["eval_every_s"]
     mark = None
@@ -239,22 +244,22 @@ def main():
                             tau=1 / float(scale.exp())))
         step += 1
         if time.time() > next_eval or time.time() >= t_end:
-            m = vs.mrr(model)
-            log.append(dict(phase="val", step=step, val_mrr10=m, sec=time.time() - t0))
-            print(f"val MRR@10 {m:.4f} at step {step}", flush=True)
-            if m > best:
-                best, best_step = m, step
+            m, h = val()
+            log.append(dict(phase="val", step=step, val_mrr10=m, val_hybrid_mrr10=h, sec=time.time() - t0))
+            print(f"val MRR@10 {m:.4f} hybrid {h:.4f} at step {step}", flush=True)
+            if (h if hybrid else m) > best:
+                best, best_step = (h if hybrid else m), step
                 best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
             next_eval = time.time() + cc["eval_every_s"]
     sec = time.time() - t0
     model.load_state_dict(best_state)
-    rounded = None
+    rounded = rounded_h = None
     if cc.get("round_fp16"):                               # one fp16 weights file serves both precisions
         with torch.no_grad():
             for prm in model.parameters():
                 prm.copy_(prm.half().float())
-        rounded = vs.mrr(model)
-        print(f"val MRR@10 {rounded:.4f} after rounding the weights to fp16", flush=True)
+        rounded, rounded_h = val()
+        print(f"val MRR@10 {rounded:.4f} hybrid {rounded_h:.4f} after rounding the weights to fp16", flush=True)
     torch.save(dict(model=model.state_dict(), config=cfg.to_dict(),
                     retrieval=dict(expand_idents=bool(cc.get("expand_idents")))), os.path.join(args.out, "ckpt.pt"))
     n_body = sum(p.numel() for p in model.parameters()) - model.tok.weight.numel()
@@ -262,7 +267,8 @@ def main():
                    steps=step, sec=sec, pairs=n_pairs, tokens=n_tok, tokens_per_s=n_tok / max(sec, 1e-9),
                    mfu_vs_989tflops=n_tok / max(sec, 1e-9) * flops_per_token(cfg, n_body) / 989e12,
                    attn=attn, val_mrr10_init=v0, val_mrr10_best=best, best_step=best_step,
-                   val_mrr10_rounded_fp16=rounded, resumed_from=args.resume or None,
+                   val_mrr10_rounded_fp16=rounded, val_hybrid_mrr10_rounded_fp16=rounded_h, select="hybrid" if hybrid else "dense",
+                   val_hybrid_mrr10_init=h0, val_bm25_mrr10=lex0, resumed_from=args.resume or None,
                    selected=cc.get("name", "run3") if best_step > 0 else "init", extra_pairs=extra_stats,
                    sources={s[0]: len(s[1].pkg) for s in sources}, tau=1 / float(scale.exp()),
                    gates=model.gates().tolist(), wall_min=(time.time() - T0) / 60)

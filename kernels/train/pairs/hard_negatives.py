@@ -5,8 +5,7 @@ this pair's *query* — functions that share the query's words but are not its t
 neighbourhoods teach the encoder what lexical search cannot tell apart, which is exactly what the hybrid asks of
 the dense side (it re-orders lexical's candidates).
 
-Words: identifiers split on camelCase / snake_case / digits (pairs.build_pairs.name_words), lower-cased, English
-and code stop words dropped, a plural "s" folded. Neighbours whose code or query text equals the pair's own are
+Words and BM25 as lexical.py (sparse here: every pair against every pair). Neighbours whose code or query text equals the pair's own are
 left out (vendored copies would be false negatives). Writes PACK/hardneg.npy: int32 [pairs, K], -1 padded, rows in
 pairs.jsonl.xz order. Needs numpy + scipy (this machine's python3 has them; the GPU machine does not need this).
 
@@ -16,7 +15,6 @@ import argparse
 import json
 import lzma
 import os
-import re
 import sys
 import time
 
@@ -24,25 +22,10 @@ import numpy as np
 import scipy.sparse as sp
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from pairs.build_pairs import name_words  # noqa: E402
-
-TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-STOP = set("""a an the of to in on for and or is are be by with as at from this that it its if else return
-returns true false none null self def function var let const new not into when which then than can will
-given all any each use used using get set""".split())
+from lexical import K1, B, words  # noqa: E402
 
 
-def words(text):
-    out = []
-    for m in TOKEN.finditer(text):
-        for w in name_words(m.group()):
-            if len(w) < 2 or w in STOP:
-                continue
-            out.append(w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w)
-    return out
-
-
-def bm25_matrices(queries, docs, k1=1.2, b=0.75):
+def bm25_matrices(queries, docs, k1=K1, b=B):
     """Q (binary, [nq, V]) and the BM25-weighted D ([nd, V]) so that Q @ D.T is the BM25 score."""
     vocab = {}
     def rows(texts):

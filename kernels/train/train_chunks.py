@@ -79,10 +79,13 @@ def extra_pairs(args, cc, files, pairs):
     packed = os.path.join(args.data, "extra_pairs.jsonl.xz")
     if os.path.exists(packed):                             # run 5: built beforehand over all train files
         extra = read_jsonl_xz(packed)
+        xlang = os.path.join(args.data, "xlang_pairs.jsonl.xz")
+        if cc["mix"].get("xdoc") and os.path.exists(xlang):   # run 9: Go / Java doc pairs (pairs/build_xlang.py)
+            extra += read_jsonl_xz(xlang)
         if args.smoke:
             extra = extra[::max(1, len(extra) // 3000)]
         return extra, dict(prebuilt=len(extra), **{k: sum(p["kind"] == k for p in extra)
-                                                     for k in ("ident", "doc", "comment")})
+                                                     for k in ("ident", "doc", "comment", "xdoc")})
     from pairs.build_pairs import build                    # run 4: identifier + unselected-docstring pairs
     try:
         return build([f for f in files if f["split"] == "train"], pairs, cc["extra_limit_s"], seed=cc["seed"])
@@ -132,7 +135,7 @@ def main():
     if cc.get("mix"):
         extra, extra_stats = extra_pairs(args, cc, files, pairs)
         T1 = time.time()
-        for kind in ("doc", "ident", "comment"):
+        for kind in ("doc", "ident", "comment", "xdoc"):
             ps = [p for p in extra if p["kind"] == kind]
             if ps:
                 sources.append((kind, TextSpans(tok, ps, cc["max_code"]), query_ids(tok, [p["query"] for p in ps]),

@@ -18,6 +18,8 @@ import { hasModel, modelTag } from '../../kernels/runtime/modelFiles.js';
 import type { ProviderSetting } from '../../kernels/runtime/providers.js';
 import { benchOne, ONE_COMMAND, runBench } from './cliBench.js';
 import { fuseHybrid, HYBRID_DEFAULTS, hybridDepths, resolveFusion, type FusionSettings, type Ranked } from './search/hybrid.js';
+import { LEXICAL_WEIGHTS, resolveLexicalWeights } from './search/lexicalRanker.js';
+import type { ColumnWeights } from './index/store.js';
 
 const USAGE = `usage:
   infini-lens index <folder> [--index-dir DIR] [--exclude GLOB]... [--verbose] [--embed] [--workers N|auto] [--timings]
@@ -42,7 +44,9 @@ semantic options (dense/hybrid, similar, index --embed):
   --dense-weight W     the dense side's weight in [0, 1] (lexical gets 1 - W)
   --rrf-k K            k of reciprocal-rank fusion
   --dense-only N|all   how many of the dense side's best may join when lexical did not find them
-                       (defaults, from search/hybrid.ts: ${describeFusion(HYBRID_DEFAULTS)})`;
+                       (defaults, from search/hybrid.ts: ${describeFusion(HYBRID_DEFAULTS)})
+  --lexical-weights name=W,path=W,body=W,context=W   bm25 column weights (any subset; defaults in
+                       search/lexicalRanker.ts: ${Object.entries(LEXICAL_WEIGHTS).map(([k, v]) => `${k}=${v}`).join(',')})`;
 
 const MODES: readonly SearchMode[] = ['lexical', 'dense', 'hybrid'];
 
@@ -58,7 +62,7 @@ async function main(argv: string[]): Promise<void> {
       model: { type: 'string' }, provider: { type: 'string' }, memory: { type: 'string' }, 'query-memory': { type: 'string' },
       embed: { type: 'boolean' }, lines: { type: 'string' }, sizes: { type: 'string' }, providers: { type: 'string' },
       graphs: { type: 'string' }, fusion: { type: 'string' }, 'dense-weight': { type: 'string' }, 'rrf-k': { type: 'string' },
-      'dense-only': { type: 'string' }, grid: { type: 'string' }, 'out-dir': { type: 'string' },
+      'dense-only': { type: 'string' }, 'lexical-weights': { type: 'string' }, grid: { type: 'string' }, 'out-dir': { type: 'string' },
       workers: { type: 'string' }, timings: { type: 'boolean' }, 'embed-batch': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -75,11 +79,12 @@ async function main(argv: string[]): Promise<void> {
   };
   const lexicalWorkers = parseWorkers(values.workers);
   const fusion = parseFusion(values.fusion, values['dense-weight'], values['rrf-k'], values['dense-only']);
+  const lexicalWeights = parseLexicalWeights(values['lexical-weights']);
   if (semantic.queryMemory && !semantic.memory) throw new UsageError('--query-memory on needs --memory on');
   // The encoder is opened only for commands that need it, once, and closed on exit.
   const open = async (folder: string, indexDir?: string, wantSemantic = mode !== 'lexical') => {
     const index = await WorkspaceIndex.open(folder, {
-      storageDir: indexDir ?? path.join(folder, '.infinilens'), excludeGlobs: values.exclude ?? [], logger, fusion, lexicalWorkers,
+      storageDir: indexDir ?? path.join(folder, '.infinilens'), excludeGlobs: values.exclude ?? [], logger, fusion, lexicalWeights, lexicalWorkers,
     });
     if (wantSemantic || semantic.memory) await attachEncoder(index, semantic, logger);
     return index;
@@ -374,6 +379,19 @@ function readQueries(file: string): EvalQuery[] {
 
 function describeFusion(s: FusionSettings): string {
   return `${s.method} w=${s.denseWeight}${s.method === 'rrf' ? ` k=${s.rrfK}` : ''} dense-only=${Number.isFinite(s.denseOnly) ? s.denseOnly : 'all'}`;
+}
+
+/** --lexical-weights name=16,body=1 → overrides of LEXICAL_WEIGHTS (checked again by resolveLexicalWeights). */
+function parseLexicalWeights(arg?: string): Partial<ColumnWeights> | undefined {
+  if (arg === undefined) return undefined;
+  const out: Partial<ColumnWeights> = {};
+  for (const part of arg.split(',').filter(Boolean)) {
+    const [k, v] = part.split('=');
+    if (!k || v === undefined || !(k in LEXICAL_WEIGHTS)) throw new UsageError(`--lexical-weights: '${part}' is not name|path|body|context=NUMBER`);
+    out[k as keyof ColumnWeights] = Number(v);
+  }
+  try { resolveLexicalWeights(out); } catch (e) { throw new UsageError(`--lexical-weights: ${(e as Error).message}`); }
+  return out;
 }
 
 /** --fusion / --dense-weight / --rrf-k / --dense-only over the defaults in search/hybrid.ts. */

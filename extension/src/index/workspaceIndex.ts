@@ -15,7 +15,7 @@ import * as path from 'node:path';
 import type {
   Cancellation, IndexProgress, IndexStats, Logger, SearchHit, SearchOptions,
 } from '../core/api.js';
-import { IndexStore } from './store.js';
+import { IndexStore, type ColumnWeights } from './store.js';
 import { walkWorkspace, type WalkOptions } from './walker.js';
 import { Indexer, type FileChangeEvent } from './indexer.js';
 import type { LexicalWorkers } from './chunkPool.js';
@@ -63,6 +63,8 @@ export interface WorkspaceIndexOptions {
   lexicalWorkers?: LexicalWorkers;
   /** Hybrid fusion: overrides of HYBRID_DEFAULTS (search/hybrid.ts: method, dense weight, RRF k, dense-only cap) or a method name. */
   fusion?: Fusion;
+  /** bm25 column weights over LEXICAL_WEIGHTS (search/lexicalRanker.ts): name, path, body, context. */
+  lexicalWeights?: Partial<ColumnWeights>;
 }
 
 /** A file-watcher event, path relative to the root (POSIX) or absolute inside it. */
@@ -96,7 +98,7 @@ export class WorkspaceIndex {
   private semantic?: { opts: SemanticOptions; embedder: ChunkEmbedder; dense: DenseRanker; memory?: MemorySync; matrix?: EmbeddingMatrix; lastEmbedded: number };
   private constructor(
     readonly root: string,
-    private readonly options: Required<Omit<WorkspaceIndexOptions, 'logger' | 'fusion' | 'lexicalWorkers'>> & { logger: Logger },
+    private readonly options: Required<Omit<WorkspaceIndexOptions, 'logger' | 'fusion' | 'lexicalWorkers' | 'lexicalWeights'>> & { logger: Logger },
     private readonly store: IndexStore,
     private readonly indexer: Indexer,
     private readonly engine: SearchEngine,
@@ -115,7 +117,7 @@ export class WorkspaceIndex {
     const store = await IndexStore.open(path.join(full.storageDir, 'index.sqlite'), full.logger);
     const indexer = new Indexer(abs, store, full.logger, options.lexicalWorkers ?? 0);
     await indexer.init();
-    return new WorkspaceIndex(abs, full, store, indexer, new SearchEngine(store, options.fusion));
+    return new WorkspaceIndex(abs, full, store, indexer, new SearchEngine(store, options.fusion, options.lexicalWeights));
   }
 
   /** Full incremental pass: walks the folder, re-reads files whose mtime/size changed, drops deleted ones. */

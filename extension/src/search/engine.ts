@@ -1,7 +1,8 @@
 // The query engine: picks the ranker(s) for a mode, fuses for hybrid, and turns chunk ids into SearchHits.
 import type { SearchHit, SearchMode, SearchOptions } from '../core/api.js';
 import type { IndexStore } from '../index/store.js';
-import { LexicalRanker } from './lexicalRanker.js';
+import { LexicalRanker, resolveLexicalWeights } from './lexicalRanker.js';
+import type { ColumnWeights } from '../index/store.js';
 import type { RankedChunk, Ranker } from './ranker.js';
 import { fuseHybrid, hybridDepths, resolveFusion, type Fusion, type FusionSettings } from './hybrid.js';
 
@@ -19,10 +20,11 @@ export class SearchEngine {
 
   private readonly fusion: FusionSettings;
 
-  /** How hybrid fuses: HYBRID_DEFAULTS (hybrid.ts) overlaid with `fusion`. */
-  constructor(private readonly store: IndexStore, fusion?: Fusion) {
+  /** How hybrid fuses: HYBRID_DEFAULTS (hybrid.ts) overlaid with `fusion`; bm25 column weights: LEXICAL_WEIGHTS
+   * (lexicalRanker.ts) overlaid with `lexicalWeights`. */
+  constructor(private readonly store: IndexStore, fusion?: Fusion, lexicalWeights?: Partial<ColumnWeights>) {
     this.fusion = resolveFusion(fusion);
-    this.register(new LexicalRanker(store));
+    this.register(new LexicalRanker(store, resolveLexicalWeights(lexicalWeights)));
   }
 
   /** Adds or replaces a ranker (the runtime registers 'dense' here). */

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { indexTokens, queryTokens, splitIdentifier, toMatchExpression } from '../../../extension/src/search/tokenize.js';
 import { reciprocalRankFusion } from '../../../extension/src/search/ranker.js';
+import { LEXICAL_WEIGHTS, resolveLexicalWeights } from '../../../extension/src/search/lexicalRanker.js';
 import { ModeUnavailableError, WorkspaceIndex } from '../../../extension/src/index/workspaceIndex.js';
 import { cleanup, copyFixture, memoryLogger } from '../index/fixture.js';
 
@@ -22,6 +23,30 @@ test('queries drop stop words unless nothing else is left, and are quoted for FT
 test('reciprocal-rank fusion rewards chunks both rankers found', () => {
   const fused = reciprocalRankFusion([[{ id: 1, score: 9 }, { id: 2, score: 8 }], [{ id: 2, score: 0.9 }, { id: 3, score: 0.8 }]], 3);
   assert.equal(fused[0]!.id, 2);
+});
+
+test('lexical column weights reach bm25: a column weighted 0 adds nothing, one weighted alone decides', async () => {
+  assert.throws(() => resolveLexicalWeights({ body: -1 }), /must be a number ≥ 0/);
+  assert.deepEqual(resolveLexicalWeights({ path: 0 }), { ...LEXICAL_WEIGHTS, path: 0 });
+  const ws = copyFixture();
+  try {
+    // 'geometry' is only in py/geometry.py's path; 'histogram' is in py/histogram.py's path, name and body.
+    const geometryScore = async (dir: string, lexicalWeights?: Partial<typeof LEXICAL_WEIGHTS>) => {
+      const index = await WorkspaceIndex.open(ws, { storageDir: path.join(ws, '..', dir), logger: memoryLogger(), lexicalWeights });
+      await index.update();
+      const hits = await index.search('geometry histogram', { limit: 5 });
+      await index.close();
+      assert.equal(hits[0]?.path, 'py/histogram.py');
+      return hits.find((h) => h.path === 'py/geometry.py')!.score;
+    };
+    const byDefault = await geometryScore('idx');
+    const pathOnly = await geometryScore('idx-path', { name: 0, body: 0, context: 0, path: 1 });
+    const nameOnly = await geometryScore('idx-name', { name: 1, body: 0, context: 0, path: 0 });
+    assert.ok(pathOnly > 0 && byDefault > pathOnly, `default ${byDefault}, path only ${pathOnly}`);
+    assert.equal(nameOnly, 0);
+  } finally {
+    cleanup(ws);
+  }
 });
 
 test('lexical search finds identifiers from natural words, camelCase and snake_case queries', async () => {

@@ -28,8 +28,10 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from pairs.build_pairs import MAX_BODY, MAX_LINES, brace_end, doc_before, first_sentence  # noqa: E402
 
 PER_FILE = 40
+CTORS = False                   # --ctors (run 10): documented constructors too
 JAVA_DEF = re.compile(r"^\s*(?:(?:public|private|protected|static|final|abstract|synchronized|native|default|strictfp)\s+)*"
                       r"(?:<[^>]+>\s+)?[\w.$<>\[\],?]+(?:\s*<[^>]*>)?(?:\[\])*\s+([a-z_$][\w$]*)\s*\([^;]*$")
+JAVA_CTOR = re.compile(r"^\s*(?:(?:public|private|protected)\s+)?([A-Z][\w$]*)\s*\([^;]*$")   # run 10: constructors
 JAVA_NOT = {"return", "new", "else", "throw", "case", "if", "for", "while", "switch", "catch", "synchronized"}
 GO_DEF = re.compile(r"^func\s+(?:\([^)]*\)\s*)?([A-Za-z_]\w*)\s*[\[(]")
 JAVADOC_TAG = re.compile(r"\{@(?:code|link|linkplain|literal|value)\s+([^}]*)\}")
@@ -44,7 +46,7 @@ def java_pairs(text):
     lines = text.split("\n")
     out = []
     for i, line in enumerate(lines):
-        m = JAVA_DEF.match(line)
+        m = JAVA_DEF.match(line) or (JAVA_CTOR.match(line) if CTORS else None)
         if not m or line.lstrip().split(" ")[0] in JAVA_NOT or "=" in line.split("(")[0]:
             continue
         doc, _ = doc_before(lines, i)
@@ -118,7 +120,10 @@ def main():
     ap.add_argument("--max-java", type=int, default=60000)
     ap.add_argument("--max-go", type=int, default=30000)
     ap.add_argument("--show", type=int, default=0)
+    ap.add_argument("--ctors", action="store_true", help="documented Java constructors too (run 10)")
     a = ap.parse_args()
+    global CTORS
+    CTORS = a.ctors
     t0 = time.time()
     work = jobs(a.java, a.go)
     with mp.Pool(os.cpu_count()) as pool:

@@ -2,7 +2,7 @@
 import numpy as np
 import torch
 
-from chunks import ValSet, mrr10
+from chunks import ValSet
 
 
 def reference(s, L, w, lex_depth, dense_depth):

@@ -183,9 +183,9 @@ class ValSet:
         return mrr10(s)
 
     def hybrid_mrr(self, s=None, w=0.2, lex_depth=40, dense_depth=200):
-        """MRR@10 of the extension's default hybrid (search/hybrid.ts HYBRID_DEFAULTS: min-max score fusion,
-        dense weight w, candidates = the lexical top `lex_depth`) with BM25 as the lexical side, on the dense
-        scores of the last mrr() call."""
+        """MRR@10 of the extension's hybrid (search/hybrid.ts: min-max score fusion, dense weight w — 0.2 was
+        HYBRID_DEFAULTS when run 8 selected on it —, candidates = the lexical top `lex_depth`) with BM25 as the
+        lexical side, on the dense scores of the last mrr() call."""
         s = (self.last_scores if s is None else s).float()
         L = self.bm25.to(s.device)
         lv, li = L.topk(min(lex_depth, L.shape[1]), dim=1)

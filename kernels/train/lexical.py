@@ -26,6 +26,13 @@ def words(text):
     return out
 
 
+def bm25_weight(tf, df, n_docs, dl, avg_dl):
+    """Okapi BM25 weight of a term in a document: tf occurrences, df documents of n_docs hold it, the document has
+    dl words (avg_dl on average). Elementwise over numpy arrays that broadcast together."""
+    idf = np.log(1 + (n_docs - df + 0.5) / (df + 0.5))
+    return idf * tf * (K1 + 1) / (tf + K1 * (1 - B + B * dl / max(float(avg_dl), 1e-9)))
+
+
 def bm25_dense(queries, docs):
     """BM25 scores [len(queries), len(docs)] (float32) of word lists; dense over the queries' vocabulary only,
     so it suits a few thousand queries and documents (val), not the whole train set (hard_negatives.py)."""
@@ -42,9 +49,7 @@ def bm25_dense(queries, docs):
             if j is not None:
                 tf[i, j] += 1
     df = (tf > 0).sum(0).astype(np.float32)
-    idf = np.log(1 + (len(docs) - df + 0.5) / (df + 0.5))
-    norm = K1 * (1 - B + B * dl / max(float(dl.mean()), 1e-9))
-    w = idf[None, :] * tf * (K1 + 1) / (tf + norm[:, None])            # [docs, V]
+    w = bm25_weight(tf, df[None, :], len(docs), dl[:, None], dl.mean()).astype(np.float32)   # [docs, V]
     q = np.zeros((len(queries), w.shape[1]), dtype=np.float32)
     for i, ws in enumerate(queries):
         for t in set(ws):

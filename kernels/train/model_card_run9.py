@@ -3,7 +3,7 @@ run-4 weights), and record runs 7 and 8 (BM25 hard negatives; selection on the v
 from the same weights and not shipped. Keeps the earlier records; replaces eval, memory (shipped), equivalence,
 file hashes.
 
-python3 kernels/train/model_card_run9.py --run RUN9 --dev-score score.json --tried RUN7 RUN8 --out kernels/model
+python3 kernels/train/model_card_run9.py --run RUN9 --dev-score score.json --tried RUN7,RUN8 --out kernels/model
 """
 import json
 import os

@@ -44,6 +44,9 @@ def batches(pkgs, cc, rng, size=None):
         yield out[:size]
 
 
+EXTRA_KINDS = ("doc", "ident", "comment", "xdoc")           # the extra pair kinds a pack may hold
+
+
 def neighbour_batches(nbr, cc, rng, size):
     """Run 7: pair indices of one batch built from lexical neighbourhoods (pairs/hard_negatives.py): a seed pair
     and `hn_per` of its BM25 hard negatives (drawn from its top `hn_top`), each a pair with its own query, so
@@ -85,7 +88,7 @@ def extra_pairs(args, cc, files, pairs):
         if args.smoke:
             extra = extra[::max(1, len(extra) // 3000)]
         return extra, dict(prebuilt=len(extra), **{k: sum(p["kind"] == k for p in extra)
-                                                     for k in ("ident", "doc", "comment", "xdoc")})
+                                                     for k in EXTRA_KINDS})
     from pairs.build_pairs import build                    # run 4: identifier + unselected-docstring pairs
     try:
         return build([f for f in files if f["split"] == "train"], pairs, cc["extra_limit_s"], seed=cc["seed"])
@@ -135,7 +138,7 @@ def main():
     if cc.get("mix"):
         extra, extra_stats = extra_pairs(args, cc, files, pairs)
         T1 = time.time()
-        for kind in ("doc", "ident", "comment", "xdoc"):
+        for kind in EXTRA_KINDS:
             ps = [p for p in extra if p["kind"] == kind]
             if ps:
                 sources.append((kind, TextSpans(tok, ps, cc["max_code"]), query_ids(tok, [p["query"] for p in ps]),
@@ -198,12 +201,13 @@ def main():
     if args.smoke:
         t_end = time.time() + 120
     hybrid = cc.get("select") == "hybrid"                  # run 8: select on the hybrid's val MRR@10, not dense alone
-    def val():
+    def val():                                         # dense and hybrid val MRR@10, and the one selected on
         m = vs.mrr(model)
-        return m, vs.hybrid_mrr()
-    v0, h0 = val()
+        h = vs.hybrid_mrr()
+        return m, h, (h if hybrid else m)
+    v0, h0, sel0 = val()
     lex0 = vs.hybrid_mrr(w=0.0)
-    best, best_state, best_step = (h0 if hybrid else v0), {k: v.detach().clone() for k, v in model.state_dict().items()}, 0
+    best, best_state, best_step = sel0, {k: v.detach().clone() for k, v in model.state_dict().items()}, 0
     log.append(dict(phase="val", step=0, val_mrr10=v0, val_hybrid_mrr10=h0, val_bm25_mrr10=lex0))
     print(f"val MRR@10 {v0:.4f} hybrid {h0:.4f} (BM25 alone {lex0:.4f}) at step 0 (init weights, chunk-alone path)", flush=True)
     step, t0, n_tok, n_pairs, est = 0, time.time(), 0, 0, cc["est_steps"]
@@ -247,11 +251,11 @@ def main():
                             tau=1 / float(scale.exp())))
         step += 1
         if time.time() > next_eval or time.time() >= t_end:
-            m, h = val()
+            m, h, sel = val()
             log.append(dict(phase="val", step=step, val_mrr10=m, val_hybrid_mrr10=h, sec=time.time() - t0))
             print(f"val MRR@10 {m:.4f} hybrid {h:.4f} at step {step}", flush=True)
-            if (h if hybrid else m) > best:
-                best, best_step = (h if hybrid else m), step
+            if sel > best:
+                best, best_step = sel, step
                 best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
             next_eval = time.time() + cc["eval_every_s"]
     sec = time.time() - t0
@@ -261,7 +265,7 @@ def main():
         with torch.no_grad():
             for prm in model.parameters():
                 prm.copy_(prm.half().float())
-        rounded, rounded_h = val()
+        rounded, rounded_h, _ = val()
         print(f"val MRR@10 {rounded:.4f} hybrid {rounded_h:.4f} after rounding the weights to fp16", flush=True)
     torch.save(dict(model=model.state_dict(), config=cfg.to_dict(),
                     retrieval=dict(expand_idents=bool(cc.get("expand_idents")))), os.path.join(args.out, "ckpt.pt"))

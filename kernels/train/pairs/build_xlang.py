@@ -28,7 +28,6 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from pairs.build_pairs import MAX_BODY, MAX_LINES, brace_end, doc_before, first_sentence  # noqa: E402
 
 PER_FILE = 40
-CTORS = False                   # --ctors (run 10): documented constructors too
 JAVA_DEF = re.compile(r"^\s*(?:(?:public|private|protected|static|final|abstract|synchronized|native|default|strictfp)\s+)*"
                       r"(?:<[^>]+>\s+)?[\w.$<>\[\],?]+(?:\s*<[^>]*>)?(?:\[\])*\s+([a-z_$][\w$]*)\s*\([^;]*$")
 JAVA_CTOR = re.compile(r"^\s*(?:(?:public|private|protected)\s+)?([A-Z][\w$]*)\s*\([^;]*$")   # run 10: constructors
@@ -42,11 +41,12 @@ def clean_javadoc(doc):
     return re.sub(r"<[^>]+>", "", doc)
 
 
-def java_pairs(text):
+def java_pairs(text, ctors=False):
+    """ctors (--ctors, run 10): documented constructors too."""
     lines = text.split("\n")
     out = []
     for i, line in enumerate(lines):
-        m = JAVA_DEF.match(line) or (JAVA_CTOR.match(line) if CTORS else None)
+        m = JAVA_DEF.match(line) or (JAVA_CTOR.match(line) if ctors else None)
         if not m or line.lstrip().split(" ")[0] in JAVA_NOT or "=" in line.split("(")[0]:
             continue
         doc, _ = doc_before(lines, i)
@@ -80,13 +80,13 @@ def go_pairs(text):
 
 
 def file_pairs(job):
-    path, lang, pkg = job
+    path, lang, pkg, ctors = job
     try:
         text = open(path, encoding="utf-8").read()
     except (OSError, UnicodeDecodeError):
         return []
     out = []
-    for name, doc, body in (java_pairs if lang == "java" else go_pairs)(text):
+    for name, doc, body in (java_pairs(text, ctors) if lang == "java" else go_pairs(text)):
         if not 3 <= len(body) <= MAX_BODY:
             continue
         q = first_sentence(doc, name)
@@ -97,7 +97,7 @@ def file_pairs(job):
     return out
 
 
-def jobs(java_root, go_root):
+def jobs(java_root, go_root, ctors):
     out = []
     for root, lang, ext in ((java_root, "java", ".java"), (go_root, "go", ".go")):
         if not root:
@@ -108,7 +108,7 @@ def jobs(java_root, go_root):
             pkg = f"{lang}:{rel[0]}" if lang == "java" else f"go:{'/'.join(rel[-2:])}"
             for f in sorted(files):
                 if f.endswith(ext) and not f.endswith("_test.go") and "Test" not in f:
-                    out.append((os.path.join(d, f), lang, pkg))
+                    out.append((os.path.join(d, f), lang, pkg, ctors))
     return out
 
 
@@ -122,10 +122,8 @@ def main():
     ap.add_argument("--show", type=int, default=0)
     ap.add_argument("--ctors", action="store_true", help="documented Java constructors too (run 10)")
     a = ap.parse_args()
-    global CTORS
-    CTORS = a.ctors
     t0 = time.time()
-    work = jobs(a.java, a.go)
+    work = jobs(a.java, a.go, a.ctors)
     with mp.Pool(os.cpu_count()) as pool:
         found = [p for r in pool.imap(file_pairs, work, chunksize=32) for p in r]
     seen, uniq = set(), []

@@ -22,10 +22,10 @@ import numpy as np
 import scipy.sparse as sp
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from lexical import K1, B, words  # noqa: E402
+from lexical import bm25_weight, words  # noqa: E402
 
 
-def bm25_matrices(queries, docs, k1=K1, b=B):
+def bm25_matrices(queries, docs):
     """Q (binary, [nq, V]) and the BM25-weighted D ([nd, V]) so that Q @ D.T is the BM25 score."""
     vocab = {}
     def rows(texts):
@@ -45,12 +45,9 @@ def bm25_matrices(queries, docs, k1=K1, b=B):
     D = sp.csr_matrix((np.array(dv, dtype=np.float32), di, dp), shape=(len(docs), V))
     Q = sp.csr_matrix((np.ones(len(qi), dtype=np.float32), qi, qp), shape=(len(queries), V))
     df = np.bincount(D.indices, minlength=V).astype(np.float32)
-    idf = np.log(1 + (len(docs) - df + 0.5) / (df + 0.5))
     dl = np.asarray(D.sum(axis=1)).ravel()
-    norm = k1 * (1 - b + b * dl / max(dl.mean(), 1e-9))
     D = D.tocoo()
-    tf = D.data
-    D.data = (idf[D.col] * tf * (k1 + 1) / (tf + norm[D.row])).astype(np.float32)
+    D.data = bm25_weight(D.data, df[D.col], len(docs), dl[D.row], dl.mean()).astype(np.float32)
     return Q, D.tocsr()
 
 
@@ -62,10 +59,10 @@ def main():
     args = ap.parse_args()
     t0 = time.time()
     pairs = [json.loads(line) for line in lzma.open(os.path.join(args.data, "pairs.jsonl.xz"), "rt")]
-    files = {}
+    files, pkg = {}, {}
     for line in lzma.open(os.path.join(args.data, "files.jsonl.xz"), "rt"):
         f = json.loads(line)
-        files[f["id"]] = f["text"].split("\n")
+        files[f["id"]], pkg[f["id"]] = f["text"].split("\n"), f["pkg"]
     code = ["\n".join(files[p["file_id"]][p["start_line"] - 1:p["end_line"]]) for p in pairs]
     Q, D = bm25_matrices([words(p["query"]) for p in pairs], [words(c) for c in code])
     print(f"{len(pairs)} pairs, vocabulary {Q.shape[1]}, {time.time() - t0:.0f}s", flush=True)
@@ -90,12 +87,7 @@ def main():
     np.save(os.path.join(args.data, "hardneg.npy"), out)
     own_rank = np.array(own_rank)
     stats = dict(pairs=len(pairs), k=args.k, filled=float((out >= 0).mean()), sec=time.time() - t0,
-                 target_bm25_top1=float((own_rank == 0).mean()), target_bm25_top10=float((own_rank < 10).mean()),
-                 same_pkg_share=None)
-    pkg = {}
-    for line in lzma.open(os.path.join(args.data, "files.jsonl.xz"), "rt"):
-        f = json.loads(line)
-        pkg[f["id"]] = f["pkg"]
+                 target_bm25_top1=float((own_rank == 0).mean()), target_bm25_top10=float((own_rank < 10).mean()))
     pp = np.array([pkg[p["file_id"]] for p in pairs])
     m = out >= 0
     stats["same_pkg_share"] = float((pp[np.where(m, out, 0)] == pp[:, None])[m].mean())

@@ -387,7 +387,7 @@ function parseLexicalWeights(arg?: string): Partial<ColumnWeights> | undefined {
   const out: Partial<ColumnWeights> = {};
   for (const part of arg.split(',').filter(Boolean)) {
     const [k, v] = part.split('=');
-    if (!k || v === undefined || !(k in LEXICAL_WEIGHTS)) throw new UsageError(`--lexical-weights: '${part}' is not name|path|body|context=NUMBER`);
+    if (!k || v === undefined || v.trim() === '' || !(k in LEXICAL_WEIGHTS)) throw new UsageError(`--lexical-weights: '${part}' is not name|path|body|context=NUMBER`);
     out[k as keyof ColumnWeights] = Number(v);
   }
   try { resolveLexicalWeights(out); } catch (e) { throw new UsageError(`--lexical-weights: ${(e as Error).message}`); }

@@ -66,7 +66,7 @@ test('dense/hybrid without a model, and bad modes or flags, fail with a clear me
     assert.equal(qm.status, 2);
     assert.match(qm.stderr, /--query-memory on needs --memory on/);
     for (const [arg, msg] of [['name=x', /lexical weight name must be a number/], ['title=2', /'title=2' is not name\|path\|body\|context=NUMBER/],
-      ['name=0,path=0,body=0,context=0', /at least one lexical weight must be > 0/]] as const) {
+      ['name=0,path=0,body=0,context=0', /at least one lexical weight must be > 0/], ['name=', /'name=' is not name/]] as const) {
       const w = run(['eval', '--set', set, '--mode', 'lexical', '--out', 'x', '--lexical-weights', arg]);
       assert.equal(w.status, 2, arg);
       assert.match(w.stderr, msg);

@@ -3,7 +3,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DenseRanker, topKByDot, type EmbeddingMatrix } from '../../../extension/src/search/denseRanker.js';
-import { normalizedScoreFusion, reciprocalRankFusion } from '../../../extension/src/search/ranker.js';
 import { mulberry32 } from '../../../kernels/reference/random.js';
 
 function matrix(rows: number[][], ids?: number[]): EmbeddingMatrix {
@@ -57,38 +56,3 @@ test('DenseRanker embeds the query once and ranks the current matrix; a blank qu
   assert.deepEqual(asked, ['a', 'b']);
 });
 
-test('RRF: exact scores with k = 60, both-sides bonus, one empty side, both empty', () => {
-  const lex = [{ id: 1, score: 9 }, { id: 2, score: 8 }];
-  const den = [{ id: 2, score: 0.9 }, { id: 3, score: 0.8 }];
-  const fused = reciprocalRankFusion([lex, den], 10);
-  assert.deepEqual(fused.map((x) => x.id), [2, 1, 3]);
-  assert.ok(Math.abs(fused[0]!.score - (1 / 62 + 1 / 61)) < 1e-12);
-  assert.ok(Math.abs(fused[1]!.score - 1 / 61) < 1e-12);
-  // One side empty: the other side's order is kept exactly.
-  assert.deepEqual(reciprocalRankFusion([lex, []], 10).map((x) => x.id), [1, 2]);
-  assert.deepEqual(reciprocalRankFusion([[], den], 10).map((x) => x.id), [2, 3]);
-  assert.deepEqual(reciprocalRankFusion([[], []], 10), []);
-});
-
-test('RRF: equal fused scores go to the lower id; the limit cuts after sorting', () => {
-  // id 7 is 1st on one side, id 4 is 1st on the other: same fused score.
-  const fused = reciprocalRankFusion([[{ id: 7, score: 1 }], [{ id: 4, score: 1 }]], 10);
-  assert.deepEqual(fused.map((x) => x.id), [4, 7]);
-  assert.equal(fused[0]!.score, fused[1]!.score);
-  const many = Array.from({ length: 30 }, (_, i) => ({ id: i, score: 30 - i }));
-  assert.deepEqual(reciprocalRankFusion([many, [...many].reverse()], 3).length, 3);
-});
-
-test('score fusion: min-max per list, missing side counts 0, equal weights; ties and empty sides', () => {
-  const lex = [{ id: 1, score: 10 }, { id: 2, score: 6 }, { id: 3, score: 2 }]; // → 1, 0.5, 0
-  const den = [{ id: 3, score: 0.9 }, { id: 4, score: 0.5 }];                  // → 1, 0
-  const fused = normalizedScoreFusion([lex, den], 10);
-  const byId = new Map(fused.map((x) => [x.id, x.score]));
-  assert.ok(Math.abs(byId.get(1)! - 0.5) < 1e-12 && Math.abs(byId.get(2)! - 0.25) < 1e-12);
-  assert.ok(Math.abs(byId.get(3)! - 0.5) < 1e-12 && byId.get(4) === 0);
-  assert.deepEqual(fused.map((x) => x.id), [1, 3, 2, 4], 'ids 1 and 3 tie at 0.5: lower id first');
-  assert.deepEqual(normalizedScoreFusion([lex, []], 2).map((x) => x.id), [1, 2]);
-  assert.deepEqual(normalizedScoreFusion([[], []], 5), []);
-  // A single candidate (or all-equal scores) counts fully instead of dividing by zero.
-  assert.deepEqual(normalizedScoreFusion([[{ id: 9, score: 3 }], []], 5), [{ id: 9, score: 0.5 }]);
-});

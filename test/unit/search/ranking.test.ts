@@ -2,7 +2,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { indexTokens, queryTokens, splitIdentifier, toMatchExpression } from '../../../extension/src/search/tokenize.js';
-import { reciprocalRankFusion } from '../../../extension/src/search/ranker.js';
 import { LEXICAL_WEIGHTS, resolveLexicalWeights } from '../../../extension/src/search/lexicalRanker.js';
 import { ModeUnavailableError, WorkspaceIndex } from '../../../extension/src/index/workspaceIndex.js';
 import { cleanup, copyFixture, memoryLogger } from '../index/fixture.js';
@@ -18,11 +17,6 @@ test('queries drop stop words unless nothing else is left, and are quoted for FT
   assert.deepEqual(queryTokens('Return the user with the given id'), ['return', 'user', 'id']);
   assert.deepEqual(queryTokens('the'), ['the']);
   assert.equal(toMatchExpression(['a"b', 'c']), '"a""b" OR "c"');
-});
-
-test('reciprocal-rank fusion rewards chunks both rankers found', () => {
-  const fused = reciprocalRankFusion([[{ id: 1, score: 9 }, { id: 2, score: 8 }], [{ id: 2, score: 0.9 }, { id: 3, score: 0.8 }]], 3);
-  assert.equal(fused[0]!.id, 2);
 });
 
 test('lexical column weights reach bm25: a column weighted 0 adds nothing, one weighted alone decides', async () => {

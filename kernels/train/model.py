@@ -368,11 +368,13 @@ class Block(nn.Module):
         self.ln2 = nn.LayerNorm(cfg.d_model, eps=1e-5)
         self.ff1 = nn.Linear(cfg.d_model, cfg.d_ff, bias=False)
         self.ff2 = nn.Linear(cfg.d_ff, cfg.d_model, bias=False)
+        self.p_drop = 0.0                          # residual dropout, training only (Encoder.set_dropout)
 
     def forward(self, x, ctx, l):
         a, extra = self.attn(self.ln1(x), ctx, l)
-        x = x + a
-        x = x + self.ff2(F.gelu(self.ff1(self.ln2(x)), approximate="tanh"))
+        f = lambda y: F.dropout(y, self.p_drop, True) if self.training and self.p_drop > 0 else y
+        x = x + f(a)
+        x = x + f(self.ff2(F.gelu(self.ff1(self.ln2(x)), approximate="tanh")))
         return x, extra
 
 
@@ -427,6 +429,13 @@ class Encoder(nn.Module):
             for name in ("probs", "global_probs", "sigma_q", "sigma_k"):
                 out[name] = torch.stack([e[name][0] for e in extras])
         return out
+
+    def set_dropout(self, p):
+        """Dropout on each block's attention and feed-forward outputs while training; not part of the exported
+        graphs (export runs in eval mode, where it is the identity)."""
+        for b in self.blocks:
+            b.p_drop = float(p)
+        return self
 
     def mlm_logits(self, h):
         return h @ self.tok.weight.t()                                       # tied output matrix

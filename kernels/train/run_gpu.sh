@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The one command on the GPU machine: tests (smoke), train, export, ORT check + fixtures, probes, dev run,
 # ORT CPU benchmark; every step bounded by a wall-clock deadline so $OUT is always written.
-# Usage (repo root): bash kernels/train/run_gpu.sh smoke|full|full2|run3|run4|run5|run6|run7|run8|run9|run10 [SECONDS]   (needs carry: .data .evalcarry)
+# Usage (repo root): bash kernels/train/run_gpu.sh smoke|full|full2|run3|run4|run5|run6|run7|run8|run9|run10|run11 [SECONDS]   (needs carry: .data .evalcarry)
 # run5 carries .r5data (pairs/pack.py) and .evalcarry, and .r5ckpt/ckpt16.pt to go on from an earlier run-5 call
 set -u
 shopt -s extglob
@@ -43,12 +43,13 @@ elif [ "$MODE" = run4 ]; then   # run 3 + identifier/docstring pairs built here 
   step fixtures 50 python3 fixtures.py --graphs --run $R --model $R/model --out $R/fixtures
   step evaluate 10 python3 evaluate.py --run $R --dev "$ROOT/.evalcarry" --chunk
   QUICK=; TOKS=; DEVARG=()
-elif [[ "$MODE" = run@(5|6|7|8|9|10) ]]; then   # packed data; weights rounded to fp16, one weights.bin
+elif [[ "$MODE" = run@(5|6|7|8|9|10|11) ]]; then   # packed data; weights rounded to fp16, one weights.bin
   # run5: + comment pairs, batch 2048; run6: run 4's mix + identifier words before each chunk (chunks.ident_words)
   # run7: run 4-like mix whose original-pair part is built from BM25 neighbourhoods (pairs/hard_negatives.py)
   # run8: run 7 selected on the val hybrid (ValSet.hybrid_mrr: BM25 fused with dense as HYBRID_DEFAULTS)
   # run9: run 4-like mix + Go/Java doc pairs (pairs/build_xlang.py, xlang_pairs.jsonl.xz in the pack)
   # run10: from run 9 (kernels/model), Java constructors too (build_xlang.py --ctors), 512 Go/Java pairs a batch, lr 4e-4
+  # run11: run 9's mix and lr from the shipped weights, with residual dropout 0.1 (Encoder.set_dropout)
   RES=(); [ -f "$ROOT/.r5ckpt/ckpt16.pt" ] && RES=(--resume "$ROOT/.r5ckpt/ckpt16.pt")
   step train 105 python3 train_chunks.py --config configs/chunks${MODE#run}.json --init "$ROOT/kernels/model" --out $R \
     --data "$ROOT/.r5data" --deadline $(( DEADLINE - 107 )) "${RES[@]}"
@@ -63,10 +64,10 @@ else
     --deadline $(( DEADLINE - 175 ))
   QUICK=; TOKS=4096,16384,65536; DEVARG=(--dev "$ROOT/.evalcarry")
 fi
-[[ "$MODE" != run@(3|4|5|6|7|8|9|10) ]] && step export 95 python3 export.py --run $R --out $R/model
-[[ "$MODE" != run@(3|4|5|6|7|8|9|10) ]] && step fixtures 60 python3 fixtures.py --graphs --run $R --model $R/model --out $R/fixtures
-[[ "$MODE" != run@(3|4|5|6|7|8|9|10) ]] && step probe-mlm 45 python3 evaluate.py --run $R --ckpt ckpt_mlm.pt $QUICK
-[[ "$MODE" != run@(3|4|5|6|7|8|9|10) ]] && step evaluate 12 python3 evaluate.py --run $R "${DEVARG[@]}" $QUICK
+[[ "$MODE" != run@(3|4|5|6|7|8|9|10|11) ]] && step export 95 python3 export.py --run $R --out $R/model
+[[ "$MODE" != run@(3|4|5|6|7|8|9|10|11) ]] && step fixtures 60 python3 fixtures.py --graphs --run $R --model $R/model --out $R/fixtures
+[[ "$MODE" != run@(3|4|5|6|7|8|9|10|11) ]] && step probe-mlm 45 python3 evaluate.py --run $R --ckpt ckpt_mlm.pt $QUICK
+[[ "$MODE" != run@(3|4|5|6|7|8|9|10|11) ]] && step evaluate 12 python3 evaluate.py --run $R "${DEVARG[@]}" $QUICK
 [ -n "$TOKS" ] && step bench 12 python3 bench_ort.py --model $R/model --out $R/bench.json --tokens $TOKS
 cd $R && python3 - <<'PY' || true
 import json, os
@@ -78,6 +79,6 @@ for k, p in [("train", "train_log.json"), ("probe", "memory_probe.json"), ("prob
         m[k] = d.get("summary", d) if k == "train" else d
 json.dump(m, open(os.path.join(os.environ.get("OUT", "/tmp/out"), "metrics.json"), "w"), indent=1)
 PY
-[[ "$MODE" = run@(5|6|7|8|9|10) ]] && [ -f "$OUT/ckpt16.pt" ] && rm -f $R/ckpt.pt   # ckpt16.pt holds the same (fp16-rounded) weights
+[[ "$MODE" = run@(5|6|7|8|9|10|11) ]] && [ -f "$OUT/ckpt16.pt" ] && rm -f $R/ckpt.pt   # ckpt16.pt holds the same (fp16-rounded) weights
 tar czf /tmp/art.tgz --exclude=val_stream.npy --exclude=ckpt_init.pt --exclude=ckpt_mlm.pt -C $R . && split -b 15M /tmp/art.tgz "$OUT/art.tgz.part-"
 ls -la "$OUT"; echo "done, $(left)s left"

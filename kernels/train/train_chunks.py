@@ -182,6 +182,7 @@ def main():
         d = float((encode(model.float(), x, attn="sdpa") - encode(model, x, attn="dense")).abs().max())
         attn = "sdpa" if d < 1e-2 else "dense"
         print(f"sdpa vs dense max diff {d:.2e} -> {attn}", flush=True)
+    model.set_dropout(cc.get("dropout", 0.0))              # run 11: residual dropout against memorising the pairs
     scale = torch.nn.Parameter(torch.tensor(math.log(1 / cc["tau_init"]), device=DEV))
     groups = model.param_groups(cc["lr"], cc["beta_lr"], cc["wd"]) + [dict(params=[scale], weight_decay=0.0)]
     for g, lr in zip(groups, (cc["lr"], cc["lr"], cc["beta_lr"], cc["scale_lr"])):

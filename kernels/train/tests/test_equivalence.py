@@ -170,3 +170,21 @@ def test_flex_equals_naive_gpu(lengths):
     assert rel(out["emb"] * m, ref["emb"] * m) < 2e-3      # flex tiles use tf32-class arithmetic
     assert rel(gat["emb"] * m, ref["emb"] * m) < 2e-3
     assert torch.isfinite(out["emb"]).all()
+
+
+def test_dropout_is_training_only():
+    """Residual dropout (Encoder.set_dropout) changes training outputs and is the identity in eval mode."""
+    cfg = SMALL
+    ids, valid, doc = batch(cfg, [63], seed=5)
+    torch.manual_seed(2)
+    m = Encoder(cfg).double()
+    rb = random_blocks(3, cfg.n_layers, cfg.n_heads, cfg.nb, cfg.window, cfg.n_global, cfg.n_random)
+    with torch.no_grad():
+        m.eval()
+        ref = m(ids, valid, doc, rb)["emb"]
+        m.set_dropout(0.3).eval()
+        assert rel(m(ids, valid, doc, rb)["emb"], ref) == 0.0
+        m.train()
+        assert rel(m(ids, valid, doc, rb)["emb"], ref) > 1e-3
+        m.set_dropout(0.0)
+        assert rel(m(ids, valid, doc, rb)["emb"], ref) == 0.0

@@ -16,6 +16,10 @@ export interface Chunk extends Location {
   /** UTF-16 offsets of the chunk text inside the file. */
   startOffset: number;
   endOffset: number;
+  /** A chunk packed from several neighbouring symbols: each member's UTF-16 offsets [start, end) inside the file,
+   * in order. The dense side embeds every member alone and scores the chunk by its best member, so a short
+   * function is not averaged with its neighbours. Absent for a chunk of one symbol or window. */
+  parts?: [number, number][];
 }
 
 export type SearchMode = 'lexical' | 'dense' | 'hybrid';

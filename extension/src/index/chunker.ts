@@ -144,6 +144,8 @@ interface Range {
   end: number;
   kind: string;
   name?: string;
+  /** Packed ranges: the members' line ranges (0-based, inclusive), in order. */
+  members?: { start: number; end: number }[];
 }
 
 /** Greedily packs consecutive ranges while the packed span stays within `budget` lines. */
@@ -156,6 +158,7 @@ function pack(ranges: Range[], budget: number): Range[] {
       out[out.length - 1] = {
         start: last.start, end: r.end, kind: last.kind === r.kind ? last.kind : 'group',
         name: names.length > 0 ? names.join(', ').slice(0, 200) : undefined,
+        members: [...(last.members ?? [{ start: last.start, end: last.end }]), { start: r.start, end: r.end }],
       };
       continue;
     }
@@ -237,10 +240,12 @@ function hasWords(lines: string[], start: number, end: number): boolean {
 }
 
 function toChunk(path: string, r: Range, lines: string[], starts: number[]): ChunkWithText {
-  const startOffset = starts[r.start]!;
-  const endOffset = starts[r.end]! + lines[r.end]!.length;
+  const span = (a: number, b: number): [number, number] => [starts[a]!, starts[b]! + lines[b]!.length];
+  const [startOffset, endOffset] = span(r.start, r.end);
   const text = lines.slice(r.start, r.end + 1).join('\n');
-  return { path, startLine: r.start + 1, endLine: r.end + 1, kind: r.kind, name: r.name, startOffset, endOffset, text };
+  const chunk: ChunkWithText = { path, startLine: r.start + 1, endLine: r.end + 1, kind: r.kind, name: r.name, startOffset, endOffset, text };
+  if (r.members) chunk.parts = r.members.map((m) => span(m.start, m.end));
+  return chunk;
 }
 
 /** UTF-16 offset of the first character of every line. */

@@ -40,6 +40,9 @@ export function embedPlan(provider: string | undefined, batch?: number): { batch
 
 const utf8 = new TextDecoder('utf-8');
 
+/** How many texts (and vectors) one chunk gives: one per member of a packed chunk, else one. */
+const textsOf = (j: EmbedJob): number => j.parts?.length ?? 1;
+
 export interface EmbedResult { embedded: number; skipped: number; cancelled: boolean }
 
 export class ChunkEmbedder {
@@ -53,8 +56,11 @@ export class ChunkEmbedder {
     const { embedded: had, chunks: total } = await this.lock(() => this.store.embeddingCounts());
     let after = 0, embedded = 0, skipped = 0;
     const { batch, overlap } = embedPlan(this.encoder.info.provider, this.batchSize);
-    const store = async (jobs: EmbedJob[], vecs: Float32Array) => { // vecs: [n, dim]
-      const stored = await this.lock(() => this.store.putEmbeddings(jobs, vecs, dim));
+    const store = async (jobs: EmbedJob[], vecs: Float32Array) => { // vecs: [texts, dim], jobs' texts in order
+      let row = 0;
+      const perJob = jobs.map((j) => vecs.subarray(row * dim, (row += textsOf(j)) * dim));
+      if (row * dim !== vecs.length) throw new Error(`the encoder returned ${vecs.length / dim} vectors for ${row} texts`);
+      const stored = await this.lock(() => this.store.putEmbeddings(jobs, perJob, dim));
       embedded += stored;
       this.onStored(stored);
       onProgress?.({ phase: 'encode', filesDone: Math.min(total, had + embedded), filesTotal: total, message: 'embedding chunks' });
@@ -91,8 +97,9 @@ export class ChunkEmbedder {
     return { embedded, skipped, cancelled: false };
   }
 
-  /** Chunk texts from the files as they are now; a file whose content no longer matches the stored hash is
-   * left for the next lexical pass (it re-chunks the file, and its new chunks are embedded then). */
+  /** Chunk texts from the files as they are now (a packed chunk gives one text per member, in order); a file whose
+   * content no longer matches the stored hash is left for the next lexical pass (it re-chunks the file, and its new
+   * chunks are embedded then). */
   private async readTexts(jobs: readonly EmbedJob[]): Promise<{ jobs: EmbedJob[]; texts: string[] }> {
     const byPath = new Map<string, EmbedJob[]>();
     for (const j of jobs) byPath.set(j.path, [...(byPath.get(j.path) ?? []), j]);
@@ -102,7 +109,10 @@ export class ChunkEmbedder {
       if (!bytes || createHash('sha256').update(bytes).digest('hex') !== list[0]!.hash) continue;
       let text = utf8.decode(bytes); // as the chunker decoded it: offsets are UTF-16 into this string
       if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-      for (const j of list) { out.jobs.push(j); out.texts.push(text.slice(j.startOffset, j.endOffset)); }
+      for (const j of list) {
+        out.jobs.push(j);
+        for (const [a, b] of j.parts ?? [[j.startOffset, j.endOffset]]) out.texts.push(text.slice(a, b));
+      }
     }
     return out;
   }

@@ -15,7 +15,7 @@ import type { Chunk, Logger, SkipReason } from '../core/api.js';
 
 /** Bump when the schema, the chunker or the tokeniser changes: stored chunks are derived data, and an index
  * built by other rules would silently mix with new ones (unchanged files are never re-read). */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -25,11 +25,13 @@ CREATE TABLE IF NOT EXISTS files (
 CREATE TABLE IF NOT EXISTS chunks (
   id INTEGER PRIMARY KEY, file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
   start_line INTEGER NOT NULL, end_line INTEGER NOT NULL, start_offset INTEGER NOT NULL, end_offset INTEGER NOT NULL,
-  kind TEXT NOT NULL, name TEXT, snippet TEXT NOT NULL);
+  kind TEXT NOT NULL, name TEXT, snippet TEXT NOT NULL, parts TEXT);
 CREATE INDEX IF NOT EXISTS chunks_by_file ON chunks(file_id);
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
   name, path, body, context, content='', contentless_delete=1, tokenize="porter unicode61 tokenchars '_'");
 CREATE TABLE IF NOT EXISTS embeddings (chunk_id INTEGER PRIMARY KEY REFERENCES chunks(id) ON DELETE CASCADE, vec BLOB NOT NULL);
+-- chunks.parts: JSON [[startOffset, endOffset], ...] of a packed chunk's members (Chunk.parts), else NULL.
+-- embeddings.vec: one float32 vector per member of a packed chunk, back to back; one vector for any other chunk.
 `;
 
 export interface FileRow {
@@ -55,8 +57,9 @@ export interface ColumnWeights {
   context: number;
 }
 
-/** A chunk waiting for its embedding; hash and span let the writer check it did not change meanwhile. */
-export interface EmbedJob { id: number; path: string; hash: string; startOffset: number; endOffset: number }
+/** A chunk waiting for its embedding; hash and span let the writer check it did not change meanwhile. A packed
+ * chunk's members (`parts`) are embedded one by one, in order. */
+export interface EmbedJob { id: number; path: string; hash: string; startOffset: number; endOffset: number; parts?: [number, number][] }
 
 export interface ChunkRow extends Chunk {
   id: number;
@@ -138,11 +141,12 @@ export class IndexStore {
       [p, hash, mtime, size, skip?.reason ?? null, skip?.detail ?? null]);
     const fileId = Number(lastInsertRowid);
     if (chunks.length === 0) return;
-    const insChunk = this.db.prepare('INSERT INTO chunks(file_id, start_line, end_line, start_offset, end_offset, kind, name, snippet) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
+    const insChunk = this.db.prepare('INSERT INTO chunks(file_id, start_line, end_line, start_offset, end_offset, kind, name, snippet, parts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
     const insFts = this.db.prepare('INSERT INTO chunks_fts(rowid, name, path, body, context) VALUES (?, ?, ?, ?, ?)');
     try {
       for (const c of chunks) {
-        const info = insChunk.run([fileId, c.startLine, c.endLine, c.startOffset, c.endOffset, c.kind, c.name ?? null, c.snippet]);
+        const info = insChunk.run([fileId, c.startLine, c.endLine, c.startOffset, c.endOffset, c.kind, c.name ?? null, c.snippet,
+          c.parts ? JSON.stringify(c.parts) : null]);
         insFts.run([Number(info.lastInsertRowid), c.tokens.name, c.tokens.path, c.tokens.body, c.tokens.context]);
       }
     } finally {
@@ -199,8 +203,8 @@ export class IndexStore {
 
   /** Every chunk in path/line order: for a dense ranker that embeds chunks, and for equality checks. */
   *iterateChunks(): Generator<ChunkRow> {
-    const stmt = this.db.prepare(`SELECT c.id, f.path, c.start_line, c.end_line, c.start_offset, c.end_offset, c.kind, c.name, c.snippet
-      FROM chunks c JOIN files f ON f.id = c.file_id ORDER BY f.path, c.start_line, c.end_line, c.id`);
+    const stmt = this.db.prepare(`SELECT c.id, f.path, c.start_line, c.end_line, c.start_offset, c.end_offset, c.kind, c.name, c.snippet,
+      c.parts FROM chunks c JOIN files f ON f.id = c.file_id ORDER BY f.path, c.start_line, c.end_line, c.id`);
     try {
       for (const r of stmt.iterate() as Iterable<Record<string, unknown>>) yield toChunkRow(r);
     } finally {
@@ -208,8 +212,9 @@ export class IndexStore {
     }
   }
 
-  // ---- Dense embeddings: one float32 blob per chunk. A chunk's row goes with the chunk (a content change
-  // re-chunks the file, so only that file re-embeds); a different model tag drops them all.
+  // ---- Dense embeddings: one float32 blob per chunk (a packed chunk's blob holds one vector per member). A
+  // chunk's row goes with the chunk (a content change re-chunks the file, so only that file re-embeds); a
+  // different model tag drops them all.
 
   /** Makes the stored embeddings belong to `tag` (model identity): another model's vectors are dropped. */
   useEmbeddingModel(tag: string): boolean {
@@ -224,11 +229,15 @@ export class IndexStore {
   /** Chunks with no embedding yet, by ascending id after `afterId` (paging that always advances). */
   chunksToEmbed(afterId: number, limit: number): EmbedJob[] {
     const rows = this.db.all(
-      `SELECT c.id, f.path, f.hash, c.start_offset, c.end_offset FROM chunks c JOIN files f ON f.id = c.file_id
+      `SELECT c.id, f.path, f.hash, c.start_offset, c.end_offset, c.parts FROM chunks c JOIN files f ON f.id = c.file_id
        LEFT JOIN embeddings e ON e.chunk_id = c.id WHERE e.chunk_id IS NULL AND c.id > ? ORDER BY c.id LIMIT ?`,
       [afterId, limit]) as Record<string, unknown>[];
-    return rows.map((r) => ({ id: r.id as number, path: r.path as string, hash: r.hash as string,
-      startOffset: r.start_offset as number, endOffset: r.end_offset as number }));
+    return rows.map((r) => {
+      const job: EmbedJob = { id: r.id as number, path: r.path as string, hash: r.hash as string,
+        startOffset: r.start_offset as number, endOffset: r.end_offset as number };
+      if (typeof r.parts === 'string') job.parts = JSON.parse(r.parts) as [number, number][];
+      return job;
+    });
   }
 
   embeddingCounts(): { embedded: number; chunks: number } {
@@ -236,17 +245,20 @@ export class IndexStore {
     return { embedded, chunks: (this.db.get('SELECT count(*) AS n FROM chunks') as { n: number }).n };
   }
 
-  /** Stores vectors for jobs read earlier, in one transaction. A job whose chunk changed meanwhile (gone, or its
-   * file re-hashed or re-chunked) is skipped: ids can be reused, so the file hash and span must still match. */
-  putEmbeddings(jobs: readonly EmbedJob[], vecs: Float32Array, dim: number): number {
+  /** Stores vectors for jobs read earlier, in one transaction: `vecs[k]` holds job k's vectors back to back (one,
+   * or one per member of a packed chunk). A job whose chunk changed meanwhile (gone, or its file re-hashed or
+   * re-chunked) is skipped: ids can be reused, so the file hash and span must still match. */
+  putEmbeddings(jobs: readonly EmbedJob[], vecs: readonly Float32Array[], dim: number): number {
     let stored = 0;
     this.transaction(() => {
       const ins = this.db.prepare(`INSERT OR REPLACE INTO embeddings(chunk_id, vec) SELECT c.id, ? FROM chunks c
         JOIN files f ON f.id = c.file_id WHERE c.id = ? AND f.hash = ? AND c.start_offset = ? AND c.end_offset = ?`);
       try {
         jobs.forEach((j, k) => {
-          const v = vecs.slice(k * dim, (k + 1) * dim);
-          stored += ins.run([new Uint8Array(v.buffer), j.id, j.hash, j.startOffset, j.endOffset]).changes;
+          const v = vecs[k]!;
+          const want = (j.parts?.length ?? 1) * dim;
+          if (v.length !== want) throw new Error(`chunk ${j.id}: ${v.length} floats for ${want}`);
+          stored += ins.run([new Uint8Array(v.slice().buffer), j.id, j.hash, j.startOffset, j.endOffset]).changes;
         });
       } finally {
         ins.finalize();
@@ -255,18 +267,21 @@ export class IndexStore {
     return stored;
   }
 
-  /** Every stored embedding as one matrix (the dense ranker's brute-force search space). */
+  /** Every stored vector as one matrix (the dense ranker's brute-force search space): one row per vector, so a
+   * packed chunk has one row per member, its rows next to each other (ordered by chunk id). */
   loadEmbeddings(dim: number): { ids: Int32Array; vecs: Float32Array } {
-    const n = (this.db.get('SELECT count(*) AS n FROM embeddings') as { n: number }).n;
+    const bytes = (this.db.get('SELECT coalesce(sum(length(vec)), 0) AS n FROM embeddings') as { n: number }).n;
+    const n = Math.floor(bytes / (dim * 4));
     const ids = new Int32Array(n), vecs = new Float32Array(n * dim); // [n, dim]
     let i = 0;
     const stmt = this.db.prepare('SELECT chunk_id, vec FROM embeddings ORDER BY chunk_id');
     try {
       for (const r of stmt.iterate() as Iterable<{ chunk_id: number; vec: Uint8Array }>) {
-        if (i >= n || r.vec.byteLength !== dim * 4) continue; // a vector of another width cannot be compared
-        ids[i] = r.chunk_id;
-        vecs.set(new Float32Array(r.vec.buffer.slice(r.vec.byteOffset, r.vec.byteOffset + dim * 4)), i * dim);
-        i++;
+        const rows = r.vec.byteLength / (dim * 4);
+        if (!Number.isInteger(rows) || rows === 0 || i + rows > n) continue; // vectors of another width cannot be compared
+        ids.fill(r.chunk_id, i, i + rows);
+        vecs.set(new Float32Array(r.vec.buffer.slice(r.vec.byteOffset, r.vec.byteOffset + rows * dim * 4)), i * dim);
+        i += rows;
       }
     } finally {
       stmt.finalize();
@@ -300,7 +315,7 @@ export class IndexStore {
     let chunks = 0;
     for (const c of this.iterateChunks()) {
       chunks++;
-      h.update(`C\t${c.path}\t${c.startLine}\t${c.endLine}\t${c.startOffset}\t${c.endOffset}\t${c.kind}\t${c.name ?? ''}\t${c.snippet}\n`);
+      h.update(`C\t${c.path}\t${c.startLine}\t${c.endLine}\t${c.startOffset}\t${c.endOffset}\t${c.kind}\t${c.name ?? ''}\t${c.snippet}\t${JSON.stringify(c.parts ?? null)}\n`);
     }
     const fts = (this.db.get('SELECT count(*) AS n FROM chunks_fts') as { n: number }).n;
     h.update(`FTS\t${fts}\n`);
@@ -315,11 +330,13 @@ export class IndexStore {
 }
 
 function toChunkRow(r: Record<string, unknown>): ChunkRow {
-  return {
+  const row: ChunkRow = {
     id: r.id as number, path: r.path as string, startLine: r.start_line as number, endLine: r.end_line as number,
     startOffset: r.start_offset as number, endOffset: r.end_offset as number, kind: r.kind as string,
     name: (r.name as string | null) ?? undefined, snippet: r.snippet as string,
   };
+  if (typeof r.parts === 'string') row.parts = JSON.parse(r.parts) as [number, number][]; // selected where needed
+  return row;
 }
 
 /** undefined when healthy, else why not. */

@@ -99,3 +99,24 @@ test('packing joins small neighbours up to the budget and never splits a symbol'
     assert.ok(chunks.some((c) => c.startLine <= e.startLine && c.endLine >= e.endLine), `symbol ${e.name} kept whole`);
   }
 });
+
+test('a packed chunk lists its members: each is one symbol of the unpacked cut, in order, inside the chunk', async () => {
+  const packed = new Chunker({ maxLines: 100, packLines: 60, windowLines: 40, windowStride: 20 });
+  for (const rel of ['js/server.js', 'c/list.c', 'py/geometry.py']) {
+    const chunks = await chunksOf(rel, packed);
+    const exactSpans = new Set((await chunksOf(rel)).map((c) => `${c.startOffset}-${c.endOffset}`));
+    let members = 0;
+    for (const c of chunks) {
+      if (!c.parts) continue;
+      assert.ok(c.parts.length >= 2, `${rel}: a chunk of one member has no parts`);
+      assert.equal(c.parts[0]![0], c.startOffset);
+      assert.equal(c.parts[c.parts.length - 1]![1], c.endOffset);
+      c.parts.forEach(([a, b], k) => {
+        assert.ok(exactSpans.has(`${a}-${b}`), `${rel}: member ${a}-${b} is a symbol of the unpacked cut`);
+        if (k > 0) assert.ok(a > c.parts![k - 1]![1], 'members in order, apart');
+      });
+      members += c.parts.length;
+    }
+    assert.ok(members > 0, `${rel} has packed chunks`);
+  }
+});

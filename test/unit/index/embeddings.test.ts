@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { WorkspaceIndex } from '../../../extension/src/index/workspaceIndex.js';
 import type { SemanticEncoder } from '../../../extension/src/index/embedder.js';
+import type { ChunkRow } from '../../../extension/src/index/store.js';
 import { cleanup, copyFixture, hashVector, memoryLogger } from './fixture.js';
 
 const DIM = 8;
@@ -29,6 +30,13 @@ function fakeEncoder(): SemanticEncoder & { embedded: string[] } {
   };
 }
 
+/** The texts the embedding pass sends for `chunks` (file text by path): a packed chunk's members one by one. */
+function textsToEmbed(chunks: Iterable<ChunkRow>, textOf: (p: string) => string): string[] {
+  const out: string[] = [];
+  for (const c of chunks) for (const [a, b] of c.parts ?? [[c.startOffset, c.endOffset]]) out.push(textOf(c.path).slice(a, b));
+  return out;
+}
+
 async function openWith(ws: string, enc: SemanticEncoder, tag: string): Promise<WorkspaceIndex> {
   const index = await WorkspaceIndex.open(ws, { storageDir: path.join(ws, '..', 'idx'), logger: memoryLogger() });
   await index.enableSemantic({ encoder: enc, modelTag: tag });
@@ -42,7 +50,9 @@ test('every chunk gets an embedding; a second update embeds nothing', async () =
     const index = await openWith(ws, enc, 'model-a');
     const stats = await index.update();
     assert.deepEqual(index.semanticStats(), { embedded: stats.chunks, chunks: stats.chunks, embeddedLastUpdate: stats.chunks });
-    assert.equal(enc.embedded.length, stats.chunks);
+    const expected = textsToEmbed(index.indexStore.iterateChunks(), (p) => fs.readFileSync(path.join(ws, p), 'utf8'));
+    assert.ok(expected.length > stats.chunks, 'the fixture has packed chunks');
+    assert.deepEqual(enc.embedded.sort(), expected.sort());
     enc.embedded.length = 0;
     await index.update();
     assert.equal(enc.embedded.length, 0);
@@ -66,12 +76,13 @@ test('a content change re-embeds only that file; the chunk text sent is the chun
     enc.embedded.length = 0;
     await index.applyChanges([{ type: 'changed', path: file }]);
     const cChunks = [...index.indexStore.iterateChunks()].filter((c) => c.path === 'c/list.c');
-    assert.deepEqual(enc.embedded.sort(), cChunks.map((c) => edited.slice(c.startOffset, c.endOffset)).sort());
+    assert.deepEqual(enc.embedded.sort(), textsToEmbed(cChunks, () => edited).sort());
     const s = index.semanticStats()!;
     assert.equal(s.embedded, s.chunks);
     // The new function's own text finds it (the fake encoder maps equal text to equal vectors).
     const target = cChunks.find((c) => edited.slice(c.startOffset, c.endOffset).includes('list_sentinel_marker'))!;
-    const hits = await index.search(edited.slice(target.startOffset, target.endOffset), { mode: 'dense', limit: 1 });
+    const own = textsToEmbed([target], () => edited).find((t) => t.includes('list_sentinel_marker'))!;
+    const hits = await index.search(own, { mode: 'dense', limit: 1 });
     assert.deepEqual([hits[0]?.path, hits[0]?.startLine], ['c/list.c', target.startLine]);
     await index.close();
   } finally {
@@ -102,7 +113,8 @@ test('a different model tag re-embeds every chunk; reopening with the same tag r
   try {
     const first = fakeEncoder();
     let index = await openWith(ws, first, 'model-a');
-    const stats = await index.update();
+    await index.update();
+    const texts = textsToEmbed(index.indexStore.iterateChunks(), (p) => fs.readFileSync(path.join(ws, p), 'utf8')).length;
     await index.close();
 
     const same = fakeEncoder();
@@ -115,7 +127,7 @@ test('a different model tag re-embeds every chunk; reopening with the same tag r
     index = await openWith(ws, other, 'model-b');
     assert.equal(index.semanticStats()!.embedded, 0, 'old vectors dropped as soon as the new model is attached');
     await index.update();
-    assert.equal(other.embedded.length, stats.chunks);
+    assert.equal(other.embedded.length, texts);
     await index.close();
   } finally {
     cleanup(ws);
@@ -136,6 +148,33 @@ test('hybrid and similar search work over the fake encoder; lexical needs none',
     assert.ok(similar.every((h) => !(h.path === 'py/geometry.py' && h.startLine <= chunk.endLine && h.endLine >= chunk.startLine)),
       'the selection itself is not its own result');
     assert.ok(similar.length > 0);
+    await index.close();
+  } finally {
+    cleanup(ws);
+  }
+});
+
+test('a packed chunk stores one vector per member and ranks by its best member', async () => {
+  const ws = copyFixture();
+  try {
+    const enc = fakeEncoder();
+    const index = await openWith(ws, enc, 'model-a');
+    await index.update();
+    const packed = [...index.indexStore.iterateChunks()].find((c) => (c.parts?.length ?? 0) >= 2);
+    assert.ok(packed, 'the fixture has a packed chunk');
+    const text = fs.readFileSync(path.join(ws, packed.path), 'utf8');
+    const m = index.indexStore.loadEmbeddings(DIM);
+    const rows = [...m.ids.keys()].filter((r) => m.ids[r] === packed.id);
+    assert.equal(rows.length, packed.parts!.length);
+    packed.parts!.forEach(([a, b], k) => {
+      assert.deepEqual([...m.vecs.subarray(rows[k]! * DIM, (rows[k]! + 1) * DIM)], [...vectorOf(text.slice(a, b))]);
+    });
+    // Every member's own text finds the packed chunk first, with that member's cosine (1), not an average.
+    for (const [a, b] of packed.parts!) {
+      const [top] = await index.search(text.slice(a, b), { mode: 'dense', limit: 1 });
+      assert.deepEqual([top?.path, top?.startLine, top?.endLine], [packed.path, packed.startLine, packed.endLine]);
+      assert.ok(Math.abs(top!.score - 1) < 1e-6, `score ${top!.score}`);
+    }
     await index.close();
   } finally {
     cleanup(ws);

@@ -56,3 +56,14 @@ test('DenseRanker embeds the query once and ranks the current matrix; a blank qu
   assert.deepEqual(asked, ['a', 'b']);
 });
 
+
+test('topKByDot scores a chunk of several adjacent rows by its best row and returns it once', () => {
+  // chunk 7 has three rows (a packed chunk's members), chunk 8 one, chunk 9 two
+  const m: EmbeddingMatrix = { ids: Int32Array.from([7, 7, 7, 8, 9, 9]), dim: 2,
+    vecs: Float32Array.from([0, 1, 0.6, 0.8, -1, 0, 0.8, 0.6, 0.28, 0.96, -0.6, -0.8]) };
+  const r = topKByDot(m, Float32Array.from([1, 0]), 3);
+  assert.deepEqual(r.map((x) => x.id), [8, 7, 9]);
+  assert.deepEqual(r.map((x) => Math.round(x.score * 100) / 100), [0.8, 0.6, 0.28]);
+  assert.deepEqual(topKByDot(m, Float32Array.from([1, 0]), 3, new Set([8])).map((x) => x.id), [7, 9]);
+  assert.deepEqual(topKByDot(m, Float32Array.from([0, 1]), 1).map((x) => x.id), [7]);
+});

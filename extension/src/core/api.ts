@@ -22,6 +22,9 @@ export interface Chunk extends Location {
   parts?: [number, number][];
 }
 
+/** The most members a packed chunk may have (the chunker's `packLines` may not exceed it: a member is ≥ 1 line). */
+export const MAX_CHUNK_MEMBERS = 1024;
+
 export type SearchMode = 'lexical' | 'dense' | 'hybrid';
 
 export interface SearchHit extends Location {

@@ -3,7 +3,7 @@
 // header and fields — with each method a chunk of its own; functions longer than maxLines are split the same
 // way (nested symbols apart, the rest in pieces). File lines outside every symbol become 'block' chunks.
 import Parser from 'web-tree-sitter';
-import type { Chunk } from '../core/api.js';
+import { MAX_CHUNK_MEMBERS, type Chunk } from '../core/api.js';
 import { assetPath } from '../core/assets.js';
 import { CONTAINER_KINDS, LANGUAGES, languageOf, type LanguageId, type LanguageSpec } from './languages.js';
 
@@ -22,9 +22,11 @@ export const DEFAULT_CHUNK_OPTIONS: ChunkOptions = {
   maxLines: 100, packLines: 60, windowLines: 40, windowStride: 20,
 };
 
-/** A chunk plus its text (lines startLine..endLine), which the store tokenises. */
+/** A chunk plus its text (lines startLine..endLine), which the store tokenises; a packed chunk also names its
+ * members' lines (1-based, inclusive) and symbol names, which keyword ranking scores one by one. */
 export interface ChunkWithText extends Chunk {
   text: string;
+  members?: { startLine: number; endLine: number; name?: string }[];
 }
 
 interface SymbolNode {
@@ -59,7 +61,9 @@ async function loadLanguage(spec: LanguageSpec): Promise<Parser.Language> {
 export class Chunker {
   private readonly parsers = new Map<LanguageId, Parser>();
 
-  constructor(private readonly options: ChunkOptions = DEFAULT_CHUNK_OPTIONS) {}
+  constructor(private readonly options: ChunkOptions = DEFAULT_CHUNK_OPTIONS) {
+    if (options.packLines > MAX_CHUNK_MEMBERS) throw new Error(`packLines ${options.packLines} exceeds ${MAX_CHUNK_MEMBERS}`);
+  }
 
   async chunk(path: string, text: string): Promise<ChunkWithText[]> {
     const lines = splitLines(text);
@@ -144,8 +148,8 @@ interface Range {
   end: number;
   kind: string;
   name?: string;
-  /** Packed ranges: the members' line ranges (0-based, inclusive), in order. */
-  members?: { start: number; end: number }[];
+  /** Packed ranges: the members' line ranges (0-based, inclusive) and names, in order. */
+  members?: { start: number; end: number; name?: string }[];
 }
 
 /** Greedily packs consecutive ranges while the packed span stays within `budget` lines. */
@@ -158,7 +162,7 @@ function pack(ranges: Range[], budget: number): Range[] {
       out[out.length - 1] = {
         start: last.start, end: r.end, kind: last.kind === r.kind ? last.kind : 'group',
         name: names.length > 0 ? names.join(', ').slice(0, 200) : undefined,
-        members: [...(last.members ?? [{ start: last.start, end: last.end }]), { start: r.start, end: r.end }],
+        members: [...(last.members ?? [{ start: last.start, end: last.end, name: last.name }]), { start: r.start, end: r.end, name: r.name }],
       };
       continue;
     }
@@ -244,7 +248,10 @@ function toChunk(path: string, r: Range, lines: string[], starts: number[]): Chu
   const [startOffset, endOffset] = span(r.start, r.end);
   const text = lines.slice(r.start, r.end + 1).join('\n');
   const chunk: ChunkWithText = { path, startLine: r.start + 1, endLine: r.end + 1, kind: r.kind, name: r.name, startOffset, endOffset, text };
-  if (r.members) chunk.parts = r.members.map((m) => span(m.start, m.end));
+  if (r.members) {
+    chunk.parts = r.members.map((m) => span(m.start, m.end));
+    chunk.members = r.members.map((m) => ({ startLine: m.start + 1, endLine: m.end + 1, name: m.name }));
+  }
   return chunk;
 }
 

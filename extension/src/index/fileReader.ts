@@ -62,14 +62,19 @@ export async function readFileForIndex({ file, knownHash, knownId }: ReadRequest
  * function is for (section comments, callers, the sibling it mirrors) when its own text does not. */
 const CONTEXT_LINES = 15;
 
+/** Keyword tokens of a chunk: one row per member of a packed chunk (its own name, lines and surroundings, so
+ * bm25 scores each small symbol on its own and the chunk by its best member), else one for the whole chunk. */
 function toStored(c: ChunkWithText, pathTokens: string, lines: readonly string[]): StoredChunk {
-  const { text, ...chunk } = c;
-  const before = lines.slice(Math.max(0, c.startLine - 1 - CONTEXT_LINES), c.startLine - 1);
-  const after = lines.slice(c.endLine, c.endLine + CONTEXT_LINES);
-  return {
-    ...chunk, snippet: snippetOf(text),
-    tokens: { name: indexTokens(c.name ?? ''), path: pathTokens, body: indexTokens(text), context: indexTokens([...before, ...after].join('\n')) },
+  const { text, members, ...chunk } = c;
+  const row = (startLine: number, endLine: number, name: string | undefined, body: string) => {
+    const before = lines.slice(Math.max(0, startLine - 1 - CONTEXT_LINES), startLine - 1);
+    const after = lines.slice(endLine, endLine + CONTEXT_LINES);
+    return { name: indexTokens(name ?? ''), path: pathTokens, body: indexTokens(body), context: indexTokens([...before, ...after].join('\n')) };
   };
+  const tokens = members
+    ? members.map((m) => row(m.startLine, m.endLine, m.name, lines.slice(m.startLine - 1, m.endLine).join('\n')))
+    : [row(c.startLine, c.endLine, c.name, text)];
+  return { ...chunk, snippet: snippetOf(text), tokens };
 }
 
 /** First non-blank lines, trimmed, for a result list; never the whole chunk. */

@@ -11,11 +11,11 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Database } from 'node-sqlite3-wasm';
-import type { Chunk, Logger, SkipReason } from '../core/api.js';
+import { MAX_CHUNK_MEMBERS, type Chunk, type Logger, type SkipReason } from '../core/api.js';
 
 /** Bump when the schema, the chunker or the tokeniser changes: stored chunks are derived data, and an index
  * built by other rules would silently mix with new ones (unchanged files are never re-read). */
-export const SCHEMA_VERSION = 4;
+export const SCHEMA_VERSION = 5;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -43,11 +43,15 @@ export interface FileRow {
   skip: SkipReason | null;
 }
 
-/** What the store keeps of a chunk besides its location; token strings are FTS5 input only. */
+/** What the store keeps of a chunk besides its location; token strings are FTS5 input only: one row per member
+ * of a packed chunk (in `parts` order), else one. */
 export interface StoredChunk extends Chunk {
   snippet: string;
-  tokens: { name: string; path: string; body: string; context: string };
+  tokens: { name: string; path: string; body: string; context: string }[];
 }
+
+/** FTS5 rowid of member k of chunk `id`: `id * MEMBER_SLOTS + k` (a chunk has at most MAX_CHUNK_MEMBERS). */
+const MEMBER_SLOTS = MAX_CHUNK_MEMBERS;
 
 /** bm25 weight per FTS column: symbol name, file path, chunk text, the lines around the chunk. */
 export interface ColumnWeights {
@@ -145,9 +149,11 @@ export class IndexStore {
     const insFts = this.db.prepare('INSERT INTO chunks_fts(rowid, name, path, body, context) VALUES (?, ?, ?, ?, ?)');
     try {
       for (const c of chunks) {
+        if (c.tokens.length === 0 || c.tokens.length > MEMBER_SLOTS) throw new Error(`chunk ${c.path}:${c.startLine} has ${c.tokens.length} keyword rows`);
         const info = insChunk.run([fileId, c.startLine, c.endLine, c.startOffset, c.endOffset, c.kind, c.name ?? null, c.snippet,
           c.parts ? JSON.stringify(c.parts) : null]);
-        insFts.run([Number(info.lastInsertRowid), c.tokens.name, c.tokens.path, c.tokens.body, c.tokens.context]);
+        const id = Number(info.lastInsertRowid);
+        c.tokens.forEach((t, k) => insFts.run([id * MEMBER_SLOTS + k, t.name, t.path, t.body, t.context]));
       }
     } finally {
       insChunk.finalize();
@@ -158,7 +164,9 @@ export class IndexStore {
   deleteFile(p: string): void {
     const row = this.db.get('SELECT id FROM files WHERE path = ?', p) as { id: number } | null;
     if (!row) return;
-    this.db.run('DELETE FROM chunks_fts WHERE rowid IN (SELECT id FROM chunks WHERE file_id = ?)', row.id);
+    for (const { id } of this.db.all('SELECT id FROM chunks WHERE file_id = ?', row.id) as { id: number }[]) {
+      this.db.run('DELETE FROM chunks_fts WHERE rowid >= ? AND rowid < ?', [id * MEMBER_SLOTS, (id + 1) * MEMBER_SLOTS]);
+    }
     this.db.run('DELETE FROM embeddings WHERE chunk_id IN (SELECT id FROM chunks WHERE file_id = ?)', row.id);
     this.db.run('DELETE FROM chunks WHERE file_id = ?', row.id);
     this.db.run('DELETE FROM files WHERE id = ?', row.id);
@@ -183,10 +191,13 @@ export class IndexStore {
     return { files, chunks, skipped };
   }
 
-  /** FTS5 bm25 over the four columns; lower scores are better in SQLite, so we negate. */
+  /** FTS5 bm25 over the four columns, per keyword row; a chunk scores as its best row (a packed chunk: its best
+   * member). Lower bm25 is better in SQLite, so we negate. Equal scores go by ascending chunk id. */
   searchFts(match: string, weights: ColumnWeights, limit: number): { id: number; score: number }[] {
     const rows = this.db.all(
-      'SELECT rowid AS id, bm25(chunks_fts, ?, ?, ?, ?) AS score FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY score LIMIT ?',
+      `WITH rows AS MATERIALIZED (SELECT rowid / ${MEMBER_SLOTS} AS id, bm25(chunks_fts, ?, ?, ?, ?) AS score
+       FROM chunks_fts WHERE chunks_fts MATCH ?)
+       SELECT id, min(score) AS score FROM rows GROUP BY id ORDER BY score, id LIMIT ?`,
       [weights.name, weights.path, weights.body, weights.context, match, limit]) as { id: number; score: number }[];
     return rows.map((r) => ({ id: r.id, score: -r.score }));
   }

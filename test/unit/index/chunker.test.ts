@@ -100,11 +100,12 @@ test('packing joins small neighbours up to the budget and never splits a symbol'
   }
 });
 
-test('a packed chunk lists its members: each is one symbol of the unpacked cut, in order, inside the chunk', async () => {
+test('a packed chunk lists its members (offsets, lines, names): each is one symbol of the unpacked cut, in order', async () => {
   const packed = new Chunker({ maxLines: 100, packLines: 60, windowLines: 40, windowStride: 20 });
   for (const rel of ['js/server.js', 'c/list.c', 'py/geometry.py']) {
     const chunks = await chunksOf(rel, packed);
-    const exactSpans = new Set((await chunksOf(rel)).map((c) => `${c.startOffset}-${c.endOffset}`));
+    const exact = await chunksOf(rel);
+    const exactSpans = new Set(exact.map((c) => `${c.startOffset}-${c.endOffset}`));
     let members = 0;
     for (const c of chunks) {
       if (!c.parts) continue;
@@ -114,7 +115,11 @@ test('a packed chunk lists its members: each is one symbol of the unpacked cut, 
       c.parts.forEach(([a, b], k) => {
         assert.ok(exactSpans.has(`${a}-${b}`), `${rel}: member ${a}-${b} is a symbol of the unpacked cut`);
         if (k > 0) assert.ok(a > c.parts![k - 1]![1], 'members in order, apart');
+        // the keyword side's view of the same member: its lines and its own symbol name
+        const alone = exact.find((e) => e.startOffset === a)!;
+        assert.deepEqual(c.members![k], { startLine: alone.startLine, endLine: alone.endLine, name: alone.name });
       });
+      assert.equal(c.members!.length, c.parts.length);
       members += c.parts.length;
     }
     assert.ok(members > 0, `${rel} has packed chunks`);

@@ -192,14 +192,23 @@ export class IndexStore {
   }
 
   /** FTS5 bm25 over the four columns, per keyword row; a chunk scores as its best row (a packed chunk: its best
-   * member). Lower bm25 is better in SQLite, so we negate. Equal scores go by ascending chunk id. */
+   * member). Lower bm25 is better in SQLite, so we negate. Equal scores go by ascending chunk id. Exact: rows come
+   * best first, so a chunk's first row is its best, and once `limit` chunks have appeared no later row can place
+   * another chunk above them; the row window grows only when members of the same chunks fill it. */
   searchFts(match: string, weights: ColumnWeights, limit: number): { id: number; score: number }[] {
-    const rows = this.db.all(
-      `WITH rows AS MATERIALIZED (SELECT rowid / ${MEMBER_SLOTS} AS id, bm25(chunks_fts, ?, ?, ?, ?) AS score
-       FROM chunks_fts WHERE chunks_fts MATCH ?)
-       SELECT id, min(score) AS score FROM rows GROUP BY id ORDER BY score, id LIMIT ?`,
-      [weights.name, weights.path, weights.body, weights.context, match, limit]) as { id: number; score: number }[];
-    return rows.map((r) => ({ id: r.id, score: -r.score }));
+    const k = Math.max(0, Math.floor(limit));
+    if (k === 0) return [];
+    for (let take = k * 4; ; take *= 4) {
+      const rows = this.db.all(
+        'SELECT rowid AS r, bm25(chunks_fts, ?, ?, ?, ?) AS score FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY score, rowid LIMIT ?',
+        [weights.name, weights.path, weights.body, weights.context, match, take]) as { r: number; score: number }[];
+      const best = new Map<number, number>(); // chunk id → its best (first) score, in rank order
+      for (const row of rows) {
+        const id = Math.floor(row.r / MEMBER_SLOTS);
+        if (!best.has(id)) best.set(id, row.score);
+      }
+      if (best.size >= k || rows.length < take) return [...best].slice(0, k).map(([id, score]) => ({ id, score: -score }));
+    }
   }
 
   chunksByIds(ids: readonly number[]): Map<number, ChunkRow> {

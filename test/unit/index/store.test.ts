@@ -57,3 +57,21 @@ test('a packed chunk scores as its best member: the same rows as separate chunks
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('the bm25 row window grows when the members of one chunk fill it: the next chunk is still found', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'infinilens-store-'));
+  const store = await IndexStore.open(path.join(dir, 'index.sqlite'), memoryLogger());
+  try {
+    // chunk A: 12 members, each a short row about "alpha"; chunk B: one long row that mentions it once
+    const many = Array.from({ length: 12 }, (_, k) => row(`alpha ${k}`, 'alpha alpha'));
+    store.putFile('src/mod.py', 'h', 0, 1, [chunk(1, many), chunk(100, [row('other', `alpha ${'filler '.repeat(40)}`)])]);
+    const got = store.searchFts(toMatchExpression(['alpha']), LEXICAL_WEIGHTS, 2); // first window: 8 rows, all A's
+    const rows = store.chunksByIds(got.map((h) => h.id));
+    assert.deepEqual(got.map((h) => rows.get(h.id)!.startLine), [1, 100]);
+    assert.ok(got[0]!.score > got[1]!.score);
+    assert.equal(store.searchFts(toMatchExpression(['alpha']), LEXICAL_WEIGHTS, 5).length, 2, 'only two chunks match');
+  } finally {
+    store.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -12,6 +12,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Database } from 'node-sqlite3-wasm';
 import { MAX_CHUNK_MEMBERS, type Chunk, type Logger, type SkipReason } from '../core/api.js';
+import { quantizeRows } from '../search/denseRanker.js';
 
 /** Bump when the schema, the chunker or the tokeniser changes: stored chunks are derived data, and an index
  * built by other rules would silently mix with new ones (unchanged files are never re-read). */
@@ -287,12 +288,13 @@ export class IndexStore {
     return stored;
   }
 
-  /** Every stored vector as one matrix (the dense ranker's brute-force search space): one row per vector, so a
-   * packed chunk has one row per member, its rows next to each other (ordered by chunk id). */
-  loadEmbeddings(dim: number): { ids: Int32Array; vecs: Float32Array } {
+  /** Every stored vector as one int8 matrix with a scale per row (the dense ranker's brute-force search space,
+   * `quantizeRows`): one row per vector, so a packed chunk has one row per member, its rows next to each other
+   * (ordered by chunk id). Rows are quantised as they are read; no float32 copy of the whole matrix is made. */
+  loadEmbeddings(dim: number): { ids: Int32Array; q: Int8Array; scale: Float32Array } {
     const bytes = (this.db.get('SELECT coalesce(sum(length(vec)), 0) AS n FROM embeddings') as { n: number }).n;
     const n = Math.floor(bytes / (dim * 4));
-    const ids = new Int32Array(n), vecs = new Float32Array(n * dim); // [n, dim]
+    const ids = new Int32Array(n), q = new Int8Array(n * dim), scale = new Float32Array(n); // [n, dim], [n]
     let i = 0;
     const stmt = this.db.prepare('SELECT chunk_id, vec FROM embeddings ORDER BY chunk_id');
     try {
@@ -300,13 +302,13 @@ export class IndexStore {
         const rows = r.vec.byteLength / (dim * 4);
         if (!Number.isInteger(rows) || rows === 0 || i + rows > n) continue; // vectors of another width cannot be compared
         ids.fill(r.chunk_id, i, i + rows);
-        vecs.set(new Float32Array(r.vec.buffer.slice(r.vec.byteOffset, r.vec.byteOffset + rows * dim * 4)), i * dim);
+        quantizeRows(new Float32Array(r.vec.buffer.slice(r.vec.byteOffset, r.vec.byteOffset + rows * dim * 4)), dim, q, scale, i);
         i += rows;
       }
     } finally {
       stmt.finalize();
     }
-    return { ids: ids.subarray(0, i), vecs: vecs.subarray(0, i * dim) };
+    return { ids: ids.subarray(0, i), q: q.subarray(0, i * dim), scale: scale.subarray(0, i) };
   }
 
   /** Chunks of one file overlapping a line range (Find Similar Code excludes the selection itself). */

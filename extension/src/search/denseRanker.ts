@@ -1,16 +1,32 @@
-// Dense ranking: brute-force dot product of the query embedding against every stored chunk embedding, held as
-// one Float32Array matrix. Rows are L2-normalised, so the dot product is the cosine. A chunk packed from several
+// Dense ranking: brute-force dot product of the query embedding against every stored chunk embedding, held in
+// memory as one int8 matrix with a float scale per row (a quarter of float32: a packed chunk has a row per
+// member, ~2.5 rows a chunk, so a 100k-chunk workspace holds ~64 MB instead of ~256 MB). Rows are L2-normalised
+// before quantising, so the dot product is the cosine up to the rounding (≤ scale/2 per component). A chunk packed from several
 // small symbols has one row per member, and scores as its best member (max over its rows): one vector of a
 // whole group averages unrelated functions (on the val set, dense MRR@10 0.195 with one vector a chunk, 0.296 by
 // the best member; docs/search.md). At 15k–100k chunks × 256 dims this is 4–26 M multiply-adds a query (a few
 // ms to ~30 ms in JS), simpler and exact compared with an ANN index.
 import type { RankedChunk, Ranker } from './ranker.js';
 
-/** Chunk ids and their embeddings, row i of `vecs` belonging to ids[i]; the rows of one chunk are adjacent. */
+/** Chunk ids and their embeddings, row i belonging to ids[i]; the rows of one chunk are adjacent. Row i is
+ * `scale[i] * q[i*dim .. (i+1)*dim)`. */
 export interface EmbeddingMatrix {
   ids: Int32Array;
-  vecs: Float32Array; // [n, dim]
+  q: Int8Array; // [n, dim]
+  scale: Float32Array; // [n]
   dim: number;
+}
+
+/** Symmetric per-row int8 quantisation of `vecs` ([n, dim]) into `q` / `scale` at row offset `at` (rows). */
+export function quantizeRows(vecs: Float32Array, dim: number, q: Int8Array, scale: Float32Array, at = 0): void {
+  const n = vecs.length / dim;
+  for (let r = 0; r < n; r++) {
+    let max = 0;
+    for (let d = 0; d < dim; d++) max = Math.max(max, Math.abs(vecs[r * dim + d]!));
+    const s = max > 0 ? max / 127 : 1;
+    scale[at + r] = s;
+    for (let d = 0; d < dim; d++) q[(at + r) * dim + d] = Math.round(vecs[r * dim + d]! / s);
+  }
 }
 
 export class DenseRanker implements Ranker {
@@ -33,7 +49,7 @@ export class DenseRanker implements Ranker {
 /** The `limit` chunks with the highest dot product with `q` (a chunk of several rows: its best row), best first;
  * equal scores go by ascending id. */
 export function topKByDot(m: EmbeddingMatrix, q: Float32Array, limit: number, exclude?: ReadonlySet<number>): RankedChunk[] {
-  const { ids, vecs, dim } = m;
+  const { ids, q: rows, scale, dim } = m;
   if (q.length !== dim) throw new Error(`query embedding has ${q.length} dims, the index ${dim}`);
   const k = Math.max(0, Math.floor(limit));
   // A sorted list of the best k so far (k is small: a result page); a new row enters only if it beats the worst.
@@ -47,7 +63,8 @@ export function topKByDot(m: EmbeddingMatrix, q: Float32Array, limit: number, ex
     for (; ; r++) { // this chunk's rows: the best one counts
       let t = 0;
       const o = r * dim;
-      for (let d = 0; d < dim; d++) t += vecs[o + d]! * q[d]!;
+      for (let d = 0; d < dim; d++) t += rows[o + d]! * q[d]!;
+      t *= scale[r]!;
       if (t > s) s = t;
       if (r + 1 >= ids.length || ids[r + 1] !== id) break;
     }

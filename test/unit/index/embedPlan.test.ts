@@ -46,7 +46,7 @@ test('embedPlan: 48 chunks, no overlap on the CPU; 512 with overlap on a GPU pro
 test('the overlapped GPU plan stores the same vectors as the CPU plan, one request at the encoder at a time', async () => {
   const ws = copyFixture();
   try {
-    const results: Record<string, { ids: number[]; vecs: number[]; stats: ReturnType<typeof slowEncoder>['stats'] }> = {};
+    const results: Record<string, { ids: number[]; q: number[]; scale: number[]; stats: ReturnType<typeof slowEncoder>['stats'] }> = {};
     for (const provider of ['cpu', 'webgpu']) {
       const { enc, stats } = slowEncoder(provider);
       const index = await WorkspaceIndex.open(ws, { storageDir: path.join(ws, '..', `idx-${provider}`), logger: memoryLogger() });
@@ -55,7 +55,7 @@ test('the overlapped GPU plan stores the same vectors as the CPU plan, one reque
       const m = index.indexStore.loadEmbeddings(DIM);
       assert.equal(new Set(m.ids).size, s.chunks, `${provider}: every chunk embedded`);
       assert.equal(index.lastTimings().embedded, s.chunks);
-      results[provider] = { ids: [...m.ids], vecs: [...m.vecs], stats };
+      results[provider] = { ids: [...m.ids], q: [...m.q], scale: [...m.scale], stats };
       await index.close();
     }
     assert.ok(results.cpu!.stats.sizes.length >= 4, 'several requests');
@@ -66,7 +66,8 @@ test('the overlapped GPU plan stores the same vectors as the CPU plan, one reque
     assert.deepEqual(results.webgpu!.stats.events.slice(0, 6), ['start', 'end', 'start', 'stored', 'end', 'start']);
     assert.deepEqual(results.webgpu!.stats.sizes, results.cpu!.stats.sizes);
     assert.deepEqual(results.webgpu!.ids, results.cpu!.ids);
-    assert.deepEqual(results.webgpu!.vecs, results.cpu!.vecs);
+    assert.deepEqual(results.webgpu!.q, results.cpu!.q);
+    assert.deepEqual(results.webgpu!.scale, results.cpu!.scale);
   } finally {
     cleanup(ws);
   }

@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { WorkspaceIndex } from '../../../extension/src/index/workspaceIndex.js';
 import type { SemanticEncoder } from '../../../extension/src/index/embedder.js';
 import type { ChunkRow } from '../../../extension/src/index/store.js';
+import { quantizeRows } from '../../../extension/src/search/denseRanker.js';
 import { cleanup, copyFixture, hashVector, memoryLogger } from './fixture.js';
 
 const DIM = 8;
@@ -166,14 +167,22 @@ test('a packed chunk stores one vector per member and ranks by its best member',
     const m = index.indexStore.loadEmbeddings(DIM);
     const rows = [...m.ids.keys()].filter((r) => m.ids[r] === packed.id);
     assert.equal(rows.length, packed.parts!.length);
-    packed.parts!.forEach(([a, b], k) => {
-      assert.deepEqual([...m.vecs.subarray(rows[k]! * DIM, (rows[k]! + 1) * DIM)], [...vectorOf(text.slice(a, b))]);
+    const member = (k: number) => { // the member's vector as stored: quantised, and its dot with the float vector
+      const want = { q: new Int8Array(DIM), scale: new Float32Array(1) };
+      quantizeRows(vectorOf(text.slice(...packed.parts![k]!)), DIM, want.q, want.scale);
+      const self = want.scale[0]! * want.q.reduce((a, x, d) => a + x * vectorOf(text.slice(...packed.parts![k]!))[d]!, 0);
+      return { ...want, self };
+    };
+    packed.parts!.forEach((_, k) => {
+      assert.deepEqual([...m.q.subarray(rows[k]! * DIM, (rows[k]! + 1) * DIM)], [...member(k).q]);
+      assert.equal(m.scale[rows[k]!], member(k).scale[0]);
     });
-    // Every member's own text finds the packed chunk first, with that member's cosine (1), not an average.
-    for (const [a, b] of packed.parts!) {
+    // Every member's own text finds the packed chunk first, with that member's own score (its cosine with itself
+    // through the int8 rows, within 1 % of 1), not an average.
+    for (const [k, [a, b]] of packed.parts!.entries()) {
       const [top] = await index.search(text.slice(a, b), { mode: 'dense', limit: 1 });
       assert.deepEqual([top?.path, top?.startLine, top?.endLine], [packed.path, packed.startLine, packed.endLine]);
-      assert.ok(Math.abs(top!.score - 1) < 1e-6, `score ${top!.score}`);
+      assert.ok(Math.abs(top!.score - member(k).self) < 1e-6 && Math.abs(top!.score - 1) < 0.01, `score ${top!.score}`);
     }
     await index.close();
   } finally {

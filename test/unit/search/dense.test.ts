@@ -2,19 +2,43 @@
 // by a plain full sort on fresh random data.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DenseRanker, topKByDot, type EmbeddingMatrix } from '../../../extension/src/search/denseRanker.js';
+import { DenseRanker, quantizeRows, topKByDot, type EmbeddingMatrix } from '../../../extension/src/search/denseRanker.js';
 import { mulberry32 } from '../../../kernels/reference/random.js';
 
 function matrix(rows: number[][], ids?: number[]): EmbeddingMatrix {
   const dim = rows[0]?.length ?? 2;
-  return { ids: Int32Array.from(ids ?? rows.map((_, i) => i + 1)), vecs: Float32Array.from(rows.flat()), dim };
+  const q = new Int8Array(rows.length * dim), scale = new Float32Array(rows.length);
+  quantizeRows(Float32Array.from(rows.flat()), dim, q, scale);
+  return { ids: Int32Array.from(ids ?? rows.map((_, i) => i + 1)), q, scale, dim };
 }
+
+/** Row i of a matrix as the ranker sees it (dequantised). */
+const rowOf = (m: EmbeddingMatrix, i: number) => Array.from(m.q.subarray(i * m.dim, (i + 1) * m.dim), (x) => x * m.scale[i]!);
+
+test('quantizeRows: int8 with a scale per row, each component within half a step, the largest exact', () => {
+  const rand = mulberry32(Date.now() >>> 0);
+  const dim = 256, n = 50;
+  const vecs = Float32Array.from({ length: n * dim }, () => rand() * 2 - 1);
+  const q = new Int8Array(n * dim), scale = new Float32Array(n);
+  quantizeRows(vecs, dim, q, scale);
+  for (let r = 0; r < n; r++) {
+    const row = vecs.subarray(r * dim, (r + 1) * dim);
+    const max = Math.max(...row.map(Math.abs));
+    assert.ok(Math.abs(scale[r]! - max / 127) < 1e-6);
+    for (let d = 0; d < dim; d++) assert.ok(Math.abs(q[r * dim + d]! * scale[r]! - row[d]!) <= scale[r]! / 2 + 1e-7);
+    assert.equal(Math.max(...q.subarray(r * dim, (r + 1) * dim).map(Math.abs)), 127);
+  }
+  const zero = new Int8Array(2), zs = new Float32Array(1);
+  quantizeRows(new Float32Array(2), 2, zero, zs);
+  assert.deepEqual([...zero, ...zs], [0, 0, 1], 'a zero row stays zero');
+});
 
 test('topKByDot returns the best rows by dot product, best first', () => {
   const m = matrix([[1, 0], [0, 1], [0.6, 0.8], [-1, 0]]);
   const r = topKByDot(m, Float32Array.from([0.8, 0.6]), 3);
   assert.deepEqual(r.map((x) => x.id), [3, 1, 2]); // 0.96, 0.8, 0.6
-  assert.ok(Math.abs(r[0]!.score - 0.96) < 1e-6);
+  assert.ok(Math.abs(r[0]!.score - rowOf(m, 2).reduce((a, x, d) => a + x * [0.8, 0.6][d]!, 0)) < 1e-6);
+  assert.ok(Math.abs(r[0]!.score - 0.96) < 0.01);
 });
 
 test('topKByDot matches a full sort on random data, for several k', () => {
@@ -24,7 +48,7 @@ test('topKByDot matches a full sort on random data, for several k', () => {
   const ids = Array.from({ length: n }, (_, i) => 1000 + ((i * 7919) % n)); // ids not in row order
   const q = Float32Array.from({ length: dim }, () => rand() * 2 - 1);
   const m = matrix(rows, ids);
-  const all = rows.map((r, i) => ({ id: ids[i]!, score: r.reduce((a, x, d) => a + Math.fround(x) * q[d]!, 0) }))
+  const all = rows.map((_, i) => ({ id: ids[i]!, score: rowOf(m, i).reduce((a, x, d) => a + x * q[d]!, 0) }))
     .sort((a, b) => b.score - a.score || a.id - b.id);
   for (const k of [1, 10, 64, n, n + 5]) {
     const got = topKByDot(m, q, k);
@@ -40,7 +64,7 @@ test('ties go to the lower chunk id, whatever the row order', () => {
 test('excluded ids, empty matrices, limit 0 and a wrong query width', () => {
   const m = matrix([[1, 0], [0.9, 0.1], [0, 1]]);
   assert.deepEqual(topKByDot(m, Float32Array.from([1, 0]), 2, new Set([1])).map((x) => x.id), [2, 3]);
-  assert.deepEqual(topKByDot({ ids: new Int32Array(0), vecs: new Float32Array(0), dim: 2 }, Float32Array.from([1, 0]), 5), []);
+  assert.deepEqual(topKByDot({ ids: new Int32Array(0), q: new Int8Array(0), scale: new Float32Array(0), dim: 2 }, Float32Array.from([1, 0]), 5), []);
   assert.deepEqual(topKByDot(m, Float32Array.from([1, 0]), 0), []);
   assert.throws(() => topKByDot(m, Float32Array.from([1, 0, 0]), 2), /3 dims, the index 2/);
 });
@@ -59,8 +83,7 @@ test('DenseRanker embeds the query once and ranks the current matrix; a blank qu
 
 test('topKByDot scores a chunk of several adjacent rows by its best row and returns it once', () => {
   // chunk 7 has three rows (a packed chunk's members), chunk 8 one, chunk 9 two
-  const m: EmbeddingMatrix = { ids: Int32Array.from([7, 7, 7, 8, 9, 9]), dim: 2,
-    vecs: Float32Array.from([0, 1, 0.6, 0.8, -1, 0, 0.8, 0.6, 0.28, 0.96, -0.6, -0.8]) };
+  const m = matrix([[0, 1], [0.6, 0.8], [-1, 0], [0.8, 0.6], [0.28, 0.96], [-0.6, -0.8]], [7, 7, 7, 8, 9, 9]);
   const r = topKByDot(m, Float32Array.from([1, 0]), 3);
   assert.deepEqual(r.map((x) => x.id), [8, 7, 9]);
   assert.deepEqual(r.map((x) => Math.round(x.score * 100) / 100), [0.8, 0.6, 0.28]);

@@ -57,8 +57,12 @@ export class ChunkEmbedder {
     let after = 0, embedded = 0, skipped = 0;
     const { batch, overlap } = embedPlan(this.encoder.info.provider, this.batchSize);
     const store = async (jobs: EmbedJob[], vecs: Float32Array) => { // vecs: [texts, dim], jobs' texts in order
+      const perJob: Float32Array[] = [];
       let row = 0;
-      const perJob = jobs.map((j) => vecs.subarray(row * dim, (row += textsOf(j)) * dim));
+      for (const j of jobs) {
+        perJob.push(vecs.subarray(row * dim, (row + textsOf(j)) * dim));
+        row += textsOf(j);
+      }
       if (row * dim !== vecs.length) throw new Error(`the encoder returned ${vecs.length / dim} vectors for ${row} texts`);
       const stored = await this.lock(() => this.store.putEmbeddings(jobs, perJob, dim));
       embedded += stored;

@@ -75,3 +75,27 @@ test('the bm25 row window grows when the members of one chunk fill it: the next 
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('an index written by another schema version (an older build) is rebuilt in place, with a log line', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'infinilens-store-'));
+  const file = path.join(dir, 'index.sqlite');
+  try {
+    const old = await IndexStore.open(file, memoryLogger());
+    old.putFile('src/mod.py', 'h', 0, 1, [chunk(1, ROWS.slice(0, 2))]);
+    old.setMeta('schema_version', '4'); // what the build before per-member keyword rows wrote
+    old.close();
+    const logger = memoryLogger();
+    const store = await IndexStore.open(file, logger);
+    try {
+      assert.ok(logger.lines.some((l) => l.startsWith('info ') && /schema version 4, this build needs \d+; rebuilding it/.test(l)), logger.lines.join('\n'));
+      assert.equal(store.counts().chunks, 0, 'starts empty');
+      assert.ok(!fs.existsSync(`${file}.corrupt`), 'not treated as damage');
+      store.putFile('src/mod.py', 'h', 0, 1, [chunk(1, ROWS.slice(0, 2))]);
+      assert.equal(store.searchFts(toMatchExpression(['footer']), LEXICAL_WEIGHTS, 5).length, 1);
+    } finally {
+      store.close();
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

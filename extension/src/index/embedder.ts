@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import type { Cancellation, IndexProgress, Logger } from '../core/api.js';
-import type { EmbedJob, IndexStore } from './store.js';
+import { vectorsOf, type EmbedJob, type IndexStore } from './store.js';
 
 /** What the index needs from the encoder runtime (kernels/runtime Encoder satisfies it). */
 export interface SemanticEncoder {
@@ -40,9 +40,6 @@ export function embedPlan(provider: string | undefined, batch?: number): { batch
 
 const utf8 = new TextDecoder('utf-8');
 
-/** How many texts (and vectors) one chunk gives: one per member of a packed chunk, else one. */
-const textsOf = (j: EmbedJob): number => j.parts?.length ?? 1;
-
 export interface EmbedResult { embedded: number; skipped: number; cancelled: boolean }
 
 export class ChunkEmbedder {
@@ -60,8 +57,9 @@ export class ChunkEmbedder {
       const perJob: Float32Array[] = [];
       let row = 0;
       for (const j of jobs) {
-        perJob.push(vecs.subarray(row * dim, (row + textsOf(j)) * dim));
-        row += textsOf(j);
+        const n = vectorsOf(j);
+        perJob.push(vecs.subarray(row * dim, (row + n) * dim));
+        row += n;
       }
       if (row * dim !== vecs.length) throw new Error(`the encoder returned ${vecs.length / dim} vectors for ${row} texts`);
       const stored = await this.lock(() => this.store.putEmbeddings(jobs, perJob, dim));

@@ -66,6 +66,9 @@ export interface ColumnWeights {
  * chunk's members (`parts`) are embedded one by one, in order. */
 export interface EmbedJob { id: number; path: string; hash: string; startOffset: number; endOffset: number; parts?: [number, number][] }
 
+/** How many texts (and vectors) one chunk gives: one per member of a packed chunk, else one. */
+export const vectorsOf = (j: Pick<EmbedJob, 'parts'>): number => j.parts?.length ?? 1;
+
 export interface ChunkRow extends Chunk {
   id: number;
   snippet: string;
@@ -165,8 +168,13 @@ export class IndexStore {
   deleteFile(p: string): void {
     const row = this.db.get('SELECT id FROM files WHERE path = ?', p) as { id: number } | null;
     if (!row) return;
-    for (const { id } of this.db.all('SELECT id FROM chunks WHERE file_id = ?', row.id) as { id: number }[]) {
-      this.db.run('DELETE FROM chunks_fts WHERE rowid >= ? AND rowid < ?', [id * MEMBER_SLOTS, (id + 1) * MEMBER_SLOTS]);
+    const delFts = this.db.prepare('DELETE FROM chunks_fts WHERE rowid >= ? AND rowid < ?'); // a chunk's member rows
+    try {
+      for (const { id } of this.db.all('SELECT id FROM chunks WHERE file_id = ?', row.id) as { id: number }[]) {
+        delFts.run([id * MEMBER_SLOTS, (id + 1) * MEMBER_SLOTS]);
+      }
+    } finally {
+      delFts.finalize();
     }
     this.db.run('DELETE FROM embeddings WHERE chunk_id IN (SELECT id FROM chunks WHERE file_id = ?)', row.id);
     this.db.run('DELETE FROM chunks WHERE file_id = ?', row.id);
@@ -256,7 +264,8 @@ export class IndexStore {
     return rows.map((r) => {
       const job: EmbedJob = { id: r.id as number, path: r.path as string, hash: r.hash as string,
         startOffset: r.start_offset as number, endOffset: r.end_offset as number };
-      if (typeof r.parts === 'string') job.parts = JSON.parse(r.parts) as [number, number][];
+      const parts = partsOf(r.parts);
+      if (parts) job.parts = parts;
       return job;
     });
   }
@@ -277,7 +286,7 @@ export class IndexStore {
       try {
         jobs.forEach((j, k) => {
           const v = vecs[k]!;
-          const want = (j.parts?.length ?? 1) * dim;
+          const want = vectorsOf(j) * dim;
           if (v.length !== want) throw new Error(`chunk ${j.id}: ${v.length} floats for ${want}`);
           stored += ins.run([new Uint8Array(v.slice().buffer), j.id, j.hash, j.startOffset, j.endOffset]).changes;
         });
@@ -357,8 +366,14 @@ function toChunkRow(r: Record<string, unknown>): ChunkRow {
     startOffset: r.start_offset as number, endOffset: r.end_offset as number, kind: r.kind as string,
     name: (r.name as string | null) ?? undefined, snippet: r.snippet as string,
   };
-  if (typeof r.parts === 'string') row.parts = JSON.parse(r.parts) as [number, number][]; // selected where needed
+  const parts = partsOf(r.parts); // selected where needed
+  if (parts) row.parts = parts;
   return row;
+}
+
+/** The `chunks.parts` column (JSON, or NULL for a chunk of one member) as Chunk.parts. */
+function partsOf(v: unknown): [number, number][] | undefined {
+  return typeof v === 'string' ? JSON.parse(v) as [number, number][] : undefined;
 }
 
 /** undefined when healthy, else why not. */

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The one command on the GPU machine: tests (smoke), train, export, ORT check + fixtures, probes, dev run,
 # ORT CPU benchmark; every step bounded by a wall-clock deadline so $OUT is always written.
-# Usage (repo root): bash kernels/train/run_gpu.sh smoke|full|full2|run3|run4|run5|run6|run7|run8|run9|run10|run11 [SECONDS]   (needs carry: .data .evalcarry)
+# Usage (repo root): bash kernels/train/run_gpu.sh smoke|full|full2|run3|...|run11|run12|run13|run14 [SECONDS]   (needs carry: .data .evalcarry)
 # run5 carries .r5data (pairs/pack.py) and .evalcarry, and .r5ckpt/ckpt16.pt to go on from an earlier run-5 call
 set -u
 shopt -s extglob
@@ -58,16 +58,31 @@ elif [[ "$MODE" = run@(5|6|7|8|9|10|11) ]]; then   # packed data; weights rounde
   step fixtures 45 python3 fixtures.py --graphs --run $R --model $R/model --out $R/fixtures
   step evaluate 8 python3 evaluate.py --run $R --dev "$ROOT/.evalcarry" --chunk
   QUICK=; TOKS=; DEVARG=()
+elif [ "$MODE" = run12 ]; then   # a larger encoder from scratch: masked tokens only over the whole shard (.data)
+  RES=(); [ -f "$ROOT/.r12ckpt/ckpt.pt" ] && RES=(--resume "$ROOT/.r12ckpt/ckpt.pt")
+  step mlm 20 python3 pretrain_mlm.py --config configs/big12.json --tokenizer "$ROOT/kernels/model/tokenizer.json" \
+    --data "$ROOT/.data" --out $R --deadline $(( DEADLINE - 22 )) "${RES[@]}"
+  split -b 15M $R/ckpt_mlm.pt "$OUT/ckpt_mlm.pt.part-"
+  QUICK=; TOKS=; DEVARG=()
+elif [[ "$MODE" = run@(13|14) ]]; then   # run 12's encoder: contrastive on the chunk path from .r12ckpt/ckpt.pt
+  step train 105 python3 train_chunks.py --config configs/big${MODE#run}.json --init "$ROOT/kernels/model" --out $R \
+    --data "$ROOT/.r5data" --deadline $(( DEADLINE - 107 )) --resume "$ROOT/.r12ckpt/ckpt.pt"
+  step ckpt16 95 python3 -c "import torch; c = torch.load('$R/ckpt.pt'); c['model'] = {k: (v.half() if v.is_floating_point() else v) for k, v in c['model'].items()}; torch.save(c, '$R/ckpt16.pt')"
+  [ -f $R/ckpt16.pt ] && split -b 15M $R/ckpt16.pt "$OUT/ckpt16.pt.part-" && rm -f $R/ckpt16.pt
+  step export 80 python3 export.py --run $R --out $R/model
+  step fixtures 45 python3 fixtures.py --graphs --run $R --model $R/model --out $R/fixtures
+  step evaluate 8 python3 evaluate.py --run $R --dev "$ROOT/.evalcarry" --chunk
+  QUICK=; TOKS=; DEVARG=()
 else
   step pytest-flex 500 python3 -m pytest -q -x tests -k "flex or encoder_paths"
   step train 150 python3 train.py --config configs/base.json --out $R --data "$ROOT/.data" "${TOKARG[@]}" \
     --deadline $(( DEADLINE - 175 ))
   QUICK=; TOKS=4096,16384,65536; DEVARG=(--dev "$ROOT/.evalcarry")
 fi
-[[ "$MODE" != run@(3|4|5|6|7|8|9|10|11) ]] && step export 95 python3 export.py --run $R --out $R/model
-[[ "$MODE" != run@(3|4|5|6|7|8|9|10|11) ]] && step fixtures 60 python3 fixtures.py --graphs --run $R --model $R/model --out $R/fixtures
-[[ "$MODE" != run@(3|4|5|6|7|8|9|10|11) ]] && step probe-mlm 45 python3 evaluate.py --run $R --ckpt ckpt_mlm.pt $QUICK
-[[ "$MODE" != run@(3|4|5|6|7|8|9|10|11) ]] && step evaluate 12 python3 evaluate.py --run $R "${DEVARG[@]}" $QUICK
+[[ "$MODE" != run@(3|4|5|6|7|8|9|10|11|12|13|14) ]] && step export 95 python3 export.py --run $R --out $R/model
+[[ "$MODE" != run@(3|4|5|6|7|8|9|10|11|12|13|14) ]] && step fixtures 60 python3 fixtures.py --graphs --run $R --model $R/model --out $R/fixtures
+[[ "$MODE" != run@(3|4|5|6|7|8|9|10|11|12|13|14) ]] && step probe-mlm 45 python3 evaluate.py --run $R --ckpt ckpt_mlm.pt $QUICK
+[[ "$MODE" != run@(3|4|5|6|7|8|9|10|11|12|13|14) ]] && step evaluate 12 python3 evaluate.py --run $R "${DEVARG[@]}" $QUICK
 [ -n "$TOKS" ] && step bench 12 python3 bench_ort.py --model $R/model --out $R/bench.json --tokens $TOKS
 cd $R && python3 - <<'PY' || true
 import json, os
@@ -80,5 +95,6 @@ for k, p in [("train", "train_log.json"), ("probe", "memory_probe.json"), ("prob
 json.dump(m, open(os.path.join(os.environ.get("OUT", "/tmp/out"), "metrics.json"), "w"), indent=1)
 PY
 [[ "$MODE" = run@(5|6|7|8|9|10|11) ]] && [ -f "$OUT/ckpt16.pt" ] && rm -f $R/ckpt.pt   # ckpt16.pt holds the same (fp16-rounded) weights
+[ -f "$OUT/ckpt16.pt.part-aa" ] && rm -f $R/ckpt.pt
 tar czf /tmp/art.tgz --exclude=val_stream.npy --exclude=ckpt_init.pt --exclude=ckpt_mlm.pt -C $R . && split -b 15M /tmp/art.tgz "$OUT/art.tgz.part-"
 ls -la "$OUT"; echo "done, $(left)s left"

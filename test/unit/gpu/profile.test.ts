@@ -6,7 +6,7 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { hasModel } from '../../../kernels/runtime/modelFiles.js';
+import { hasModel, readModelConfig } from '../../../kernels/runtime/modelFiles.js';
 import { profilerProviderName, readProfile, summarizeProfile, type ProfileEvent } from '../../../scripts/gpu/profile.js';
 
 const MODEL = path.join(__dirname, '../../../kernels/model');
@@ -17,7 +17,8 @@ test('a real CPU profile of the query graph: every node on the CPU, once per run
   try {
     const s = await ort.InferenceSession.create(path.join(MODEL, 'query.fp32.onnx'),
       { executionProviders: ['cpu'], intraOpNumThreads: 1, enableProfiling: true, profileFilePrefix: path.join(dir, 'q') });
-    const B = 2, W = 24, L = 4, G = 2, D = 64;
+    const c = readModelConfig(MODEL);
+    const B = 2, W = 24, L = c.n_layers, G = c.n_kv_heads, D = c.d_head;
     const feeds = {
       input_ids: new ort.Tensor('int64', BigInt64Array.from({ length: B * W }, (_, i) => BigInt(4 + ((i * 37) % 8000))), [B, W]),
       valid: new ort.Tensor('float32', new Float32Array(B * W).fill(1), [B, W]),

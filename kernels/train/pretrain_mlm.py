@@ -1,0 +1,73 @@
+"""Masked-token pretraining alone, for a model trained from scratch in several device calls (run 12: a larger
+encoder). The shipped tokenizer is reused; every train file of the shard feeds one token stream; the loss is
+train.py's (16-segment sequences, memory on, the answer of the later segments often only in earlier ones).
+
+python3 kernels/train/pretrain_mlm.py --config kernels/train/configs/big12.json --tokenizer kernels/model/tokenizer.json \
+    --data .data --out DIR [--resume CKPT] [--deadline EPOCH] [--smoke]
+Writes DIR/ckpt_mlm.pt (weights rounded to fp16, with the config) and DIR/mlm_log.json; a later call goes on
+with --resume (the learning-rate schedule restarts its warm-up; the optimiser state is not carried).
+"""
+import argparse
+import json
+import os
+import time
+
+import numpy as np
+import torch
+
+from data import MLMBatches, load_shard_or_synthetic, tokenize_files
+from model import Config, Encoder
+from train import DEV, flops_per_token, pretrain, seed_all
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--config", required=True)
+    ap.add_argument("--tokenizer", required=True)
+    ap.add_argument("--data", default=".data")
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--resume", default="")
+    ap.add_argument("--deadline", type=float, default=0, help="epoch seconds by which ckpt_mlm.pt must be written")
+    ap.add_argument("--smoke", action="store_true")
+    args = ap.parse_args()
+    T0 = time.time()
+    conf = json.load(open(args.config))
+    cfg, tc = Config(**conf["model"]), conf["train"]
+    seed_all(tc["seed"] + (1 if args.resume else 0))       # a resumed call draws other batches
+    os.makedirs(args.out, exist_ok=True)
+    from tokenizers import Tokenizer
+    tok = Tokenizer.from_file(args.tokenizer)
+    tok.save(os.path.join(args.out, "tokenizer.json"))
+    files, _, _ = load_shard_or_synthetic(args.data)
+    train_files = [f for f in files if f["split"] == "train"]
+    if args.smoke:
+        train_files = train_files[::max(1, len(train_files) // 200)]
+    train_files.sort(key=lambda f: (f["pkg"], f["path"]))  # package order: the memory spans related files
+    stream = np.concatenate([ids for ids, _ in tokenize_files(tok, [f["text"] for f in train_files])])
+    print(f"stream {len(stream)} tokens from {len(train_files)} files ({time.time() - T0:.0f}s)", flush=True)
+
+    model = Encoder(cfg)
+    if args.resume:
+        model.load_state_dict({k: v.float() for k, v in torch.load(args.resume, map_location="cpu")["model"].items()})
+    model = model.to(DEV)
+    n_params = sum(p.numel() for p in model.parameters())
+    n_body = n_params - model.tok.weight.numel()
+    mc = dict(tc["mlm"], seed=tc["seed"] + (1 if args.resume else 0))
+    if args.smoke:
+        mc["max_steps"] = 3
+    t_end = (args.deadline - 15) if args.deadline else time.time() + 60 * mc["minutes"]
+    log = []
+    res = pretrain(model, cfg, mc, stream, log, t_end)
+    res.update(card=torch.cuda.get_device_name() if DEV == "cuda" else "cpu", params=n_params,
+               stream_tokens=int(len(stream)), resumed_from=args.resume or None,
+               tokens_per_s=res["tokens"] / max(res["sec"], 1e-9))
+    res["mfu_vs_989tflops"] = res["tokens_per_s"] * flops_per_token(cfg, n_body) / 989e12
+    res["gates"] = model.gates().tolist()
+    state = {k: (v.half() if v.is_floating_point() else v) for k, v in model.state_dict().items()}
+    torch.save(dict(model=state, config=cfg.to_dict()), os.path.join(args.out, "ckpt_mlm.pt"))
+    json.dump(dict(summary=res, log=log), open(os.path.join(args.out, "mlm_log.json"), "w"), indent=1)
+    print(json.dumps(res), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -48,6 +48,28 @@ suite('Infini Lens: dense/hybrid search and Find Similar Code (real model)', () 
     await lens().update('search.mode', undefined, vscode.ConfigurationTarget.Workspace);
   });
 
+  // Issue 4's "other words" case: the query and src/stats/histogram.py (`histogram_of`, the same file and query as
+  // test/unit/search/semantic.e2e.test.ts, where they are checked to share no word) have nothing for keywords to
+  // match, so only the encoder can find it. Through the command too: the QuickPick lists it.
+  test('Search Workspace finds a function described in other words (dense); keywords cannot', async () => {
+    const QUERY = 'count occurrences of every letter in a word', TARGET = 'src/stats/histogram.py';
+    try {
+      await lens().update('search.mode', 'lexical', vscode.ConfigurationTarget.Workspace);
+      const lexical = await api.search(QUERY);
+      assert.ok(!lexical.some((h) => h.path === TARGET), `keywords must not find it: ${lexical.map((h) => h.path).join(', ')}`);
+      await lens().update('search.mode', 'dense', vscode.ConfigurationTarget.Workspace);
+      const dense = (await api.search(QUERY)).slice(0, 3);
+      assert.ok(dense.some((h) => h.path === TARGET), `dense top 3: ${dense.map((h) => `${h.path}:${h.startLine}`).join(', ')}`);
+      if (!harnessUrl) return;
+      void vscode.commands.executeCommand('infiniLens.searchWorkspace', QUERY);
+      await waitFor('.quick-input-list .monaco-list-row', `${TARGET}:1`);
+      await screenshot('search-other-words');
+      await press('Escape');
+    } finally {
+      await lens().update('search.mode', undefined, vscode.ConfigurationTarget.Workspace);
+    }
+  });
+
   test('Find Similar Code lists other chunks; Enter opens the first with its lines selected', async () => {
     const file = path.join(root(), 'src', 'config', 'parseConfig.ts');
     const editor = await vscode.window.showTextDocument(vscode.Uri.file(file), { preview: false });

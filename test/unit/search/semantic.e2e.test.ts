@@ -26,13 +26,10 @@ test('the query and the target function share no word (name, body or path)', () 
   assert.deepEqual(shared, []);
 });
 
-// The shipped model (run 9 weights) does not pass this (dense top 3 with one vector per packed member:
-// py/geometry.py, ts/userRepository.ts, c/list.c; with one vector per chunk: c/list.c, nested/visible.py, py/geometry.py;
-// run 4: nested/visible.py, c/list.c, py/geometry.py; run 3 ranked histogram_of 10th of 10), so it runs as a TODO: reported on every run, not failing the suite, with
-// assertions unchanged. Drop `todo` when a model passes it; see docs/search.md.
-const MODEL_CANNOT_YET = 'the shipped model (run 9 weights) does not rank the target in the dense top 3';
-
-test('dense and hybrid find a function described in other words; lexical alone does not', { skip: noModel, todo: noModel ? false : MODEL_CANNOT_YET }, async () => {
+// Models before run 14 did not pass this (run 9 with one vector per packed member: dense top 3 py/geometry.py,
+// ts/userRepository.ts, c/list.c; run 4: nested/visible.py, c/list.c, py/geometry.py; run 3 ranked histogram_of
+// 10th of 10), so it ran as a TODO with these same assertions until the run-14 encoder (10.3 M parameters) passed.
+test('dense and hybrid find a function described in other words; lexical alone does not', { skip: noModel }, async () => {
   const ws = copyFixture();
   const encoder = await Encoder.open(MODEL, { provider: 'cpu' });
   try {

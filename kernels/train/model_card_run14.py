@@ -5,6 +5,7 @@ recorded as tried. The 4.3 M-parameter model's card (runs 2-11) is kept under "e
 
 python3 kernels/train/model_card_run14.py --run RUN14 --dev-score score.json --mlm RUN12,RUN12B --tried RUN13 --out kernels/model
 """
+import copy
 import json
 import os
 
@@ -24,7 +25,8 @@ def main():
     args, path, card, log = open_card(extra=("--mlm", "--tried"))
     s = log["summary"]
     dev = json.load(open(args.dev_score))
-    earlier = {k: card[k] for k in ("version", "config", "parameters", "training", "eval", "memory", "storage")}
+    earlier = copy.deepcopy({k: card[k] for k in ("version", "config", "parameters", "training", "eval", "memory",
+                                                  "storage", "ort_cpu_sparse_vs_dense")})
     mlm = [mlm_record(os.path.join(p, "mlm_log.json")) for p in args.mlm.split(",")]
     t13 = json.load(open(os.path.join(args.tried, "train_log.json")))
     params = json.load(open(os.path.join(args.mlm.split(",")[0], "mlm_log.json")))["summary"]["params"]
@@ -48,7 +50,12 @@ def main():
         val_protocol="2,040 held-out val pairs; each query ranks all val functions (chunk alone) + "
                      "distractor windows of val files without pairs")
     card["storage"].update(val_mrr10_float32=round(s["val_mrr10_best"], 4),
-                           val_mrr10_rounded=round(s["val_mrr10_rounded_fp16"], 4))
+                           val_mrr10_rounded=round(s["val_mrr10_rounded_fp16"], 4),
+                           note="the selected weights are rounded to float16 once; fp16 graphs read them as they are, "
+                                "fp32 graphs through a Cast node at their start that ONNX Runtime folds when the "
+                                "session is created. One weights file for both precisions (21.4 MB)")
+    card["memory"].pop("pretrained", None)                 # run 2's phase-1 probe: kept under earlier_model
+    card.pop("ort_cpu_sparse_vs_dense", None)              # measured on the earlier model's graphs: under earlier_model
     card["earlier_model"] = earlier
     finish_card(card, args, path, s["gates"])
     print(json.dumps(card["eval"]["dev"]["overall"]), card["eval"]["val_mrr10"], card["parameters"])

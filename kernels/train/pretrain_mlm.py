@@ -15,7 +15,7 @@ import time
 import numpy as np
 import torch
 
-from data import MLMBatches, load_shard_or_synthetic, tokenize_files
+from data import load_shard_or_synthetic, tokenize_files
 from model import Config, Encoder
 from train import DEV, flops_per_token, pretrain, seed_all
 
@@ -33,7 +33,8 @@ def main():
     T0 = time.time()
     conf = json.load(open(args.config))
     cfg, tc = Config(**conf["model"]), conf["train"]
-    seed_all(tc["seed"] + (1 if args.resume else 0))       # a resumed call draws other batches
+    seed = tc["seed"] + (1 if args.resume else 0)          # a resumed call draws other batches
+    seed_all(seed)
     os.makedirs(args.out, exist_ok=True)
     from tokenizers import Tokenizer
     tok = Tokenizer.from_file(args.tokenizer)
@@ -52,7 +53,7 @@ def main():
     model = model.to(DEV)
     n_params = sum(p.numel() for p in model.parameters())
     n_body = n_params - model.tok.weight.numel()
-    mc = dict(tc["mlm"], seed=tc["seed"] + (1 if args.resume else 0))
+    mc = dict(tc["mlm"], seed=seed)
     if args.smoke:
         mc["max_steps"] = 3
     t_end = (args.deadline - 15) if args.deadline else time.time() + 60 * mc["minutes"]

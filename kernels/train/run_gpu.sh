@@ -43,17 +43,22 @@ elif [ "$MODE" = run4 ]; then   # run 3 + identifier/docstring pairs built here 
   step fixtures 50 python3 fixtures.py --graphs --run $R --model $R/model --out $R/fixtures
   step evaluate 10 python3 evaluate.py --run $R --dev "$ROOT/.evalcarry" --chunk
   QUICK=; TOKS=; DEVARG=()
-elif [[ "$MODE" = run@(5|6|7|8|9|10|11) ]]; then   # packed data; weights rounded to fp16, one weights.bin
+elif [[ "$MODE" = run@(5|6|7|8|9|10|11|13|14) ]]; then   # packed data; weights rounded to fp16, one weights.bin
   # run5: + comment pairs, batch 2048; run6: run 4's mix + identifier words before each chunk (chunks.ident_words)
   # run7: run 4-like mix whose original-pair part is built from BM25 neighbourhoods (pairs/hard_negatives.py)
   # run8: run 7 selected on the val hybrid (ValSet.hybrid_mrr: BM25 fused with dense as HYBRID_DEFAULTS)
   # run9: run 4-like mix + Go/Java doc pairs (pairs/build_xlang.py, xlang_pairs.jsonl.xz in the pack)
   # run10: from run 9 (kernels/model), Java constructors too (build_xlang.py --ctors), 512 Go/Java pairs a batch, lr 4e-4
   # run11: run 9's mix and lr from the shipped weights, with residual dropout 0.1 (Encoder.set_dropout)
-  RES=(); [ -f "$ROOT/.r5ckpt/ckpt16.pt" ] && RES=(--resume "$ROOT/.r5ckpt/ckpt16.pt")
-  step train 105 python3 train_chunks.py --config configs/chunks${MODE#run}.json --init "$ROOT/kernels/model" --out $R \
+  # run13, run14: run 12's larger encoder (configs/big*.json) from its masked-token checkpoint .r12ckpt/ckpt.pt
+  if [[ "$MODE" = run@(13|14) ]]; then CONF=configs/big${MODE#run}.json; CKPT="$ROOT/.r12ckpt/ckpt.pt"
+  else CONF=configs/chunks${MODE#run}.json; CKPT="$ROOT/.r5ckpt/ckpt16.pt"; fi
+  RES=(); [ -f "$CKPT" ] && RES=(--resume "$CKPT")
+  step train 105 python3 train_chunks.py --config $CONF --init "$ROOT/kernels/model" --out $R \
     --data "$ROOT/.r5data" --deadline $(( DEADLINE - 107 )) "${RES[@]}"
-  step ckpt16 95 python3 -c "import torch; c = torch.load('$R/ckpt.pt'); c['model'] = {k: (v.half() if v.is_floating_point() else v) for k, v in c['model'].items()}; torch.save(c, '$OUT/ckpt16.pt')"
+  # the selected weights in fp16, split to fit $OUT's 16 MiB a file (reassemble: cat ckpt16.pt.part-* > ckpt16.pt)
+  step ckpt16 95 python3 -c "import torch; c = torch.load('$R/ckpt.pt'); c['model'] = {k: (v.half() if v.is_floating_point() else v) for k, v in c['model'].items()}; torch.save(c, '$R/ckpt16.pt')"
+  [ -f $R/ckpt16.pt ] && split -b 15M $R/ckpt16.pt "$OUT/ckpt16.pt.part-" && rm -f $R/ckpt16.pt
   step export 80 python3 export.py --run $R --out $R/model
   step fixtures 45 python3 fixtures.py --graphs --run $R --model $R/model --out $R/fixtures
   step evaluate 8 python3 evaluate.py --run $R --dev "$ROOT/.evalcarry" --chunk
@@ -64,25 +69,18 @@ elif [ "$MODE" = run12 ]; then   # a larger encoder from scratch: masked tokens 
     --data "$ROOT/.data" --out $R --deadline $(( DEADLINE - 22 )) "${RES[@]}"
   split -b 15M $R/ckpt_mlm.pt "$OUT/ckpt_mlm.pt.part-"
   QUICK=; TOKS=; DEVARG=()
-elif [[ "$MODE" = run@(13|14) ]]; then   # run 12's encoder: contrastive on the chunk path from .r12ckpt/ckpt.pt
-  step train 105 python3 train_chunks.py --config configs/big${MODE#run}.json --init "$ROOT/kernels/model" --out $R \
-    --data "$ROOT/.r5data" --deadline $(( DEADLINE - 107 )) --resume "$ROOT/.r12ckpt/ckpt.pt"
-  step ckpt16 95 python3 -c "import torch; c = torch.load('$R/ckpt.pt'); c['model'] = {k: (v.half() if v.is_floating_point() else v) for k, v in c['model'].items()}; torch.save(c, '$R/ckpt16.pt')"
-  [ -f $R/ckpt16.pt ] && split -b 15M $R/ckpt16.pt "$OUT/ckpt16.pt.part-" && rm -f $R/ckpt16.pt
-  step export 80 python3 export.py --run $R --out $R/model
-  step fixtures 45 python3 fixtures.py --graphs --run $R --model $R/model --out $R/fixtures
-  step evaluate 8 python3 evaluate.py --run $R --dev "$ROOT/.evalcarry" --chunk
-  QUICK=; TOKS=; DEVARG=()
 else
   step pytest-flex 500 python3 -m pytest -q -x tests -k "flex or encoder_paths"
   step train 150 python3 train.py --config configs/base.json --out $R --data "$ROOT/.data" "${TOKARG[@]}" \
     --deadline $(( DEADLINE - 175 ))
   QUICK=; TOKS=4096,16384,65536; DEVARG=(--dev "$ROOT/.evalcarry")
 fi
-[[ "$MODE" != run@(3|4|5|6|7|8|9|10|11|12|13|14) ]] && step export 95 python3 export.py --run $R --out $R/model
-[[ "$MODE" != run@(3|4|5|6|7|8|9|10|11|12|13|14) ]] && step fixtures 60 python3 fixtures.py --graphs --run $R --model $R/model --out $R/fixtures
-[[ "$MODE" != run@(3|4|5|6|7|8|9|10|11|12|13|14) ]] && step probe-mlm 45 python3 evaluate.py --run $R --ckpt ckpt_mlm.pt $QUICK
-[[ "$MODE" != run@(3|4|5|6|7|8|9|10|11|12|13|14) ]] && step evaluate 12 python3 evaluate.py --run $R "${DEVARG[@]}" $QUICK
+if [[ "$MODE" != run@(3|4|5|6|7|8|9|10|11|12|13|14) ]]; then   # the run modes above did their own steps
+  step export 95 python3 export.py --run $R --out $R/model
+  step fixtures 60 python3 fixtures.py --graphs --run $R --model $R/model --out $R/fixtures
+  step probe-mlm 45 python3 evaluate.py --run $R --ckpt ckpt_mlm.pt $QUICK
+  step evaluate 12 python3 evaluate.py --run $R "${DEVARG[@]}" $QUICK
+fi
 [ -n "$TOKS" ] && step bench 12 python3 bench_ort.py --model $R/model --out $R/bench.json --tokens $TOKS
 cd $R && python3 - <<'PY' || true
 import json, os
@@ -94,7 +92,6 @@ for k, p in [("train", "train_log.json"), ("probe", "memory_probe.json"), ("prob
         m[k] = d.get("summary", d) if k == "train" else d
 json.dump(m, open(os.path.join(os.environ.get("OUT", "/tmp/out"), "metrics.json"), "w"), indent=1)
 PY
-[[ "$MODE" = run@(5|6|7|8|9|10|11) ]] && [ -f "$OUT/ckpt16.pt" ] && rm -f $R/ckpt.pt   # ckpt16.pt holds the same (fp16-rounded) weights
-[ -f "$OUT/ckpt16.pt.part-aa" ] && rm -f $R/ckpt.pt
+[ -f "$OUT/ckpt16.pt.part-aa" ] && rm -f $R/ckpt.pt   # ckpt16.pt's parts hold the same (fp16-rounded) weights
 tar czf /tmp/art.tgz --exclude=val_stream.npy --exclude=ckpt_init.pt --exclude=ckpt_mlm.pt -C $R . && split -b 15M /tmp/art.tgz "$OUT/art.tgz.part-"
 ls -la "$OUT"; echo "done, $(left)s left"

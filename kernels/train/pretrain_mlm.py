@@ -3,9 +3,10 @@ encoder). The shipped tokenizer is reused; every train file of the shard feeds o
 train.py's (16-segment sequences, memory on, the answer of the later segments often only in earlier ones).
 
 python3 kernels/train/pretrain_mlm.py --config kernels/train/configs/big12.json --tokenizer kernels/model/tokenizer.json \
-    --data .data --out DIR [--resume CKPT] [--deadline EPOCH] [--smoke]
-Writes DIR/ckpt_mlm.pt (weights rounded to fp16, with the config) and DIR/mlm_log.json; a later call goes on
-with --resume (the learning-rate schedule restarts its warm-up; the optimiser state is not carried).
+    --data .data --out DIR [--resume CKPT] [--deadline EPOCH] [--attn-probe flex,masked] [--smoke]
+Writes DIR/ckpt_mlm.pt (weights rounded to fp16, with the config and the call number) and DIR/mlm_log.json; a
+later call goes on with --resume (the learning-rate schedule restarts its warm-up; the optimiser state is not
+carried; the seed is the config's plus the call number, so every call draws its own batches).
 """
 import argparse
 import json
@@ -29,11 +30,14 @@ def main():
     ap.add_argument("--resume", default="")
     ap.add_argument("--deadline", type=float, default=0, help="epoch seconds by which ckpt_mlm.pt must be written")
     ap.add_argument("--smoke", action="store_true")
+    ap.add_argument("--attn-probe", default="", help="attention paths to time on the GPU (comma-separated); the fastest trains")
     args = ap.parse_args()
     T0 = time.time()
     conf = json.load(open(args.config))
     cfg, tc = Config(**conf["model"]), conf["train"]
-    seed = tc["seed"] + (1 if args.resume else 0)          # a resumed call draws other batches
+    prev = torch.load(args.resume, map_location="cpu") if args.resume else None
+    call = (prev.get("call", 1) + 1) if prev else 0          # 12a wrote no call number: it was call 0, 12b call 1
+    seed = tc["seed"] + call                                 # each call draws its own batches
     seed_all(seed)
     os.makedirs(args.out, exist_ok=True)
     from tokenizers import Tokenizer
@@ -48,24 +52,24 @@ def main():
     print(f"stream {len(stream)} tokens from {len(train_files)} files ({time.time() - T0:.0f}s)", flush=True)
 
     model = Encoder(cfg)
-    if args.resume:
-        model.load_state_dict({k: v.float() for k, v in torch.load(args.resume, map_location="cpu")["model"].items()})
+    if prev:
+        model.load_state_dict({k: v.float() for k, v in prev["model"].items()})
     model = model.to(DEV)
     n_params = sum(p.numel() for p in model.parameters())
     n_body = n_params - model.tok.weight.numel()
-    mc = dict(tc["mlm"], seed=seed)
+    mc = dict(tc["mlm"], seed=seed, attn_probe=[a for a in args.attn_probe.split(",") if a])
     if args.smoke:
         mc["max_steps"] = 3
     t_end = (args.deadline - 15) if args.deadline else time.time() + 60 * mc["minutes"]
     log = []
     res = pretrain(model, cfg, mc, stream, log, t_end)
-    res.update(card=torch.cuda.get_device_name() if DEV == "cuda" else "cpu", params=n_params,
+    res.update(card=torch.cuda.get_device_name() if DEV == "cuda" else "cpu", params=n_params, call=call, seed=seed,
                stream_tokens=int(len(stream)), resumed_from=args.resume or None,
                tokens_per_s=res["tokens"] / max(res["sec"], 1e-9))
     res["mfu_vs_989tflops"] = res["tokens_per_s"] * flops_per_token(cfg, n_body) / 989e12
     res["gates"] = model.gates().tolist()
     state = {k: (v.half() if v.is_floating_point() else v) for k, v in model.state_dict().items()}
-    torch.save(dict(model=state, config=cfg.to_dict()), os.path.join(args.out, "ckpt_mlm.pt"))
+    torch.save(dict(model=state, config=cfg.to_dict(), call=call), os.path.join(args.out, "ckpt_mlm.pt"))
     json.dump(dict(summary=res, log=log), open(os.path.join(args.out, "mlm_log.json"), "w"), indent=1)
     print(json.dumps(res), flush=True)
 

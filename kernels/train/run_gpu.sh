@@ -43,15 +43,15 @@ elif [ "$MODE" = run4 ]; then   # run 3 + identifier/docstring pairs built here 
   step fixtures 50 python3 fixtures.py --graphs --run $R --model $R/model --out $R/fixtures
   step evaluate 10 python3 evaluate.py --run $R --dev "$ROOT/.evalcarry" --chunk
   QUICK=; TOKS=; DEVARG=()
-elif [[ "$MODE" = run@(5|6|7|8|9|10|11|13|14) ]]; then   # packed data; weights rounded to fp16, one weights.bin
+elif [[ "$MODE" = run@(5|6|7|8|9|10|11|13|14|15) ]]; then   # packed data; weights rounded to fp16, one weights.bin
   # run5: + comment pairs, batch 2048; run6: run 4's mix + identifier words before each chunk (chunks.ident_words)
   # run7: run 4-like mix whose original-pair part is built from BM25 neighbourhoods (pairs/hard_negatives.py)
   # run8: run 7 selected on the val hybrid (ValSet.hybrid_mrr: BM25 fused with dense as HYBRID_DEFAULTS)
   # run9: run 4-like mix + Go/Java doc pairs (pairs/build_xlang.py, xlang_pairs.jsonl.xz in the pack)
   # run10: from run 9 (kernels/model), Java constructors too (build_xlang.py --ctors), 512 Go/Java pairs a batch, lr 4e-4
   # run11: run 9's mix and lr from the shipped weights, with residual dropout 0.1 (Encoder.set_dropout)
-  # run13, run14: run 12's larger encoder (configs/big*.json) from its masked-token checkpoint .r12ckpt/ckpt.pt
-  if [[ "$MODE" = run@(13|14) ]]; then CONF=configs/big${MODE#run}.json; CKPT="$ROOT/.r12ckpt/ckpt.pt"
+  # run13, run14, run15: run 12's larger encoder (configs/big*.json) from its masked-token checkpoint .r12ckpt/ckpt.pt (run15: 12d)
+  if [[ "$MODE" = run@(13|14|15) ]]; then CONF=configs/big${MODE#run}.json; CKPT="$ROOT/.r12ckpt/ckpt.pt"
   else CONF=configs/chunks${MODE#run}.json; CKPT="$ROOT/.r5ckpt/ckpt16.pt"; fi
   RES=(); [ -f "$CKPT" ] && RES=(--resume "$CKPT")
   step train 105 python3 train_chunks.py --config $CONF --init "$ROOT/kernels/model" --out $R \
@@ -65,8 +65,10 @@ elif [[ "$MODE" = run@(5|6|7|8|9|10|11|13|14) ]]; then   # packed data; weights 
   QUICK=; TOKS=; DEVARG=()
 elif [ "$MODE" = run12 ]; then   # a larger encoder from scratch: masked tokens only over the whole shard (.data)
   RES=(); [ -f "$ROOT/.r12ckpt/ckpt.pt" ] && RES=(--resume "$ROOT/.r12ckpt/ckpt.pt")
+  # the fused-kernel path joins the timing probe only once it is shown equal to the naive one here (float64)
+  PROBE=flex; timeout 60 python3 -m pytest -q -x tests -k masked_equals_naive && PROBE=flex,masked
   step mlm 20 python3 pretrain_mlm.py --config configs/big12.json --tokenizer "$ROOT/kernels/model/tokenizer.json" \
-    --data "$ROOT/.data" --out $R --deadline $(( DEADLINE - 22 )) "${RES[@]}"
+    --data "$ROOT/.data" --out $R --deadline $(( DEADLINE - 22 )) --attn-probe $PROBE "${RES[@]}"
   split -b 15M $R/ckpt_mlm.pt "$OUT/ckpt_mlm.pt.part-"
   QUICK=; TOKS=; DEVARG=()
 else
@@ -75,7 +77,7 @@ else
     --deadline $(( DEADLINE - 175 ))
   QUICK=; TOKS=4096,16384,65536; DEVARG=(--dev "$ROOT/.evalcarry")
 fi
-if [[ "$MODE" != run@(3|4|5|6|7|8|9|10|11|12|13|14) ]]; then   # the run modes above did their own steps
+if [[ "$MODE" != run@(3|4|5|6|7|8|9|10|11|12|13|14|15) ]]; then   # the run modes above did their own steps
   step export 95 python3 export.py --run $R --out $R/model
   step fixtures 60 python3 fixtures.py --graphs --run $R --model $R/model --out $R/fixtures
   step probe-mlm 45 python3 evaluate.py --run $R --ckpt ckpt_mlm.pt $QUICK

@@ -74,12 +74,14 @@ def flops_per_token(cfg, n_params_body):
 
 
 # ---------------------------------------------------------------- phase 1: masked tokens
-def mlm_loss(model, cfg, batch, rand, memory="parallel"):
+def mlm_loss(model, cfg, batch, rand, memory="parallel", attn=None):
+    """attn: the sparse attention path (default flex on the GPU, gather on the CPU; 'masked' is the same
+    function through the fused dense kernel)."""
     inp, labels, seg_doc, _ = batch
     ids = t(inp)
     with amp():
         out = model(ids, t(np.ones(inp.shape, dtype=np.float32)), t(seg_doc), rand,
-                    attn="flex" if DEV == "cuda" else "gather", memory=memory)
+                    attn=attn or ("flex" if DEV == "cuda" else "gather"), memory=memory)
         lab = t(labels).reshape(-1)
         sel = lab >= 0
         h = out["h"].reshape(-1, cfg.d_model)[sel]
@@ -87,17 +89,42 @@ def mlm_loss(model, cfg, batch, rand, memory="parallel"):
     return F.cross_entropy(logits, lab[sel]), logits.argmax(-1) == lab[sel]
 
 
+def sync():
+    if DEV == "cuda":
+        torch.cuda.synchronize()
+
+
 def pretrain(model, cfg, tc, stream, log, t_end):
+    """Masked-token steps until t_end. With tc["attn_probe"] (a list of attention paths, GPU only), each path
+    is timed over 20 training steps (from step 10, after warm-up and compilation) and the fastest trains on;
+    the step times and the choice go into the result."""
     mb = MLMBatches(stream, cfg, tc["nseg"], tc["seqs"], tc["mask_p"], tc["splice_p"], tc["mem_from"],
                     seed=tc["seed"])
     rng = np.random.default_rng(tc["seed"] + 1)
     opt = make_opt(model, tc)
     est_steps, step, t0, tokens = tc["est_steps"], 0, time.time(), 0
+    paths = list(tc.get("attn_probe") or [])
+    attn, probe, t_mark = (paths[0] if paths else None), {}, 0.0
     while time.time() < t_end and step < tc.get("max_steps", 10**9):
-        est_steps = adapt_steps(step, est_steps, t_end)
+        if paths:
+            i, r = divmod(step - 10, 20)                          # path i timed over steps 10+20i .. 30+20i
+            if step >= 10 and r == 0 and i <= len(paths):
+                sync()
+                if i > 0:
+                    probe[f"{paths[i - 1]}_step_s"] = (time.time() - t_mark) / 20
+                if i < len(paths):
+                    attn = paths[i]
+                else:
+                    attn = min(paths, key=lambda a: probe[f"{a}_step_s"])
+                    probe["chosen"] = attn
+                    est_steps = step + int((t_end - time.time()) / probe[f"{attn}_step_s"])
+                    print(f"attention probe {json.dumps(probe)}", flush=True)
+                t_mark = time.time()
+        else:
+            est_steps = adapt_steps(step, est_steps, t_end)
         set_lr(opt, tc, step, est_steps)
         batch = mb()
-        loss, _ = mlm_loss(model, cfg, batch, fresh_rand(cfg, rng))
+        loss, _ = mlm_loss(model, cfg, batch, fresh_rand(cfg, rng), attn=attn)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -105,12 +132,15 @@ def pretrain(model, cfg, tc, stream, log, t_end):
         tokens += batch[0].size
         if step % 50 == 0:
             g = model.gates()
-            log.append(dict(phase="mlm", step=step, loss=float(loss), sec=time.time() - t0,
+            log.append(dict(phase="mlm", step=step, loss=float(loss.detach()), sec=time.time() - t0,
                             gate_min=float(g.min()), gate_max=float(g.max())))
-            print(f"mlm step {step} loss {float(loss):.3f} gates {g.min():.2f}..{g.max():.2f} "
+            print(f"mlm step {step} loss {float(loss.detach()):.3f} gates {g.min():.2f}..{g.max():.2f} "
                   f"{tokens / (time.time() - t0):.0f} tok/s", flush=True)
         step += 1
-    return dict(steps=step, tokens=tokens, sec=time.time() - t0)
+    res = dict(steps=step, tokens=tokens, sec=time.time() - t0)
+    if probe:
+        res["attn_probe"] = probe
+    return res
 
 
 # ---------------------------------------------------------------- phase 2: contrastive

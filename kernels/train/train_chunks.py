@@ -237,7 +237,7 @@ def main():
         ctr = float(loss)
         if step % cc["aux_every"] == 0:                     # keep the memory path and the MLM head trained
             b = aux()
-            loss = loss + cc["aux_weight"] * mlm_loss(model, cfg, b, fresh_rand(cfg, rng))[0]
+            loss = loss + cc["aux_weight"] * mlm_loss(model, cfg, b, fresh_rand(cfg, rng), attn=cc.get("aux_attn"))[0]
             n_tok += b[0].size
         opt.zero_grad(set_to_none=True)
         loss.backward()

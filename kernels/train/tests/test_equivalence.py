@@ -7,7 +7,7 @@ import pytest
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from model import (Config, Encoder, attn_gather, attn_naive, block_layout, key_blocks_for, base_slots,  # noqa
+from model import (Config, Encoder, attn_gather, attn_masked, attn_naive, block_layout, key_blocks_for, base_slots,  # noqa
                    mem_contrib, mem_parallel, mem_read, mem_sequential, mulberry32, random_blocks, sigma)
 
 SMALL = Config(vocab=512, d_model=64, n_layers=2, n_heads=4, n_kv_heads=2, d_head=16, d_ff=96,
@@ -166,7 +166,9 @@ def test_flex_equals_naive_gpu(lengths):
     ref, valid = model_outputs(cfg, lengths, "naive", "parallel", "cuda", torch.float32)
     out, _ = model_outputs(cfg, lengths, "flex", "parallel", "cuda", torch.float32)
     gat, _ = model_outputs(cfg, lengths, "gather", "parallel", "cuda", torch.float32)
+    msk, _ = model_outputs(cfg, lengths, "masked", "parallel", "cuda", torch.float32)
     m = valid[..., None]
+    assert rel(msk["emb"] * m, ref["emb"] * m) < 2e-3
     assert rel(out["emb"] * m, ref["emb"] * m) < 2e-3      # flex tiles use tf32-class arithmetic
     assert rel(gat["emb"] * m, ref["emb"] * m) < 2e-3
     assert torch.isfinite(out["emb"]).all()
@@ -188,3 +190,22 @@ def test_dropout_is_training_only():
         assert rel(m(ids, valid, doc, rb)["emb"], ref) > 1e-3
         m.set_dropout(0.0)
         assert rel(m(ids, valid, doc, rb)["emb"], ref) == 0.0
+
+
+@pytest.mark.skipif(not hasattr(torch.nn.functional, "scaled_dot_product_attention"),
+                    reason="attn_masked is attn_naive itself without F.scaled_dot_product_attention (torch < 2.0)")
+@pytest.mark.parametrize("lengths", [[63], [500], [63, 500, 256]])
+def test_masked_equals_naive(lengths):
+    """The training path through the fused dense kernel computes attn_naive's function (CPU, float64)."""
+    cfg = SMALL
+    ids, valid, _ = batch(cfg, lengths)
+    S, H, G, T, D = ids.shape[0], cfg.n_heads, cfg.n_kv_heads, cfg.seg_len, cfg.d_head
+    q, k, v = (torch.randn(S, n, T, D, dtype=torch.float64) for n in (H, G, G))
+    rb = random_blocks(torch.randint(0, 2**31, ()).item(), 1, H, cfg.nb, cfg.window, cfg.n_global,
+                       cfg.n_random)[0]
+    lay = block_layout(key_blocks_for(base_slots(cfg), rb, valid, cfg), cfg)
+    ref, _ = attn_naive(q, k, v, lay, valid, cfg)
+    out = attn_masked(q, k, v, lay, valid, cfg)
+    m = valid[:, None, :, None]
+    assert rel(out * m, ref * m) < 1e-12
+    assert torch.isfinite(out).all()

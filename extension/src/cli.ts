@@ -128,7 +128,7 @@ async function main(argv: string[]): Promise<void> {
         await index.update(progressPrinter());
         const hits = await index.search(arg, { limit: limit ?? 10, mode });
         if (values.json) console.log(JSON.stringify(hits, null, 2));
-        else for (const h of hits) console.log(`${h.path}:${h.startLine}-${h.endLine}  ${h.kind}${h.name ? ` ${h.name}` : ''}  (${h.score.toFixed(2)})\n    ${h.snippet.split('\n')[0]?.trim() ?? ''}`);
+        else for (const h of hits) console.log(`${h.path}:${h.startLine}-${h.endLine}  ${h.kind}${h.name ? ` ${h.name}` : ''}  (${h.score.toFixed(2)})${h.focus ? `  best match at ${h.focus.startLine}-${h.focus.endLine}` : ''}\n    ${h.snippet.split('\n')[0]?.trim() ?? ''}`);
       } finally {
         await index.close();
       }

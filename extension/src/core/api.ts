@@ -20,6 +20,8 @@ export interface Chunk extends Location {
    * in order. The dense side embeds every member alone and scores the chunk by its best member, so a short
    * function is not averaged with its neighbours. Absent for a chunk of one symbol or window. */
   parts?: [number, number][];
+  /** Each member's lines (1-based, inclusive), parallel to `parts`; absent in indexes written before it. */
+  partLines?: [number, number][];
 }
 
 /** The most members a packed chunk may have (the chunker's `packLines` may not exceed it: a member is ≥ 1 line). */
@@ -33,6 +35,9 @@ export interface SearchHit extends Location {
   snippet: string;
   kind: string;
   name?: string;
+  /** A chunk packed from several small symbols: the lines of the member that decided its rank (where the
+   * editor opens). The hit's own lines stay the whole chunk's. */
+  focus?: { startLine: number; endLine: number };
 }
 
 export interface SearchOptions {

@@ -74,7 +74,9 @@ function toStored(c: ChunkWithText, pathTokens: string, lines: readonly string[]
   const tokens = members
     ? members.map((m) => row(m.startLine, m.endLine, m.name, lines.slice(m.startLine - 1, m.endLine).join('\n')))
     : [row(c.startLine, c.endLine, c.name, text)];
-  return { ...chunk, snippet: snippetOf(text), tokens };
+  const stored: StoredChunk = { ...chunk, snippet: snippetOf(text), tokens };
+  if (members) stored.partLines = members.map((m) => [m.startLine, m.endLine]);
+  return stored;
 }
 
 /** First non-blank lines, trimmed, for a result list; never the whole chunk. */

@@ -31,7 +31,8 @@ CREATE INDEX IF NOT EXISTS chunks_by_file ON chunks(file_id);
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
   name, path, body, context, content='', contentless_delete=1, tokenize="porter unicode61 tokenchars '_'");
 CREATE TABLE IF NOT EXISTS embeddings (chunk_id INTEGER PRIMARY KEY REFERENCES chunks(id) ON DELETE CASCADE, vec BLOB NOT NULL);
--- chunks.parts: JSON [[startOffset, endOffset], ...] of a packed chunk's members (Chunk.parts), else NULL.
+-- chunks.parts: JSON [[startOffset, endOffset, startLine, endLine], ...] of a packed chunk's members (Chunk.parts,
+-- Chunk.partLines; indexes written before partLines hold [startOffset, endOffset] only), else NULL.
 -- embeddings.vec: one float32 vector per member of a packed chunk, back to back; one vector for any other chunk.
 `;
 
@@ -155,7 +156,7 @@ export class IndexStore {
       for (const c of chunks) {
         if (c.tokens.length === 0 || c.tokens.length > MEMBER_SLOTS) throw new Error(`chunk ${c.path}:${c.startLine} has ${c.tokens.length} keyword rows`);
         const info = insChunk.run([fileId, c.startLine, c.endLine, c.startOffset, c.endOffset, c.kind, c.name ?? null, c.snippet,
-          c.parts ? JSON.stringify(c.parts) : null]);
+          c.parts ? JSON.stringify(c.parts.map((p, k) => (c.partLines?.[k] ? [...p, ...c.partLines[k]] : p))) : null]);
         const id = Number(info.lastInsertRowid);
         c.tokens.forEach((t, k) => insFts.run([id * MEMBER_SLOTS + k, t.name, t.path, t.body, t.context]));
       }
@@ -204,19 +205,20 @@ export class IndexStore {
    * member). Lower bm25 is better in SQLite, so we negate. Equal scores go by ascending chunk id. Exact: rows come
    * best first, so a chunk's first row is its best, and once `limit` chunks have appeared no later row can place
    * another chunk above them; the row window grows only when members of the same chunks fill it. */
-  searchFts(match: string, weights: ColumnWeights, limit: number): { id: number; score: number }[] {
+  /** Best first; `member`: which keyword row (member of a packed chunk, in `parts` order) scored best. */
+  searchFts(match: string, weights: ColumnWeights, limit: number): { id: number; score: number; member: number }[] {
     const k = Math.max(0, Math.floor(limit));
     if (k === 0) return [];
     for (let take = k * 4; ; take *= 4) {
       const rows = this.db.all(
         'SELECT rowid AS r, bm25(chunks_fts, ?, ?, ?, ?) AS score FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY score, rowid LIMIT ?',
         [weights.name, weights.path, weights.body, weights.context, match, take]) as { r: number; score: number }[];
-      const best = new Map<number, number>(); // chunk id → its best (first) score, in rank order
+      const best = new Map<number, { score: number; member: number }>(); // chunk id → its best (first) row, in rank order
       for (const row of rows) {
         const id = Math.floor(row.r / MEMBER_SLOTS);
-        if (!best.has(id)) best.set(id, row.score);
+        if (!best.has(id)) best.set(id, { score: row.score, member: row.r % MEMBER_SLOTS });
       }
-      if (best.size >= k || rows.length < take) return [...best].slice(0, k).map(([id, score]) => ({ id, score: -score }));
+      if (best.size >= k || rows.length < take) return [...best].slice(0, k).map(([id, b]) => ({ id, score: -b.score, member: b.member }));
     }
   }
 
@@ -224,7 +226,7 @@ export class IndexStore {
     const out = new Map<number, ChunkRow>();
     if (ids.length === 0) return out;
     const rows = this.db.all(
-      `SELECT c.id, f.path, c.start_line, c.end_line, c.start_offset, c.end_offset, c.kind, c.name, c.snippet
+      `SELECT c.id, f.path, c.start_line, c.end_line, c.start_offset, c.end_offset, c.kind, c.name, c.snippet, c.parts
        FROM chunks c JOIN files f ON f.id = c.file_id WHERE c.id IN (${ids.map(() => '?').join(',')})`, [...ids]) as Record<string, unknown>[];
     for (const r of rows) out.set(r.id as number, toChunkRow(r));
     return out;
@@ -265,7 +267,7 @@ export class IndexStore {
       const job: EmbedJob = { id: r.id as number, path: r.path as string, hash: r.hash as string,
         startOffset: r.start_offset as number, endOffset: r.end_offset as number };
       const parts = partsOf(r.parts);
-      if (parts) job.parts = parts;
+      if (parts) job.parts = parts.map(([s, e]) => [s!, e!]);
       return job;
     });
   }
@@ -367,13 +369,17 @@ function toChunkRow(r: Record<string, unknown>): ChunkRow {
     name: (r.name as string | null) ?? undefined, snippet: r.snippet as string,
   };
   const parts = partsOf(r.parts); // selected where needed
-  if (parts) row.parts = parts;
+  if (parts) {
+    row.parts = parts.map(([s, e]) => [s!, e!]);
+    if (parts.every((p) => p.length === 4)) row.partLines = parts.map((p) => [p[2]!, p[3]!]);
+  }
   return row;
 }
 
-/** The `chunks.parts` column (JSON, or NULL for a chunk of one member) as Chunk.parts. */
-function partsOf(v: unknown): [number, number][] | undefined {
-  return typeof v === 'string' ? JSON.parse(v) as [number, number][] : undefined;
+/** The `chunks.parts` column (JSON, or NULL for a chunk of one member): per member its offsets, then its lines
+ * where the index has them. */
+function partsOf(v: unknown): number[][] | undefined {
+  return typeof v === 'string' ? JSON.parse(v) as number[][] : undefined;
 }
 
 /** undefined when healthy, else why not. */

@@ -46,8 +46,8 @@ export class DenseRanker implements Ranker {
   }
 }
 
-/** The `limit` chunks with the highest dot product with `q` (a chunk of several rows: its best row), best first;
- * equal scores go by ascending id. */
+/** The `limit` chunks with the highest dot product with `q` (a chunk of several rows: its best row, whose index
+ * is the result's `member`), best first; equal scores go by ascending id. */
 export function topKByDot(m: EmbeddingMatrix, q: Float32Array, limit: number, exclude?: ReadonlySet<number>): RankedChunk[] {
   const { ids, q: rows, scale, dim } = m;
   if (q.length !== dim) throw new Error(`query embedding has ${q.length} dims, the index ${dim}`);
@@ -59,16 +59,17 @@ export function topKByDot(m: EmbeddingMatrix, q: Float32Array, limit: number, ex
   for (let r = 0; r < ids.length; r++) {
     const id = ids[r]!;
     if (exclude?.has(id)) continue;
-    let s = -Infinity;
+    let s = -Infinity, bestRow = r;
+    const first = r;
     for (; ; r++) { // this chunk's rows: the best one counts
       let t = 0;
       const o = r * dim;
       for (let d = 0; d < dim; d++) t += rows[o + d]! * q[d]!;
       t *= scale[r]!;
-      if (t > s) s = t;
+      if (t > s) { s = t; bestRow = r; }
       if (r + 1 >= ids.length || ids[r + 1] !== id) break;
     }
-    const cand = { id, score: s };
+    const cand: RankedChunk = r > first ? { id, score: s, member: bestRow - first } : { id, score: s };
     if (best.length === k && !better(cand, best[k - 1]!)) continue;
     let i = best.length < k ? best.length : k - 1;
     if (best.length < k) best.push(cand);

@@ -56,14 +56,18 @@ export class SearchEngine {
     return this.hits(ranked);
   }
 
-  /** Ranked chunk ids → hits a user can open (ids deleted meanwhile are dropped). */
+  /** Ranked chunk ids → hits a user can open (ids deleted meanwhile are dropped); a packed chunk's hit is focused
+   * on the member that ranked it. */
   hits(ranked: readonly RankedChunk[]): SearchHit[] {
     const rows = this.store.chunksByIds(ranked.map((r) => r.id));
     const hits: SearchHit[] = [];
     for (const r of ranked) {
       const c = rows.get(r.id);
       if (!c) continue; // deleted between ranking and lookup (dense index lagging behind the store)
-      hits.push({ path: c.path, startLine: c.startLine, endLine: c.endLine, score: r.score, snippet: c.snippet, kind: c.kind, name: c.name });
+      const hit: SearchHit = { path: c.path, startLine: c.startLine, endLine: c.endLine, score: r.score, snippet: c.snippet, kind: c.kind, name: c.name };
+      const lines = r.member === undefined ? undefined : c.partLines?.[r.member];
+      if (lines) hit.focus = { startLine: lines[0], endLine: lines[1] };
+      hits.push(hit);
     }
     return hits;
   }

@@ -7,10 +7,12 @@
 // the heavier side, then on the other side, so the order never depends on the ids: the CLI's fusion grid
 // (`eval-fusion`) fuses hit lists of lexical and dense searches and gets exactly what hybrid search returns.
 
-/** One ranked item: `id` (a chunk id, or any key) and a ranker-specific score, higher is better. */
+/** One ranked item: `id` (a chunk id, or any key) and a ranker-specific score, higher is better; `member`: the
+ * member of a packed chunk that decided the score, if the ranker knows it. */
 export interface Ranked<K> {
   id: K;
   score: number;
+  member?: number;
 }
 
 export type FusionMethod = 'rrf' | 'score';
@@ -40,13 +42,13 @@ export type Fusion = FusionMethod | Partial<FusionSettings>;
  * The defaults, in one place (the CLI overrides them with --fusion, --dense-weight, --rrf-k, --dense-only).
  * Chosen on the VAL set (kernels/train/data/val_set.json: nltk, luxon, zod, xorg-server hw/, 354 queries; never
  * on dev) by `node scripts/tune-fusion.mjs`: the best MRR@10 of 30 settings among those whose R@1, R@10 and
- * MRR@10 are each at least the better of lexical and dense alone. Val R@1 / R@10 / MRR@10, model run 14
+ * MRR@10 are each at least the better of lexical and dense alone. Val R@1 / R@10 / MRR@10, model run 15
  * (packed chunks scored by their best member):
  *   lexical                          0.410 / 0.757 / 0.518
- *   dense                            0.282 / 0.579 / 0.369
- *   w = 0.3 (the run-9 choice)       0.452 / 0.788 / 0.566
- *   these defaults (w = 0.5)         0.452 / 0.799 / 0.567
- * (Run 9 had chosen w = 0.3 with dense 0.293, run 4 w = 0.2.) So: the dense side re-orders the lexical top
+ *   dense                            0.305 / 0.602 / 0.400
+ *   w = 0.3 (the run-9 choice)       0.463 / 0.782 / 0.577
+ *   these defaults (w = 0.5)         0.461 / 0.791 / 0.578
+ * (Run 14 chose w = 0.5 too, 0.567; run 9 w = 0.3 with dense 0.293, run 4 w = 0.2.) So: the dense side re-orders the lexical top
  * candidates with half the weight. Table and caveats in docs/search.md ("Fusion tuned on the val set"); re-run
  * the script when kernels/model changes.
  */
@@ -112,8 +114,15 @@ export function fuseHybrid<K>(lexical: readonly Ranked<K>[], dense: readonly Ran
     const ra = m.get(a) ?? Infinity, rb = m.get(b) ?? Infinity;
     return ra === rb ? 0 : ra - rb;
   };
+  // The member shown for a packed chunk is the one of the side that gave it more of its fused score.
+  const memberOf = (list: readonly Ranked<K>[], ranks: Map<K, number>, id: K) => { const i = ranks.get(id); return i === undefined ? undefined : list[i]!.member; };
+  const fused = (id: K): Ranked<K> => {
+    const l = lexPart(id), d = densePart(id);
+    const member = l >= d ? memberOf(lexical, lexRank, id) ?? memberOf(dense, denseRank, id) : memberOf(dense, denseRank, id) ?? memberOf(lexical, lexRank, id);
+    return member === undefined ? { id, score: l + d } : { id, score: l + d, member };
+  };
   return candidates
-    .map((id) => ({ id, score: lexPart(id) + densePart(id) }))
+    .map(fused)
     .sort((a, b) => b.score - a.score || byRank(first, a.id, b.id) || byRank(second, a.id, b.id))
     .slice(0, Math.max(0, limit));
 }

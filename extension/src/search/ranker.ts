@@ -2,10 +2,12 @@
 // ranker (the encoder) plugs in through the same interface, and hybrid fuses any two of them.
 import type { SearchMode } from '../core/api.js';
 
-/** One ranked chunk: the store's chunk id and a ranker-specific score (higher is better). */
+/** One ranked chunk: the store's chunk id and a ranker-specific score (higher is better); for a chunk packed
+ * from several symbols, `member` is the index (in `Chunk.parts` order) of the member that decided its score. */
 export interface RankedChunk {
   id: number;
   score: number;
+  member?: number;
 }
 
 export interface Ranker {

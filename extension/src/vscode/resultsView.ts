@@ -36,9 +36,10 @@ export class ResultsTree implements vscode.TreeDataProvider<Node> {
       return item;
     }
     const { hit } = node;
-    const item = new vscode.TreeItem(`${hit.startLine}–${hit.endLine}${hit.name ? `  ${hit.name}` : ''}`);
+    const at = hit.focus ?? hit;
+    const item = new vscode.TreeItem(`${at.startLine}–${at.endLine}${hit.name ? `  ${hit.name}` : ''}`);
     item.description = hit.snippet;
-    item.tooltip = `${hit.path}:${hit.startLine}  (${hit.kind}, score ${hit.score.toFixed(3)})`;
+    item.tooltip = `${hit.path}:${at.startLine}  (${hit.kind}${hit.focus ? ` of lines ${hit.startLine}–${hit.endLine}` : ''}, score ${hit.score.toFixed(3)})`;
     item.command = { title: 'Open', command: 'vscode.open', arguments: [vscode.Uri.joinPath(hit.folder.uri, hit.path), { selection: rangeOf(hit) }] };
     return item;
   }
@@ -46,9 +47,11 @@ export class ResultsTree implements vscode.TreeDataProvider<Node> {
   dispose(): void { this.changed.dispose(); }
 }
 
-/** A hit's lines as an editor range: 1-based inclusive lines → 0-based, whole lines selected. */
+/** A hit's lines as an editor range (the member that ranked a packed chunk, else the chunk): 1-based inclusive
+ * lines → 0-based, whole lines selected. */
 export function rangeOf(hit: SearchHit): vscode.Range {
-  return new vscode.Range(hit.startLine - 1, 0, hit.endLine - 1, Number.MAX_SAFE_INTEGER);
+  const { startLine, endLine } = hit.focus ?? hit;
+  return new vscode.Range(startLine - 1, 0, endLine - 1, Number.MAX_SAFE_INTEGER);
 }
 
 export function registerResultsView(tree: ResultsTree): vscode.Disposable {

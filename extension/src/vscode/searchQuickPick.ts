@@ -84,7 +84,7 @@ function showSearch(index: WorkspaceIndexes, tree: ResultsTree, initialQuery: st
 export function toItem(hit: FolderHit): HitItem {
   return {
     // alwaysShow: the hits are already the answer to the query, so the QuickPick must not filter them out.
-    label: `$(file) ${hit.label}:${hit.startLine}`,
+    label: `$(file) ${hit.label}:${(hit.focus ?? hit).startLine}`,
     description: hit.name ? `${hit.kind} ${hit.name}` : hit.kind,
     detail: hit.snippet,
     alwaysShow: true,

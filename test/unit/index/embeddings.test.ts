@@ -177,12 +177,16 @@ test('a packed chunk stores one vector per member and ranks by its best member',
       assert.deepEqual([...m.q.subarray(rows[k]! * DIM, (rows[k]! + 1) * DIM)], [...member(k).q]);
       assert.equal(m.scale[rows[k]!], member(k).scale[0]);
     });
+    // Each member's lines are stored beside its offsets (the lines its start and end offsets fall on).
+    const lineAt = (offset: number) => text.slice(0, offset).split('\n').length;
+    assert.deepEqual(packed.partLines, packed.parts!.map(([a, b]) => [lineAt(a), lineAt(b)]));
     // Every member's own text finds the packed chunk first, with that member's own score (its cosine with itself
-    // through the int8 rows, within 1 % of 1), not an average.
+    // through the int8 rows, within 1 % of 1), not an average, and the hit is focused on that member.
     for (const [k, [a, b]] of packed.parts!.entries()) {
       const [top] = await index.search(text.slice(a, b), { mode: 'dense', limit: 1 });
       assert.deepEqual([top?.path, top?.startLine, top?.endLine], [packed.path, packed.startLine, packed.endLine]);
       assert.ok(Math.abs(top!.score - member(k).self) < 1e-6 && Math.abs(top!.score - 1) < 0.01, `score ${top!.score}`);
+      assert.deepEqual(top!.focus, { startLine: packed.partLines![k]![0], endLine: packed.partLines![k]![1] }, `member ${k}`);
     }
     await index.close();
   } finally {

@@ -46,6 +46,11 @@ test('a packed chunk scores as its best member: the same rows as separate chunks
       assert.equal(got.length, want.size, `${q}: each chunk once`);
       for (const h of got) assert.ok(Math.abs(h.score - want.get(h.id)!) < 1e-9, `${q}: chunk ${h.id} ${h.score} vs ${want.get(h.id)}`);
       assert.deepEqual(got.map((h) => h.score), [...got.map((h) => h.score)].sort((a, b) => b - a), 'best first');
+      // the member reported is the row that scored: for the first chunk the better of rows 0 and 1
+      if (got.some((h) => h.id === first?.id)) {
+        const m = got.find((h) => h.id === first!.id)!.member;
+        assert.equal(scoreOf(1 + 10 * m), want.get(first!.id), `${q}: member ${m}`);
+      }
     }
     packed.deleteFile('src/mod.py');
     const d = packed.digest();

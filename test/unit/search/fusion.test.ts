@@ -130,3 +130,17 @@ test('the engine asks each side at hybridDepths(limit) and returns fuseHybrid of
   assert.deepEqual(hits.map((h) => h.startLine), ids(want));
   assert.throws(() => new SearchEngine(store as unknown as IndexStore, { denseWeight: 2 }), /dense weight/);
 });
+
+test('a fused chunk keeps the member of the side that gave it more of its score', () => {
+  // chunk 1: lexical first (member 2), dense last (member 0); chunk 2: lexical last (member 1), dense first (member 3)
+  const lex: Ranked<number>[] = [{ id: 1, score: 9, member: 2 }, { id: 3, score: 5 }, { id: 2, score: 1, member: 1 }];
+  const dense: Ranked<number>[] = [{ id: 2, score: 0.9, member: 3 }, { id: 3, score: 0.5 }, { id: 1, score: 0.1, member: 0 }];
+  const byId = (l: Ranked<number>[]) => new Map(l.map((r) => [r.id, r]));
+  const half = byId(fuseHybrid(lex, dense, 10, score(0.5)));
+  assert.equal(half.get(1)!.member, 2, 'lexical part 0.5 against dense 0: the lexical member');
+  assert.equal(half.get(2)!.member, 3, 'dense part 0.5 against lexical 0: the dense member');
+  assert.ok(!('member' in half.get(3)!), 'no member on either side: none');
+  // one side only: its member, whatever the weights
+  const lexOnly = fuseHybrid([{ id: 5, score: 1, member: 4 }], [], 10, score(0.9));
+  assert.deepEqual(lexOnly.map((r) => [r.id, r.member]), [[5, 4]]);
+});

@@ -29,7 +29,7 @@ suite('Infini Lens installed from the linux-x64 VSIX', () => {
     const [hit] = await api.search('retryWithBackoff');
     assert.equal(hit?.path, 'src/net/retry.ts');
     void vscode.commands.executeCommand('infiniLens.searchWorkspace', 'retryWithBackoff');
-    await waitFor('.quick-input-list .monaco-list-row', `src/net/retry.ts:${hit.startLine}`);
+    await waitFor('.quick-input-list .monaco-list-row', `src/net/retry.ts:${(hit.focus ?? hit).startLine}`);
     await screenshot('quickpick-from-vsix');
     await press('Escape');
   });

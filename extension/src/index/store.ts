@@ -267,7 +267,7 @@ export class IndexStore {
       const job: EmbedJob = { id: r.id as number, path: r.path as string, hash: r.hash as string,
         startOffset: r.start_offset as number, endOffset: r.end_offset as number };
       const parts = partsOf(r.parts);
-      if (parts) job.parts = parts.map(([s, e]) => [s!, e!]);
+      if (parts) job.parts = parts.parts;
       return job;
     });
   }
@@ -369,17 +369,18 @@ function toChunkRow(r: Record<string, unknown>): ChunkRow {
     name: (r.name as string | null) ?? undefined, snippet: r.snippet as string,
   };
   const parts = partsOf(r.parts); // selected where needed
-  if (parts) {
-    row.parts = parts.map(([s, e]) => [s!, e!]);
-    if (parts.every((p) => p.length === 4)) row.partLines = parts.map((p) => [p[2]!, p[3]!]);
-  }
+  if (parts) Object.assign(row, parts);
   return row;
 }
 
-/** The `chunks.parts` column (JSON, or NULL for a chunk of one member): per member its offsets, then its lines
- * where the index has them. */
-function partsOf(v: unknown): number[][] | undefined {
-  return typeof v === 'string' ? JSON.parse(v) as number[][] : undefined;
+/** The `chunks.parts` column (JSON, or NULL for a chunk of one member) as Chunk.parts, and Chunk.partLines where
+ * the index stored each member's lines after its offsets. */
+function partsOf(v: unknown): Required<Pick<Chunk, 'parts'>> & Pick<Chunk, 'partLines'> | undefined {
+  if (typeof v !== 'string') return undefined;
+  const rows = JSON.parse(v) as number[][];
+  const out: Required<Pick<Chunk, 'parts'>> & Pick<Chunk, 'partLines'> = { parts: rows.map(([s, e]) => [s!, e!]) };
+  if (rows.every((p) => p.length === 4)) out.partLines = rows.map((p) => [p[2]!, p[3]!]);
+  return out;
 }
 
 /** undefined when healthy, else why not. */

@@ -141,12 +141,17 @@ def expand_kv(x, H):
     return x.unsqueeze(2).expand(S, G, H // G, T, D).reshape(S, H, T, D)
 
 
+def token_mask(layout, valid, cfg):
+    """The block layout [S, H, nb, nb] as a token mask [S, H, T, T], padding keys excluded."""
+    b = cfg.block
+    return layout.repeat_interleave(b, dim=-1).repeat_interleave(b, dim=-2) & valid[:, None, None, :]
+
+
 def attn_naive(q, k, v, layout, valid, cfg):
     """Reference: materialise the [T, T] mask from the block layout."""
-    H, b = q.shape[1], cfg.block
+    H = q.shape[1]
     k, v = expand_kv(k, H), expand_kv(v, H)
-    tok = layout.repeat_interleave(b, dim=-1).repeat_interleave(b, dim=-2)   # [S, H, T, T]
-    keep = tok & valid[:, None, None, :]
+    keep = token_mask(layout, valid, cfg)
     p = masked_softmax(q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1]), keep)
     return (p.to(v.dtype) @ v), p
 
@@ -175,8 +180,8 @@ def attn_masked(q, k, v, layout, valid, cfg):
     A row with no allowed key is uniform over all keys, as in attn_naive."""
     if not hasattr(F, "scaled_dot_product_attention"):
         return attn_naive(q, k, v, layout, valid, cfg)[0]
-    H, b = q.shape[1], cfg.block
-    keep = layout.repeat_interleave(b, dim=-1).repeat_interleave(b, dim=-2) & valid[:, None, None, :]
+    H = q.shape[1]
+    keep = token_mask(layout, valid, cfg)
     keep = keep | ~keep.any(-1, keepdim=True)
     k, v = expand_kv(k, H), expand_kv(v, H)
     return F.scaled_dot_product_attention(q, k, v, attn_mask=keep)

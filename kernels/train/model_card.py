@@ -46,6 +46,17 @@ def finish_card(card, args, path, gates):
     json.dump(card, open(path, "w"), indent=1)
 
 
+def mlm_record(summary):
+    """The card's entry for one masked-token call (pretrain_mlm.py's mlm_log.json summary)."""
+    rec = dict(card=summary["card"], steps=summary["steps"], tokens=summary["tokens"], seconds=round(summary["sec"], 1),
+               tokens_per_s=round(summary["tokens_per_s"]), mfu_vs_989_tflops=round(summary["mfu_vs_989tflops"], 4),
+               stream_tokens=summary["stream_tokens"], resumed=bool(summary["resumed_from"]),
+               sequence="16 segments x 1024 tokens, 4 sequences a step, memory on")
+    if "attn_probe" in summary:
+        rec["attention_path"] = summary["attn_probe"]
+    return rec
+
+
 def equivalence_summary(eq):
     """The largest relative error per graph and precision (ONNX Runtime CPU vs PyTorch float64) + torch paths."""
     worst = {g: max(v for k, v in e.items() if k != "nan") for g, e in eq["ort"].items()}

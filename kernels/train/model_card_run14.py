@@ -9,16 +9,8 @@ import copy
 import json
 import os
 
-from model_card import dev_eval, finish_card, open_card
+from model_card import dev_eval, finish_card, mlm_record, open_card
 from model_card_run9 import run_record
-
-
-def mlm_record(path):
-    s = json.load(open(path))["summary"]
-    return dict(card=s["card"], steps=s["steps"], tokens=s["tokens"], seconds=round(s["sec"], 1),
-                tokens_per_s=round(s["tokens_per_s"]), mfu_vs_989_tflops=round(s["mfu_vs_989tflops"], 4),
-                stream_tokens=s["stream_tokens"], resumed=bool(s["resumed_from"]),
-                sequence="16 segments x 1024 tokens, 4 sequences a step, memory on")
 
 
 def main():
@@ -27,9 +19,10 @@ def main():
     dev = json.load(open(args.dev_score))
     earlier = copy.deepcopy({k: card[k] for k in ("version", "config", "parameters", "training", "eval", "memory",
                                                   "storage", "ort_cpu_sparse_vs_dense")})
-    mlm = [mlm_record(os.path.join(p, "mlm_log.json")) for p in args.mlm.split(",")]
+    summaries = [json.load(open(os.path.join(p, "mlm_log.json")))["summary"] for p in args.mlm.split(",")]
+    mlm = [mlm_record(m) for m in summaries]
     t13 = json.load(open(os.path.join(args.tried, "train_log.json")))
-    params = json.load(open(os.path.join(args.mlm.split(",")[0], "mlm_log.json")))["summary"]["params"]
+    params = summaries[0]["params"]
     card.update(version=14, config=s["config"], parameters=params)
     card["training"] = dict(
         card=s["device"],

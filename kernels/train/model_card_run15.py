@@ -9,18 +9,8 @@ python3 kernels/train/model_card_run15.py --run RUN15 --dev-score score.json --m
 import json
 import os
 
-from model_card import dev_eval, finish_card, open_card
+from model_card import dev_eval, finish_card, mlm_record, open_card
 from model_card_run9 import run_record
-
-
-def mlm_record(summary):
-    rec = dict(card=summary["card"], steps=summary["steps"], tokens=summary["tokens"], seconds=round(summary["sec"], 1),
-               tokens_per_s=round(summary["tokens_per_s"]), mfu_vs_989_tflops=round(summary["mfu_vs_989tflops"], 4),
-               stream_tokens=summary["stream_tokens"], resumed=bool(summary["resumed_from"]),
-               sequence="16 segments x 1024 tokens, 4 sequences a step, memory on")
-    if "attn_probe" in summary:
-        rec["attention_path"] = summary["attn_probe"]
-    return rec
 
 
 def main():

@@ -30,7 +30,7 @@ def main():
     ap.add_argument("--resume", default="")
     ap.add_argument("--deadline", type=float, default=0, help="epoch seconds by which ckpt_mlm.pt must be written")
     ap.add_argument("--smoke", action="store_true")
-    ap.add_argument("--attn-probe", default="", help="attention paths to time on the GPU (comma-separated); the fastest trains")
+    ap.add_argument("--attn-probe", default="", help="attention paths to time (comma-separated); the fastest trains")
     args = ap.parse_args()
     T0 = time.time()
     conf = json.load(open(args.config))

@@ -95,8 +95,8 @@ def sync():
 
 
 def pretrain(model, cfg, tc, stream, log, t_end):
-    """Masked-token steps until t_end. With tc["attn_probe"] (a list of attention paths, GPU only), each path
-    is timed over 20 training steps (from step 10, after warm-up and compilation) and the fastest trains on;
+    """Masked-token steps until t_end. With tc["attn_probe"] (a list of attention paths), each path is timed
+    over 20 training steps (from step 10, after warm-up and compilation) and the fastest trains on;
     the step times and the choice go into the result."""
     mb = MLMBatches(stream, cfg, tc["nseg"], tc["seqs"], tc["mask_p"], tc["splice_p"], tc["mem_from"],
                     seed=tc["seed"])

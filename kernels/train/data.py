@@ -21,10 +21,11 @@ def read_jsonl_xz(path):
 
 
 def load_shard(data_dir):
-    files = read_jsonl_xz(os.path.join(data_dir, "files.jsonl.xz"))
-    pairs = read_jsonl_xz(os.path.join(data_dir, "pairs.jsonl.xz"))
-    pairs_val = read_jsonl_xz(os.path.join(data_dir, "pairs_val.jsonl.xz"))
-    return files, pairs, pairs_val
+    """files, train pairs, val pairs; a masked-token shard (data/build_mlm_shard.py) has files only."""
+    def rows(name):
+        p = os.path.join(data_dir, name)
+        return read_jsonl_xz(p) if os.path.exists(p) else []
+    return rows("files.jsonl.xz"), rows("pairs.jsonl.xz"), rows("pairs_val.jsonl.xz")
 
 
 def load_shard_or_synthetic(data_dir):

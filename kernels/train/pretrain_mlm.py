@@ -4,6 +4,8 @@ train.py's (16-segment sequences, memory on, the answer of the later segments of
 
 python3 kernels/train/pretrain_mlm.py --config kernels/train/configs/big12.json --tokenizer kernels/model/tokenizer.json \
     --data .data --out DIR [--resume CKPT] [--deadline EPOCH] [--attn-probe flex,masked] [--smoke]
+On several GPUs: python3 -m torch.distributed.run --standalone --nproc_per_node N kernels/train/pretrain_mlm.py ...
+(one process a GPU, gradients averaged each step: train.pretrain); rank 0 writes the files.
 Writes DIR/ckpt_mlm.pt (weights rounded to fp16, with the config and the call number) and DIR/mlm_log.json; a
 later call goes on with --resume (the learning-rate schedule restarts its warm-up; the optimiser state is not
 carried; the seed is the config's plus the call number, so every call draws its own batches).
@@ -18,7 +20,17 @@ import torch
 
 from data import load_shard_or_synthetic, tokenize_files
 from model import Config, Encoder
-from train import DEV, flops_per_token, pretrain, seed_all
+from train import DEV, flops_per_token, pretrain, seed_all, world
+
+
+def init_distributed():
+    """Join the torchrun group when launched by it (WORLD_SIZE > 1): NCCL on GPUs, gloo on the CPU."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return
+    import torch.distributed as dist
+    if DEV == "cuda":
+        torch.cuda.set_device(int(os.environ["LOCAL_RANK"]))
+    dist.init_process_group("nccl" if DEV == "cuda" else "gloo")
 
 
 def main():
@@ -32,6 +44,8 @@ def main():
     ap.add_argument("--smoke", action="store_true")
     ap.add_argument("--attn-probe", default="", help="attention paths to time (comma-separated); the fastest trains")
     args = ap.parse_args()
+    init_distributed()
+    rank, ws = world()
     T0 = time.time()
     conf = json.load(open(args.config))
     cfg, tc = Config(**conf["model"]), conf["train"]
@@ -42,14 +56,17 @@ def main():
     os.makedirs(args.out, exist_ok=True)
     from tokenizers import Tokenizer
     tok = Tokenizer.from_file(args.tokenizer)
-    tok.save(os.path.join(args.out, "tokenizer.json"))
+    if rank == 0:
+        tok.save(os.path.join(args.out, "tokenizer.json"))
     files, _, _ = load_shard_or_synthetic(args.data)
     train_files = [f for f in files if f["split"] == "train"]
     if args.smoke:
         train_files = train_files[::max(1, len(train_files) // 200)]
     train_files.sort(key=lambda f: (f["pkg"], f["path"]))  # package order: the memory spans related files
     stream = np.concatenate([ids for ids, _ in tokenize_files(tok, [f["text"] for f in train_files])])
-    print(f"stream {len(stream)} tokens from {len(train_files)} files ({time.time() - T0:.0f}s)", flush=True)
+    if rank == 0:
+        print(f"stream {len(stream)} tokens from {len(train_files)} files ({time.time() - T0:.0f}s), "
+              f"{ws} process(es)", flush=True)
 
     model = Encoder(cfg)
     if prev:
@@ -66,8 +83,10 @@ def main():
     res.update(card=torch.cuda.get_device_name() if DEV == "cuda" else "cpu", params=n_params, call=call, seed=seed,
                stream_tokens=int(len(stream)), resumed_from=args.resume or None,
                tokens_per_s=res["tokens"] / max(res["sec"], 1e-9))
-    res["mfu_vs_989tflops"] = res["tokens_per_s"] * flops_per_token(cfg, n_body) / 989e12
+    res["mfu_vs_989tflops"] = res["tokens_per_s"] / ws * flops_per_token(cfg, n_body) / 989e12   # per GPU
     res["gates"] = model.gates().tolist()
+    if rank != 0:
+        return
     state = {k: (v.half() if v.is_floating_point() else v) for k, v in model.state_dict().items()}
     torch.save(dict(model=state, config=cfg.to_dict(), call=call), os.path.join(args.out, "ckpt_mlm.pt"))
     json.dump(dict(summary=res, log=log), open(os.path.join(args.out, "mlm_log.json"), "w"), indent=1)

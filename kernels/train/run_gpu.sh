@@ -18,6 +18,7 @@ step() {  # step NAME RESERVE_S cmd...: run with a timeout that leaves RESERVE_S
 }
 cd "$ROOT/kernels/train"
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
+NGPU=$(nvidia-smi -L | wc -l)
 python3 -c "import torch, onnx, onnxruntime, tokenizers; print(torch.__version__, onnx.__version__, onnxruntime.__version__, tokenizers.__version__)"
 TOKARG=(); [ -f "$ROOT/kernels/model/tokenizer.json" ] && TOKARG=(--tokenizer "$ROOT/kernels/model/tokenizer.json")
 if [ "$MODE" = smoke ]; then
@@ -43,7 +44,7 @@ elif [ "$MODE" = run4 ]; then   # run 3 + identifier/docstring pairs built here 
   step fixtures 50 python3 fixtures.py --graphs --run $R --model $R/model --out $R/fixtures
   step evaluate 10 python3 evaluate.py --run $R --dev "$ROOT/.evalcarry" --chunk
   QUICK=; TOKS=; DEVARG=()
-elif [[ "$MODE" = run@(5|6|7|8|9|10|11|13|14|15) ]]; then   # packed data; weights rounded to fp16, one weights.bin
+elif [[ "$MODE" = run@(5|6|7|8|9|10|11|13|14|15|16) ]]; then   # packed data; weights rounded to fp16, one weights.bin
   # run5: + comment pairs, batch 2048; run6: run 4's mix + identifier words before each chunk (chunks.ident_words)
   # run7: run 4-like mix whose original-pair part is built from BM25 neighbourhoods (pairs/hard_negatives.py)
   # run8: run 7 selected on the val hybrid (ValSet.hybrid_mrr: BM25 fused with dense as HYBRID_DEFAULTS)
@@ -51,11 +52,29 @@ elif [[ "$MODE" = run@(5|6|7|8|9|10|11|13|14|15) ]]; then   # packed data; weigh
   # run10: from run 9 (kernels/model), Java constructors too (build_xlang.py --ctors), 512 Go/Java pairs a batch, lr 4e-4
   # run11: run 9's mix and lr from the shipped weights, with residual dropout 0.1 (Encoder.set_dropout)
   # run13, run14, run15: run 12's larger encoder (configs/big*.json) from its masked-token checkpoint .r12ckpt/ckpt.pt (run15: 12d)
-  if [[ "$MODE" = run@(13|14|15) ]]; then CONF=configs/big${MODE#run}.json; CKPT="$ROOT/.r12ckpt/ckpt.pt"
+  # run16: two recipes at once, one a GPU (configs/big16a.json, big16b.json; a alone on one GPU); val picks one
+  if [[ "$MODE" = run@(13|14|15|16) ]]; then CONF=configs/big${MODE#run}.json; CKPT="$ROOT/.r12ckpt/ckpt.pt"
   else CONF=configs/chunks${MODE#run}.json; CKPT="$ROOT/.r5ckpt/ckpt16.pt"; fi
   RES=(); [ -f "$CKPT" ] && RES=(--resume "$CKPT")
-  step train 105 python3 train_chunks.py --config $CONF --init "$ROOT/kernels/model" --out $R \
-    --data "$ROOT/.r5data" --deadline $(( DEADLINE - 107 )) "${RES[@]}"
+  if [ "$MODE" = run16 ]; then
+    VARIANTS=(a); [ "$NGPU" -ge 2 ] && VARIANTS=(a b)
+    t=$(( $(left) - 105 )); echo "=== train ${VARIANTS[*]} (limit ${t}s) $(date +%T)"
+    for i in "${!VARIANTS[@]}"; do v=${VARIANTS[$i]}
+      CUDA_VISIBLE_DEVICES=$i timeout $t python3 train_chunks.py --config configs/big16$v.json --init "$ROOT/kernels/model" \
+        --out $R.$v --data "$ROOT/.r5data" --deadline $(( DEADLINE - 107 )) "${RES[@]}" > $R.$v.log 2>&1 &
+    done
+    wait
+    for v in "${VARIANTS[@]}"; do echo "--- variant $v"; grep -v "^  " $R.$v.log | tail -40; done
+    BEST=$(python3 -c "
+import json, os, sys
+val = lambda v: json.load(open(f'$R.{v}/train_log.json'))['summary']['val_mrr10_best'] if os.path.exists(f'$R.{v}/train_log.json') else -1
+print(max(sys.argv[1:], key=val))" "${VARIANTS[@]}")
+    echo "selected on val: variant $BEST"; rm -rf $R; mv $R.$BEST $R
+    for v in "${VARIANTS[@]}"; do [ -f $R.$v/train_log.json ] && cp $R.$v/train_log.json $R/train_log.$v.json; done
+  else
+    step train 105 python3 train_chunks.py --config $CONF --init "$ROOT/kernels/model" --out $R \
+      --data "$ROOT/.r5data" --deadline $(( DEADLINE - 107 )) "${RES[@]}"
+  fi
   # the selected weights in fp16, split to fit $OUT's 16 MiB a file (reassemble: cat ckpt16.pt.part-* > ckpt16.pt)
   step ckpt16 95 python3 -c "import torch; c = torch.load('$R/ckpt.pt'); c['model'] = {k: (v.half() if v.is_floating_point() else v) for k, v in c['model'].items()}; torch.save(c, '$R/ckpt16.pt')"
   [ -f $R/ckpt16.pt ] && split -b 15M $R/ckpt16.pt "$OUT/ckpt16.pt.part-" && rm -f $R/ckpt16.pt
@@ -64,11 +83,13 @@ elif [[ "$MODE" = run@(5|6|7|8|9|10|11|13|14|15) ]]; then   # packed data; weigh
   step evaluate 8 python3 evaluate.py --run $R --dev "$ROOT/.evalcarry" --chunk
   QUICK=; TOKS=; DEVARG=()
 elif [ "$MODE" = run12 ]; then   # a larger encoder from scratch: masked tokens only over the whole shard (.data)
+  # MLM_DATA: another shard (data/build_mlm_shard.py: .mlmdata); several GPUs: one process each (torchrun)
   RES=(); [ -f "$ROOT/.r12ckpt/ckpt.pt" ] && RES=(--resume "$ROOT/.r12ckpt/ckpt.pt")
   # the fused-kernel path joins the timing probe only once it is shown equal to the naive one here (float64)
   PROBE=flex; timeout 60 python3 -m pytest -q -x tests -k masked_equals_naive && PROBE=flex,masked
-  step mlm 20 python3 pretrain_mlm.py --config configs/big12.json --tokenizer "$ROOT/kernels/model/tokenizer.json" \
-    --data "$ROOT/.data" --out $R --deadline $(( DEADLINE - 22 )) --attn-probe $PROBE "${RES[@]}"
+  LAUNCH=(python3); [ "$NGPU" -ge 2 ] && LAUNCH=(python3 -m torch.distributed.run --standalone --nproc_per_node "$NGPU")
+  step mlm 20 "${LAUNCH[@]}" pretrain_mlm.py --config configs/big12.json --tokenizer "$ROOT/kernels/model/tokenizer.json" \
+    --data "${MLM_DATA:-$ROOT/.data}" --out $R --deadline $(( DEADLINE - 22 )) --attn-probe $PROBE "${RES[@]}"
   split -b 15M $R/ckpt_mlm.pt "$OUT/ckpt_mlm.pt.part-"
   QUICK=; TOKS=; DEVARG=()
 else
@@ -77,7 +98,7 @@ else
     --deadline $(( DEADLINE - 175 ))
   QUICK=; TOKS=4096,16384,65536; DEVARG=(--dev "$ROOT/.evalcarry")
 fi
-if [[ "$MODE" != run@(3|4|5|6|7|8|9|10|11|12|13|14|15) ]]; then   # the run modes above did their own steps
+if [[ "$MODE" != run@(3|4|5|6|7|8|9|10|11|12|13|14|15|16) ]]; then   # the run modes above did their own steps
   step export 95 python3 export.py --run $R --out $R/model
   step fixtures 60 python3 fixtures.py --graphs --run $R --model $R/model --out $R/fixtures
   step probe-mlm 45 python3 evaluate.py --run $R --ckpt ckpt_mlm.pt $QUICK

@@ -94,19 +94,47 @@ def sync():
         torch.cuda.synchronize()
 
 
+def world():
+    """(rank, world size): one process per GPU under torchrun (torch.distributed initialised), else (0, 1)."""
+    import torch.distributed as dist
+    return (dist.get_rank(), dist.get_world_size()) if dist.is_available() and dist.is_initialized() else (0, 1)
+
+
+def average_grads(params, ws):
+    """Data parallelism by hand: one all-reduce of every gradient, flattened, then the mean (a missing
+    gradient counts as zero, so every rank reduces the same buffer)."""
+    import torch.distributed as dist
+    for p in params:
+        if p.grad is None:
+            p.grad = torch.zeros_like(p)
+    flat = torch.cat([p.grad.reshape(-1) for p in params])
+    dist.all_reduce(flat)
+    flat /= ws
+    off = 0
+    for p in params:
+        n = p.grad.numel()
+        p.grad.copy_(flat[off:off + n].view_as(p.grad))
+        off += n
+
+
 def pretrain(model, cfg, tc, stream, log, t_end):
     """Masked-token steps until t_end. With tc["attn_probe"] (a list of attention paths), each path is timed
     over 20 training steps (from step 10, after warm-up and compilation) and the fastest trains on;
-    the step times and the choice go into the result."""
+    the step times and the choice go into the result. Under torchrun every rank draws its own batches and
+    layouts, the gradients are averaged each step, and rank 0 decides for all: when to stop, the schedule
+    length and the attention path (broadcast each step, so no rank runs a step the others skip)."""
+    rank, ws = world()
     mb = MLMBatches(stream, cfg, tc["nseg"], tc["seqs"], tc["mask_p"], tc["splice_p"], tc["mem_from"],
-                    seed=tc["seed"])
-    rng = np.random.default_rng(tc["seed"] + 1)
+                    seed=tc["seed"] + 7919 * rank)
+    rng = np.random.default_rng(tc["seed"] + 1 + 7919 * rank)
     opt = make_opt(model, tc)
+    params = [p for p in model.parameters() if p.requires_grad]
     est_steps, step, t0, tokens = tc["est_steps"], 0, time.time(), 0
     paths = list(tc.get("attn_probe") or [])
     attn, probe, t_mark = (paths[0] if paths else None), {}, 0.0
-    while time.time() < t_end and step < tc.get("max_steps", 10**9):
-        if paths:
+    while True:
+        go = time.time() < t_end and step < tc.get("max_steps", 10**9)
+        if paths and go:
             i, r = divmod(step - 10, 20)                          # path i timed over steps 10+20i .. 30+20i
             if step >= 10 and r == 0 and i <= len(paths):
                 sync()
@@ -118,26 +146,37 @@ def pretrain(model, cfg, tc, stream, log, t_end):
                     attn = min(paths, key=lambda a: probe[f"{a}_step_s"])
                     probe["chosen"] = attn
                     est_steps = step + int((t_end - time.time()) / probe[f"{attn}_step_s"])
-                    print(f"attention probe {json.dumps(probe)}", flush=True)
+                    if rank == 0:
+                        print(f"attention probe {json.dumps(probe)}", flush=True)
                 t_mark = time.time()
-        else:
+        elif go:
             est_steps = adapt_steps(step, est_steps, t_end)
+        if ws > 1:
+            import torch.distributed as dist
+            ctl = t([int(go), est_steps, paths.index(attn) if attn in paths else -1], torch.int64)
+            dist.broadcast(ctl, 0)
+            go, est_steps, k = (int(v) for v in ctl.tolist())
+            attn = paths[k] if k >= 0 else None
+        if not go:
+            break
         set_lr(opt, tc, step, est_steps)
         batch = mb()
         loss, _ = mlm_loss(model, cfg, batch, fresh_rand(cfg, rng), attn=attn)
         opt.zero_grad(set_to_none=True)
         loss.backward()
+        if ws > 1:
+            average_grads(params, ws)
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
-        tokens += batch[0].size
-        if step % 50 == 0:
+        tokens += batch[0].size * ws
+        if step % 50 == 0 and rank == 0:
             g = model.gates()
             log.append(dict(phase="mlm", step=step, loss=float(loss.detach()), sec=time.time() - t0,
                             gate_min=float(g.min()), gate_max=float(g.max())))
             print(f"mlm step {step} loss {float(loss.detach()):.3f} gates {g.min():.2f}..{g.max():.2f} "
                   f"{tokens / (time.time() - t0):.0f} tok/s", flush=True)
         step += 1
-    res = dict(steps=step, tokens=tokens, sec=time.time() - t0)
+    res = dict(steps=step, tokens=tokens, sec=time.time() - t0, world_size=ws)
     if probe:
         res["attn_probe"] = probe
     return res

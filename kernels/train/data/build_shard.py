@@ -177,32 +177,14 @@ def overlaps_dev(text, index, fps, short):
     return out
 
 
-# ---------------------------------------------------------------------------- main
-
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument('--work', default='/tmp/lens-data')
-    ap.add_argument('--out', default=os.path.join(os.getcwd(), '.data'))
-    ap.add_argument('--budget-mib', type=float, default=0,
-                    help='raw text MiB kept over all languages; 0 = the most that keeps the shares exact')
-    ap.add_argument('--jobs', type=int, default=2)
-    ap.add_argument('--dry-run', action='store_true', help='stop after filtering/subsampling')
-    args = ap.parse_args()
-    work, out = args.work, args.out
-    os.makedirs(out, exist_ok=True)
-    st = Counter()
-
-    items = collect(work)
-    st['candidates_files'] = len(items)
-    print(f'{len(items)} candidate files', flush=True)
-    index, fps, short = dev_fingerprints(os.path.join(SHARED_EVAL, 'dev'))
-    print(f'dev fingerprints: {len(index)} lines for {len(fps)} targets, {sum(map(len, short.values()))} short bodies', flush=True)
-
-    kept, seen = [], set()
-    overlap_log = []
+def keep_files(items, st, index, fps, short, max_bytes=MAX_BYTES):
+    """Filters 2-4 of the docstring over (pkg, rel, abspath, lang) items, in order: too large, not UTF-8,
+    minified, empty, exact duplicate, overlapping a dev target. Counts go into `st`.
+    Returns (kept file dicts, overlap log lines)."""
+    kept, seen, overlap_log = [], set(), []
     for pkg, rel, ap_, lang in items:
         data = open(ap_, 'rb').read()
-        if len(data) > MAX_BYTES:
+        if len(data) > max_bytes:
             st['dropped_too_large'] += 1
             continue
         text = data.decode('utf-8', errors='replace')
@@ -227,6 +209,31 @@ def main():
             overlap_log.append(f'{pkg}/{rel}: {",".join(sorted(hit)[:5])}')
             continue
         kept.append(dict(pkg=pkg, path=rel, lang=lang, text=text, nbytes=len(text.encode('utf-8'))))
+    return kept, overlap_log
+
+
+# ---------------------------------------------------------------------------- main
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('--work', default='/tmp/lens-data')
+    ap.add_argument('--out', default=os.path.join(os.getcwd(), '.data'))
+    ap.add_argument('--budget-mib', type=float, default=0,
+                    help='raw text MiB kept over all languages; 0 = the most that keeps the shares exact')
+    ap.add_argument('--jobs', type=int, default=2)
+    ap.add_argument('--dry-run', action='store_true', help='stop after filtering/subsampling')
+    args = ap.parse_args()
+    work, out = args.work, args.out
+    os.makedirs(out, exist_ok=True)
+    st = Counter()
+
+    items = collect(work)
+    st['candidates_files'] = len(items)
+    print(f'{len(items)} candidate files', flush=True)
+    index, fps, short = dev_fingerprints(os.path.join(SHARED_EVAL, 'dev'))
+    print(f'dev fingerprints: {len(index)} lines for {len(fps)} targets, {sum(map(len, short.values()))} short bodies', flush=True)
+
+    kept, overlap_log = keep_files(items, st, index, fps, short)
     print(dict(st), flush=True)
 
     avail = Counter()

@@ -12,7 +12,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Database } from 'node-sqlite3-wasm';
 import { MAX_CHUNK_MEMBERS, type Chunk, type Logger, type SkipReason } from '../core/api.js';
-import { quantizeRows } from '../search/denseRanker.js';
+import { quantizeRows } from '../core/embeddingMatrix.js';
 
 /** Bump when the schema, the chunker or the tokeniser changes: stored chunks are derived data, and an index
  * built by other rules would silently mix with new ones (unchanged files are never re-read). */

@@ -21,7 +21,8 @@ import { Indexer, type FileChangeEvent } from './indexer.js';
 import type { LexicalWorkers } from './chunkPool.js';
 import { SearchEngine } from '../search/engine.js';
 import type { Fusion, Ranker } from '../search/ranker.js';
-import { DenseRanker, type EmbeddingMatrix } from '../search/denseRanker.js';
+import type { EmbeddingMatrix } from '../core/embeddingMatrix.js';
+import { DenseRanker } from '../search/denseRanker.js';
 import { ChunkEmbedder, type SemanticEncoder } from './embedder.js';
 import { MemorySync } from './memorySync.js';
 

@@ -6,28 +6,8 @@
 // whole group averages unrelated functions (on the val set, dense MRR@10 0.195 with one vector a chunk, 0.296 by
 // the best member; docs/search.md). At 15k–100k chunks × 256 dims this is 4–26 M multiply-adds a query (a few
 // ms to ~30 ms in JS), simpler and exact compared with an ANN index.
+import type { EmbeddingMatrix } from '../core/embeddingMatrix.js';
 import type { RankedChunk, Ranker } from './ranker.js';
-
-/** Chunk ids and their embeddings, row i belonging to ids[i]; the rows of one chunk are adjacent. Row i is
- * `scale[i] * q[i*dim .. (i+1)*dim)`. */
-export interface EmbeddingMatrix {
-  ids: Int32Array;
-  q: Int8Array; // [n, dim]
-  scale: Float32Array; // [n]
-  dim: number;
-}
-
-/** Symmetric per-row int8 quantisation of `vecs` ([n, dim]) into `q` / `scale` at row offset `at` (rows). */
-export function quantizeRows(vecs: Float32Array, dim: number, q: Int8Array, scale: Float32Array, at = 0): void {
-  const n = vecs.length / dim;
-  for (let r = 0; r < n; r++) {
-    let max = 0;
-    for (let d = 0; d < dim; d++) max = Math.max(max, Math.abs(vecs[r * dim + d]!));
-    const s = max > 0 ? max / 127 : 1;
-    scale[at + r] = s;
-    for (let d = 0; d < dim; d++) q[(at + r) * dim + d] = Math.round(vecs[r * dim + d]! / s);
-  }
-}
 
 export class DenseRanker implements Ranker {
   readonly mode = 'dense' as const;

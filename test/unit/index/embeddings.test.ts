@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { WorkspaceIndex } from '../../../extension/src/index/workspaceIndex.js';
 import type { SemanticEncoder } from '../../../extension/src/index/embedder.js';
 import type { ChunkRow } from '../../../extension/src/index/store.js';
-import { quantizeRows } from '../../../extension/src/search/denseRanker.js';
+import { quantizeRows } from '../../../extension/src/core/embeddingMatrix.js';
 import { cleanup, copyFixture, hashVector, memoryLogger } from './fixture.js';
 
 const DIM = 8;

@@ -2,7 +2,8 @@
 // by a plain full sort on fresh random data.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DenseRanker, quantizeRows, topKByDot, type EmbeddingMatrix } from '../../../extension/src/search/denseRanker.js';
+import { quantizeRows, type EmbeddingMatrix } from '../../../extension/src/core/embeddingMatrix.js';
+import { DenseRanker, topKByDot } from '../../../extension/src/search/denseRanker.js';
 import { mulberry32 } from '../../../kernels/reference/random.js';
 
 function matrix(rows: number[][], ids?: number[]): EmbeddingMatrix {

@@ -80,13 +80,13 @@ def main():
     t_end = (args.deadline - 15) if args.deadline else time.time() + 60 * mc["minutes"]
     log = []
     res = pretrain(model, cfg, mc, stream, log, t_end)
+    if rank != 0:                                          # the ranks hold the same weights: rank 0 reports
+        return
     res.update(card=torch.cuda.get_device_name() if DEV == "cuda" else "cpu", params=n_params, call=call, seed=seed,
                stream_tokens=int(len(stream)), resumed_from=args.resume or None,
                tokens_per_s=res["tokens"] / max(res["sec"], 1e-9))
     res["mfu_vs_989tflops"] = res["tokens_per_s"] / ws * flops_per_token(cfg, n_body) / 989e12   # per GPU
     res["gates"] = model.gates().tolist()
-    if rank != 0:
-        return
     state = {k: (v.half() if v.is_floating_point() else v) for k, v in model.state_dict().items()}
     torch.save(dict(model=state, config=cfg.to_dict(), call=call), os.path.join(args.out, "ckpt_mlm.pt"))
     json.dump(dict(summary=res, log=log), open(os.path.join(args.out, "mlm_log.json"), "w"), indent=1)

@@ -23,7 +23,7 @@ import json
 import os
 from collections import Counter
 
-from build_shard import (NPM, SHARED_EVAL, SKIP_DIRS, VAL, collect, dev_fingerprints, keep_files)
+from build_shard import NPM, SHARED_EVAL, VAL, collect, dev_fingerprints, is_val, keep_files, walk_dirs
 
 DTS = ['*.d.ts', '*.d.mts', '*.d.cts']
 
@@ -33,18 +33,12 @@ def collect_dts(work):
     items = []
     for name, _, skip in NPM:
         base = os.path.join(work, 'npm', name, 'package')
-        for dp, dns, fns in os.walk(base):
-            dns[:] = sorted(d for d in dns if d not in SKIP_DIRS and d not in skip
-                            and not os.path.islink(os.path.join(dp, d)))
-            for fn in sorted(fns):
+        for dp, fns in walk_dirs(base, skip):
+            for fn in fns:
                 ap = os.path.join(dp, fn)
                 if any(fnmatch.fnmatch(fn, p) for p in DTS) and not os.path.islink(ap):
                     items.append((name, os.path.relpath(ap, base), ap, 'typescript'))
     return items
-
-
-def is_val(pkg, path):
-    return any(pkg == p and path.startswith(pre) for p, pre in VAL)
 
 
 def main():

@@ -76,13 +76,24 @@ C_SRC = [('glibc', 'tar/glibc/glibc-2.36'), ('xorg-server', 'tar/xorg-server/xor
 VAL = [('python3-nltk', ''), ('luxon', ''), ('zod', ''), ('xorg-server', 'hw/')]
 
 
-def walk(root, allowed_langs, extra_skip=()):
-    out = []
+def walk_dirs(root, extra_skip=()):
+    """(folder, sorted file names) under root, in sorted order, skipping SKIP_DIRS, extra_skip and linked folders."""
     for dp, dns, fns in os.walk(root):
         dns[:] = sorted(d for d in dns if d not in SKIP_DIRS and d not in extra_skip
                         and not os.path.islink(os.path.join(dp, d)))
+        yield dp, sorted(fns)
+
+
+def is_val(pkg, path):
+    """A file of the validation split (VAL: whole packages or one package's path prefix)."""
+    return any(pkg == p and path.startswith(pre) for p, pre in VAL)
+
+
+def walk(root, allowed_langs, extra_skip=()):
+    out = []
+    for dp, fns in walk_dirs(root, extra_skip):
         names = set(fns)
-        for fn in sorted(fns):
+        for fn in fns:
             ap = os.path.join(dp, fn)
             stem, ext = os.path.splitext(fn)
             lang = EXT.get(ext.lower())
@@ -323,7 +334,7 @@ def main():
     pairs = {'train': [], 'val': []}
     for fid, f in enumerate(chosen):
         f['id'] = fid
-        f['split'] = 'val' if any(f['pkg'] == p and f['path'].startswith(pre) for p, pre in VAL) else 'train'
+        f['split'] = 'val' if is_val(f['pkg'], f['path']) else 'train'
         for q in f['queries']:
             pairs[f['split']].append(dict(file_id=fid, lang=q['language'], query=q['query'],
                                           start_line=q['start_line'], end_line=q['end_line']))

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # The one command on the GPU machine: tests (smoke), train, export, ORT check + fixtures, probes, dev run,
 # ORT CPU benchmark; every step bounded by a wall-clock deadline so $OUT is always written.
-# Usage (repo root): bash kernels/train/run_gpu.sh smoke|full|full2|run3|...|run11|run12|run13|run14 [SECONDS]   (needs carry: .data .evalcarry)
+# Usage (repo root): bash kernels/train/run_gpu.sh smoke|full|full2|run3|...|run17 [SECONDS]   (needs carry: .data .evalcarry)
+# run16 / run17 train one recipe a GPU at once (configs/big16?.json, big17?.json) and keep the best on val
 # run5 carries .r5data (pairs/pack.py) and .evalcarry, and .r5ckpt/ckpt16.pt to go on from an earlier run-5 call
 set -u
 shopt -s extglob
 MODE=${1:-smoke}; BUDGET=${2:-170}
 export PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=true
+# NVLink multicast stays off on the shared hosts (device KINDS.md); set here too, for any program started below
+export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
 ROOT=$(pwd); R=/tmp/lens-run; OUT=${OUT:-/tmp/out}; mkdir -p "$R" "$OUT"
 DEADLINE=$(( $(date +%s) + BUDGET ))
 left() { echo $(( DEADLINE - $(date +%s) )); }
@@ -44,7 +47,7 @@ elif [ "$MODE" = run4 ]; then   # run 3 + identifier/docstring pairs built here 
   step fixtures 50 python3 fixtures.py --graphs --run $R --model $R/model --out $R/fixtures
   step evaluate 10 python3 evaluate.py --run $R --dev "$ROOT/.evalcarry" --chunk
   QUICK=; TOKS=; DEVARG=()
-elif [[ "$MODE" = run@(5|6|7|8|9|10|11|13|14|15|16) ]]; then   # packed data; weights rounded to fp16, one weights.bin
+elif [[ "$MODE" = run@(5|6|7|8|9|10|11|13|14|15|16|17) ]]; then   # packed data; weights rounded to fp16, one weights.bin
   # run5: + comment pairs, batch 2048; run6: run 4's mix + identifier words before each chunk (chunks.ident_words)
   # run7: run 4-like mix whose original-pair part is built from BM25 neighbourhoods (pairs/hard_negatives.py)
   # run8: run 7 selected on the val hybrid (ValSet.hybrid_mrr: BM25 fused with dense as HYBRID_DEFAULTS)
@@ -52,16 +55,23 @@ elif [[ "$MODE" = run@(5|6|7|8|9|10|11|13|14|15|16) ]]; then   # packed data; we
   # run10: from run 9 (kernels/model), Java constructors too (build_xlang.py --ctors), 512 Go/Java pairs a batch, lr 4e-4
   # run11: run 9's mix and lr from the shipped weights, with residual dropout 0.1 (Encoder.set_dropout)
   # run13, run14, run15: run 12's larger encoder (configs/big*.json) from its masked-token checkpoint .r12ckpt/ckpt.pt (run15: 12d)
-  # run16: two recipes at once, one a GPU (configs/big16a.json, big16b.json; a alone on one GPU); val picks one
-  if [[ "$MODE" = run@(13|14|15|16) ]]; then CONF=configs/big${MODE#run}.json; CKPT="$ROOT/.r12ckpt/ckpt.pt"
-  else CONF=configs/chunks${MODE#run}.json; CKPT="$ROOT/.r5ckpt/ckpt16.pt"; fi
+  # run17: run 16a's recipe + TypeScript declaration pairs (pairs/build_dts.py) in three mixes, from call 12h
+  # run16, run17: several recipes at once, one a GPU (configs/big16a.json, big16b.json; big17a..d.json), as many as
+  #   there are GPUs; val picks one
+  N=${MODE#run}; VARIANTS=()
+  if [[ "$MODE" = run@(16|17) ]]; then
+    for c in configs/big$N?.json; do VARIANTS+=("$(basename "$c" .json | cut -c$(( ${#N} + 4 ))-)"); done
+    VARIANTS=("${VARIANTS[@]:0:$NGPU}")
+  fi
+  if [[ "$MODE" = run@(13|14|15|16|17) ]]; then CONF=configs/big$N.json; CKPT="$ROOT/.r12ckpt/ckpt.pt"
+  else CONF=configs/chunks$N.json; CKPT="$ROOT/.r5ckpt/ckpt16.pt"; fi
   RES=(); [ -f "$CKPT" ] && RES=(--resume "$CKPT")
-  if [ "$MODE" = run16 ]; then
-    VARIANTS=(a); [ "$NGPU" -ge 2 ] && VARIANTS=(a b)
+  if [ ${#VARIANTS[@]} -gt 0 ]; then
     t=$(( $(left) - 105 )); echo "=== train ${VARIANTS[*]} (limit ${t}s) $(date +%T)"
     for i in "${!VARIANTS[@]}"; do v=${VARIANTS[$i]}
-      CUDA_VISIBLE_DEVICES=$i timeout $t python3 train_chunks.py --config configs/big16$v.json --init "$ROOT/kernels/model" \
-        --out $R.$v --data "$ROOT/.r5data" --deadline $(( DEADLINE - 107 )) "${RES[@]}" > $R.$v.log 2>&1 &
+      ( CUDA_VISIBLE_DEVICES=$i timeout $t python3 train_chunks.py --config configs/big$N$v.json --init "$ROOT/kernels/model" \
+          --out $R.$v --data "$ROOT/.r5data" --deadline $(( DEADLINE - 107 )) "${RES[@]}" > $R.$v.log 2>&1 \
+        || echo "FAILED train $v rc=$?" ) &
     done
     wait
     for v in "${VARIANTS[@]}"; do echo "--- variant $v"; grep -v "^  " $R.$v.log | tail -40; done
@@ -98,7 +108,7 @@ else
     --deadline $(( DEADLINE - 175 ))
   QUICK=; TOKS=4096,16384,65536; DEVARG=(--dev "$ROOT/.evalcarry")
 fi
-if [[ "$MODE" != run@(3|4|5|6|7|8|9|10|11|12|13|14|15|16) ]]; then   # the run modes above did their own steps
+if [[ "$MODE" != run@(3|4|5|6|7|8|9|10|11|12|13|14|15|16|17) ]]; then   # the run modes above did their own steps
   step export 95 python3 export.py --run $R --out $R/model
   step fixtures 60 python3 fixtures.py --graphs --run $R --model $R/model --out $R/fixtures
   step probe-mlm 45 python3 evaluate.py --run $R --ckpt ckpt_mlm.pt $QUICK

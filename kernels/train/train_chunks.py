@@ -44,7 +44,7 @@ def batches(pkgs, cc, rng, size=None):
         yield out[:size]
 
 
-EXTRA_KINDS = ("doc", "ident", "comment", "xdoc")           # the extra pair kinds a pack may hold
+EXTRA_KINDS = ("doc", "ident", "comment", "xdoc", "dts")    # the extra pair kinds a pack may hold
 
 
 def neighbour_batches(nbr, cc, rng, size):
@@ -85,6 +85,9 @@ def extra_pairs(args, cc, files, pairs):
         xlang = os.path.join(args.data, "xlang_pairs.jsonl.xz")
         if cc["mix"].get("xdoc") and os.path.exists(xlang):   # run 9: Go / Java doc pairs (pairs/build_xlang.py)
             extra += read_jsonl_xz(xlang)
+        dts = os.path.join(args.data, "dts_pairs.jsonl.xz")
+        if cc["mix"].get("dts") and os.path.exists(dts):     # run 17: TypeScript declaration pairs (pairs/build_dts.py)
+            extra += read_jsonl_xz(dts)
         if args.smoke:
             extra = extra[::max(1, len(extra) // 3000)]
         return extra, dict(prebuilt=len(extra), **{k: sum(p["kind"] == k for p in extra)

@@ -20,6 +20,12 @@ def read_jsonl_xz(path):
         return [json.loads(line) for line in fh]
 
 
+def write_jsonl_xz(path, rows):
+    with lzma.open(path, "wt", encoding="utf-8", preset=6) as fh:
+        for r in rows:
+            fh.write(json.dumps(r, ensure_ascii=False) + "\n")
+
+
 def load_shard(data_dir):
     """files, train pairs, val pairs; a masked-token shard (data/build_mlm_shard.py) has files only."""
     def rows(name):

@@ -58,18 +58,18 @@ elif [[ "$MODE" = run@(5|6|7|8|9|10|11|13|14|15|16|17) ]]; then   # packed data;
   # run17: run 16a's recipe + TypeScript declaration pairs (pairs/build_dts.py) in three mixes, from call 12h
   # run16, run17: several recipes at once, one a GPU (configs/big16a.json, big16b.json; big17a..d.json), as many as
   #   there are GPUs; val picks one
-  N=${MODE#run}; VARIANTS=()
+  N=${MODE#run}; VARIANTS=()   # CONF: the config's path without .json (a variant adds its letter)
+  if [[ "$MODE" = run@(13|14|15|16|17) ]]; then CONF=configs/big$N; CKPT="$ROOT/.r12ckpt/ckpt.pt"
+  else CONF=configs/chunks$N; CKPT="$ROOT/.r5ckpt/ckpt16.pt"; fi
   if [[ "$MODE" = run@(16|17) ]]; then
-    for c in configs/big$N?.json; do VARIANTS+=("$(basename "$c" .json | cut -c$(( ${#N} + 4 ))-)"); done
+    for c in $CONF?.json; do v=${c%.json}; VARIANTS+=("${v#$CONF}"); done
     VARIANTS=("${VARIANTS[@]:0:$NGPU}")
   fi
-  if [[ "$MODE" = run@(13|14|15|16|17) ]]; then CONF=configs/big$N.json; CKPT="$ROOT/.r12ckpt/ckpt.pt"
-  else CONF=configs/chunks$N.json; CKPT="$ROOT/.r5ckpt/ckpt16.pt"; fi
   RES=(); [ -f "$CKPT" ] && RES=(--resume "$CKPT")
   if [ ${#VARIANTS[@]} -gt 0 ]; then
     t=$(( $(left) - 105 )); echo "=== train ${VARIANTS[*]} (limit ${t}s) $(date +%T)"
     for i in "${!VARIANTS[@]}"; do v=${VARIANTS[$i]}
-      ( CUDA_VISIBLE_DEVICES=$i timeout $t python3 train_chunks.py --config configs/big$N$v.json --init "$ROOT/kernels/model" \
+      ( CUDA_VISIBLE_DEVICES=$i timeout $t python3 train_chunks.py --config $CONF$v.json --init "$ROOT/kernels/model" \
           --out $R.$v --data "$ROOT/.r5data" --deadline $(( DEADLINE - 107 )) "${RES[@]}" > $R.$v.log 2>&1 \
         || echo "FAILED train $v rc=$?" ) &
     done
@@ -82,7 +82,7 @@ print(max(sys.argv[1:], key=val))" "${VARIANTS[@]}")
     echo "selected on val: variant $BEST"; rm -rf $R; mv $R.$BEST $R
     for v in "${VARIANTS[@]}"; do [ -f $R.$v/train_log.json ] && cp $R.$v/train_log.json $R/train_log.$v.json; done
   else
-    step train 105 python3 train_chunks.py --config $CONF --init "$ROOT/kernels/model" --out $R \
+    step train 105 python3 train_chunks.py --config $CONF.json --init "$ROOT/kernels/model" --out $R \
       --data "$ROOT/.r5data" --deadline $(( DEADLINE - 107 )) "${RES[@]}"
   fi
   # the selected weights in fp16, split to fit $OUT's 16 MiB a file (reassemble: cat ckpt16.pt.part-* > ckpt16.pt)

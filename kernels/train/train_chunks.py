@@ -82,12 +82,11 @@ def extra_pairs(args, cc, files, pairs):
     packed = os.path.join(args.data, "extra_pairs.jsonl.xz")
     if os.path.exists(packed):                             # run 5: built beforehand over all train files
         extra = read_jsonl_xz(packed)
-        xlang = os.path.join(args.data, "xlang_pairs.jsonl.xz")
-        if cc["mix"].get("xdoc") and os.path.exists(xlang):   # run 9: Go / Java doc pairs (pairs/build_xlang.py)
-            extra += read_jsonl_xz(xlang)
-        dts = os.path.join(args.data, "dts_pairs.jsonl.xz")
-        if cc["mix"].get("dts") and os.path.exists(dts):     # run 17: TypeScript declaration pairs (pairs/build_dts.py)
-            extra += read_jsonl_xz(dts)
+        for kind, name in (("xdoc", "xlang_pairs.jsonl.xz"),  # run 9: Go / Java doc pairs (pairs/build_xlang.py)
+                           ("dts", "dts_pairs.jsonl.xz")):    # run 17: TypeScript declarations (pairs/build_dts.py)
+            side = os.path.join(args.data, name)
+            if cc["mix"].get(kind) and os.path.exists(side):
+                extra += read_jsonl_xz(side)
         if args.smoke:
             extra = extra[::max(1, len(extra) // 3000)]
         return extra, dict(prebuilt=len(extra), **{k: sum(p["kind"] == k for p in extra)

@@ -18,7 +18,6 @@ import argparse
 import bisect
 import collections
 import json
-import lzma
 import os
 import random
 import re
@@ -27,6 +26,7 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "data"))
+from data import write_jsonl_xz                               # noqa: E402
 from pairs.build_pairs import first_sentence                  # noqa: E402
 from pairs.build_xlang import clean_javadoc                   # noqa: E402
 
@@ -45,13 +45,13 @@ def declaration(lines, i):
     """The declaration starting at line i: lines up to the end of its statement (a `;` or `}` ending a line at
     bracket depth 0), at most MAX_CODE_LINES."""
     depth, out = 0, []
-    for line in lines[i:i + 400]:
+    for line in lines[i:i + MAX_CODE_LINES]:
         out.append(line)
         code = re.sub(r"'[^']*'|\"[^\"]*\"|`[^`]*`|//.*$", "", line).rstrip()
         depth += sum(code.count(c) for c in "{([") - sum(code.count(c) for c in "})]")
         if depth <= 0 and code.endswith((";", "}")):
             break
-    return "\n".join(out[:MAX_CODE_LINES])
+    return "\n".join(out)
 
 
 def file_pairs(text):
@@ -113,9 +113,7 @@ def main():
         rows += ps
     st["pairs"] = len(rows)
     os.makedirs(a.out, exist_ok=True)
-    with lzma.open(os.path.join(a.out, "dts_pairs.jsonl.xz"), "wt", encoding="utf-8") as fh:
-        for r in rows:
-            fh.write(json.dumps(r, ensure_ascii=False) + "\n")
+    write_jsonl_xz(os.path.join(a.out, "dts_pairs.jsonl.xz"), rows)
     json.dump(dict(st), open(os.path.join(a.out, "dts_stats.json"), "w"), indent=1, sort_keys=True)
     print(json.dumps(dict(st), sort_keys=True))
 

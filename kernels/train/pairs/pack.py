@@ -9,23 +9,16 @@ python3 kernels/train/pairs/pack.py --data .data --out .r5data [--aux-mb 14]
 import argparse
 import collections
 import json
-import lzma
 import os
 import random
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from data import load_shard                                # noqa: E402
+from data import load_shard, write_jsonl_xz                 # noqa: E402
 from pairs.build_pairs import build                         # noqa: E402
 
 CTX = 5
 VIRTUAL = 10_000_000                                        # ids of the per-pair files
-
-
-def write_xz(path, rows):
-    with lzma.open(path, "wt", encoding="utf-8", preset=6) as fh:
-        for r in rows:
-            fh.write(json.dumps(r, ensure_ascii=False) + "\n")
 
 
 def main():
@@ -64,10 +57,10 @@ def main():
         out_pairs.append(dict(p, file_id=vid, start_line=s - lo + 1, end_line=e - lo + 1))
     for p in extra:
         p.pop("file_id", None)
-    write_xz(os.path.join(a.out, "files.jsonl.xz"), out_files)
-    write_xz(os.path.join(a.out, "pairs.jsonl.xz"), out_pairs)
-    write_xz(os.path.join(a.out, "pairs_val.jsonl.xz"), pairs_val)
-    write_xz(os.path.join(a.out, "extra_pairs.jsonl.xz"), extra)
+    write_jsonl_xz(os.path.join(a.out, "files.jsonl.xz"), out_files)
+    write_jsonl_xz(os.path.join(a.out, "pairs.jsonl.xz"), out_pairs)
+    write_jsonl_xz(os.path.join(a.out, "pairs_val.jsonl.xz"), pairs_val)
+    write_jsonl_xz(os.path.join(a.out, "extra_pairs.jsonl.xz"), extra)
     counts = collections.Counter((p["kind"], p["lang"]) for p in extra)
     stats = dict(extra=st, extra_by_kind_lang={f"{k}/{l}": n for (k, l), n in sorted(counts.items())},
                  orig_pairs=len(out_pairs), val_pairs=len(pairs_val),

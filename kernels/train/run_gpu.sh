@@ -79,8 +79,10 @@ elif [[ "$MODE" = run@(5|6|7|8|9|10|11|13|14|15|16|17) ]]; then   # packed data;
 import json, os, sys
 val = lambda v: json.load(open(f'$R.{v}/train_log.json'))['summary']['val_mrr10_best'] if os.path.exists(f'$R.{v}/train_log.json') else -1
 print(max(sys.argv[1:], key=val))" "${VARIANTS[@]}")
-    echo "selected on val: variant $BEST"; rm -rf $R; mv $R.$BEST $R
-    for v in "${VARIANTS[@]}"; do [ -f $R.$v/train_log.json ] && cp $R.$v/train_log.json $R/train_log.$v.json; done
+    echo "selected on val: variant $BEST"
+    # every variant's log under its letter, the selected one's included (copied before its folder becomes $R)
+    for v in "${VARIANTS[@]}"; do [ -f $R.$v/train_log.json ] && cp $R.$v/train_log.json $R.$BEST/train_log.$v.json; done
+    rm -rf $R; mv $R.$BEST $R
   else
     step train 105 python3 train_chunks.py --config $CONF.json --init "$ROOT/kernels/model" --out $R \
       --data "$ROOT/.r5data" --deadline $(( DEADLINE - 107 )) "${RES[@]}"

@@ -47,7 +47,7 @@ elif [ "$MODE" = run4 ]; then   # run 3 + identifier/docstring pairs built here 
   step fixtures 50 python3 fixtures.py --graphs --run $R --model $R/model --out $R/fixtures
   step evaluate 10 python3 evaluate.py --run $R --dev "$ROOT/.evalcarry" --chunk
   QUICK=; TOKS=; DEVARG=()
-elif [[ "$MODE" = run@(5|6|7|8|9|10|11|13|14|15|16|17) ]]; then   # packed data; weights rounded to fp16, one weights.bin
+elif [[ "$MODE" = run@(5|6|7|8|9|10|11|13|14|15|16|17|18) ]]; then   # packed data; weights rounded to fp16, one weights.bin
   # run5: + comment pairs, batch 2048; run6: run 4's mix + identifier words before each chunk (chunks.ident_words)
   # run7: run 4-like mix whose original-pair part is built from BM25 neighbourhoods (pairs/hard_negatives.py)
   # run8: run 7 selected on the val hybrid (ValSet.hybrid_mrr: BM25 fused with dense as HYBRID_DEFAULTS)
@@ -58,19 +58,22 @@ elif [[ "$MODE" = run@(5|6|7|8|9|10|11|13|14|15|16|17) ]]; then   # packed data;
   # run17: run 16a's recipe + TypeScript declaration pairs (pairs/build_dts.py) in three mixes, from call 12h
   # run16, run17: several recipes at once, one a GPU (configs/big16a.json, big16b.json; big17a..d.json), as many as
   #   there are GPUs; val picks one
+  # run18: run 17c's recipe with four seeds, one a GPU, from call 12j; soup.py averages them (model soup) and val
+  #   picks among the single runs, the uniform and the greedy soup
   N=${MODE#run}; VARIANTS=()   # CONF: the config's path without .json (a variant adds its letter)
-  if [[ "$MODE" = run@(13|14|15|16|17) ]]; then CONF=configs/big$N; CKPT="$ROOT/.r12ckpt/ckpt.pt"
+  if [[ "$MODE" = run@(13|14|15|16|17|18) ]]; then CONF=configs/big$N; CKPT="$ROOT/.r12ckpt/ckpt.pt"
   else CONF=configs/chunks$N; CKPT="$ROOT/.r5ckpt/ckpt16.pt"; fi
-  if [[ "$MODE" = run@(16|17) ]]; then
+  SOUP_S=0; [ "$MODE" = run18 ] && SOUP_S=70   # time kept for soup.py's val passes
+  if [[ "$MODE" = run@(16|17|18) ]]; then
     for c in $CONF?.json; do v=${c%.json}; VARIANTS+=("${v#$CONF}"); done
     VARIANTS=("${VARIANTS[@]:0:$NGPU}")
   fi
   RES=(); [ -f "$CKPT" ] && RES=(--resume "$CKPT")
   if [ ${#VARIANTS[@]} -gt 0 ]; then
-    t=$(( $(left) - 105 )); echo "=== train ${VARIANTS[*]} (limit ${t}s) $(date +%T)"
+    t=$(( $(left) - 105 - SOUP_S )); echo "=== train ${VARIANTS[*]} (limit ${t}s) $(date +%T)"
     for i in "${!VARIANTS[@]}"; do v=${VARIANTS[$i]}
       ( CUDA_VISIBLE_DEVICES=$i timeout $t python3 train_chunks.py --config $CONF$v.json --init "$ROOT/kernels/model" \
-          --out $R.$v --data "$ROOT/.r5data" --deadline $(( DEADLINE - 107 )) "${RES[@]}" > $R.$v.log 2>&1 \
+          --out $R.$v --data "$ROOT/.r5data" --deadline $(( DEADLINE - 107 - SOUP_S )) "${RES[@]}" > $R.$v.log 2>&1 \
         || echo "FAILED train $v rc=$?" ) &
     done
     wait
@@ -82,7 +85,11 @@ print(max(sys.argv[1:], key=val))" "${VARIANTS[@]}")
     echo "selected on val: variant $BEST"
     # every variant's log under its letter, the selected one's included (copied before its folder becomes $R)
     for v in "${VARIANTS[@]}"; do [ -f $R.$v/train_log.json ] && cp $R.$v/train_log.json $R.$BEST/train_log.$v.json; done
-    rm -rf $R; mv $R.$BEST $R
+    rm -rf $R
+    if [ "$SOUP_S" -gt 0 ]; then   # the soup's folder takes $R (its ckpt.pt: the best on val of singles and soups)
+      step soup 100 python3 soup.py --runs "${VARIANTS[@]/#/$R.}" --data "$ROOT/.r5data" --config $CONF${VARIANTS[0]}.json --out $R
+      [ -f $R/ckpt.pt ] || { echo "soup wrote nothing: keeping variant $BEST"; rm -rf $R; mv $R.$BEST $R; }
+    else mv $R.$BEST $R; fi
   else
     step train 105 python3 train_chunks.py --config $CONF.json --init "$ROOT/kernels/model" --out $R \
       --data "$ROOT/.r5data" --deadline $(( DEADLINE - 107 )) "${RES[@]}"
@@ -110,7 +117,7 @@ else
     --deadline $(( DEADLINE - 175 ))
   QUICK=; TOKS=4096,16384,65536; DEVARG=(--dev "$ROOT/.evalcarry")
 fi
-if [[ "$MODE" != run@(3|4|5|6|7|8|9|10|11|12|13|14|15|16|17) ]]; then   # the run modes above did their own steps
+if [[ "$MODE" != run@(3|4|5|6|7|8|9|10|11|12|13|14|15|16|17|18) ]]; then   # the run modes above did their own steps
   step export 95 python3 export.py --run $R --out $R/model
   step fixtures 60 python3 fixtures.py --graphs --run $R --model $R/model --out $R/fixtures
   step probe-mlm 45 python3 evaluate.py --run $R --ckpt ckpt_mlm.pt $QUICK

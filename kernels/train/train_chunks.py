@@ -99,6 +99,32 @@ def extra_pairs(args, cc, files, pairs):
         return [], dict(error=repr(e))
 
 
+def load_pack(data, smoke=False):
+    """The pack's (or shard's) files, train pairs and val pairs; a smoke run keeps about 400 of the files."""
+    files, pairs, pairs_val = load_shard_or_synthetic(data)
+    if smoke:
+        files = files[::max(1, len(files) // 400)]
+    return files, pairs, pairs_val
+
+
+def val_set(tok, cc, files, pairs_val):
+    """The selection's val set (also soup.py's): the first cc['val_pairs'] val pairs whose file is kept, ranked
+    against every val function plus cc['distractors'] windows of the val files. -> ValSet, its pairs, val files."""
+    fmap = {f["id"]: f for f in files}
+    pairs_val = [p for p in pairs_val if p["file_id"] in fmap][:cc["val_pairs"]]
+    for p in pairs_val:
+        p["pkg"] = fmap[p["file_id"]]["pkg"]
+    val_files = [f for f in files if f["split"] == "val"]
+    return ValSet(tok, fmap, pairs_val, val_files, max_distract=cc["distractors"]), pairs_val, val_files
+
+
+def round_fp16(model):
+    """Round the parameters to float16 values in place (the shipped weights file is fp16)."""
+    with torch.no_grad():
+        for prm in model.parameters():
+            prm.copy_(prm.half().float())
+
+
 def set_lr(opt, cc, step, total):
     warm = cc["warmup"]
     f = step / warm if step < warm else 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warm) / max(1, total - warm))))
@@ -125,14 +151,11 @@ def main():
     tok = Tokenizer.from_file(os.path.join(args.init, "tokenizer.json"))
     tok.save(os.path.join(args.out, "tokenizer.json"))
     set_expand(tok, cc.get("expand_idents"))               # run 6: identifier words before each chunk's code
-    files, pairs, pairs_val = load_shard_or_synthetic(args.data)
-    if args.smoke:
-        files = files[::max(1, len(files) // 400)]
+    files, pairs, pairs_val = load_pack(args.data, args.smoke)
     fmap = {f["id"]: f for f in files}
     kept = [i for i, p in enumerate(pairs) if p["file_id"] in fmap]   # pack rows (hardneg.npy is in pack order)
     pairs = [pairs[i] for i in kept]
-    pairs_val = [p for p in pairs_val if p["file_id"] in fmap][:cc["val_pairs"]]
-    for p in pairs + pairs_val:
+    for p in pairs:
         p["pkg"] = fmap[p["file_id"]]["pkg"]
     # extra pairs first: the pool forks before any tokenizer thread exists
     sources = []
@@ -149,8 +172,7 @@ def main():
         print(f"extra pairs {json.dumps(extra_stats)}", flush=True)
     spans = Spans(tok, fmap, pairs)
     qids = query_ids(tok, [p["query"] for p in pairs])
-    val_files = [f for f in files if f["split"] == "val"]
-    vs = ValSet(tok, fmap, pairs_val, val_files, max_distract=cc["distractors"])
+    vs, pairs_val, val_files = val_set(tok, cc, files, pairs_val)
     train_files = [f for f in files if f["split"] == "train"]
     if any(f.get("aux") for f in train_files):             # a pack names its aux files
         train_files = [f for f in train_files if f.get("aux")]
@@ -265,9 +287,7 @@ def main():
     model.load_state_dict(best_state)
     rounded = rounded_h = None
     if cc.get("round_fp16"):                               # one fp16 weights file serves both precisions
-        with torch.no_grad():
-            for prm in model.parameters():
-                prm.copy_(prm.half().float())
+        round_fp16(model)
         rounded, rounded_h, _ = val()
         print(f"val MRR@10 {rounded:.4f} hybrid {rounded_h:.4f} after rounding the weights to fp16", flush=True)
     torch.save(dict(model=model.state_dict(), config=cfg.to_dict(),

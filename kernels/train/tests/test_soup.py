@@ -1,0 +1,106 @@
+"""soup.py: the uniform average (exact, non-float tensors from the first state dict), the greedy soup's membership
+with a fake scorer (a harmful run is left out), the pick, and a tiny end-to-end run on the synthetic shard whose
+output folder evaluate.load reads back."""
+import json
+import os
+import sys
+
+import pytest
+import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from model import Config, Encoder  # noqa: E402
+import soup  # noqa: E402
+
+TINY = Config(vocab=512, d_model=32, n_layers=1, n_heads=2, n_kv_heads=1, d_head=16, d_ff=48, seg_len=512,
+              block=32, emb_dim=16)
+
+
+def test_uniform_average_exact():
+    a = dict(w=torch.arange(6, dtype=torch.float32).reshape(2, 3), h=torch.tensor([1.0, -2.0], dtype=torch.float16),
+             r=torch.randn(64, 64), step=torch.tensor(3), mask=torch.tensor([True, False]))
+    b = dict(w=a["w"] * 3 + 1, h=torch.tensor([2.0, 4.0], dtype=torch.float16), r=torch.randn(64, 64),
+             step=torch.tensor(7), mask=torch.tensor([False, True]))
+    m = soup.average([a, b])
+    assert torch.equal(m["w"], a["w"] * 2 + 0.5)                          # (w + 3w + 1) / 2, exactly
+    assert m["h"].dtype == torch.float16 and torch.equal(m["h"], torch.tensor([1.5, 1.0], dtype=torch.float16))
+    assert torch.equal(m["r"], (a["r"] + b["r"]) / 2)                     # float32 sum of two: exact in float64
+    assert m["step"] is a["step"] and m["mask"] is a["mask"]              # non-float: the first run's
+    one = soup.average([a])
+    assert all(torch.equal(one[k], a[k]) and one[k].dtype == a[k].dtype for k in a)
+
+
+def test_average_loads_into_the_encoder():
+    sds = []
+    for seed in (0, 1, 2):
+        torch.manual_seed(seed)
+        sds.append(Encoder(TINY).state_dict())
+    m = Encoder(TINY)
+    m.load_state_dict(soup.average(sds))                                  # every key, shape and dtype fits
+    k = "proj.weight"
+    assert torch.allclose(m.state_dict()[k], sum(s[k] for s in sds) / 3, atol=1e-7)
+
+
+def test_greedy_soup_leaves_a_harmful_run_out():
+    w = [1.1, 0.95, 5.0, 0.88]                                            # run 2 is far off; the target is 1.0
+    states = [dict(w=torch.tensor([x])) for x in w]
+    calls = []
+
+    def score(members):                                                   # fake val: closeness of the average to 1
+        calls.append(list(members))
+        return -abs(float(soup.average([states[i] for i in members])["w"]) - 1.0)
+
+    own = [score([i]) for i in range(4)]
+    calls.clear()
+    members, val = soup.greedy_soup(own, score)
+    # order by own val: 1 (0.95), 0 (1.1), 3 (0.88), 2 (5.0); 0 and 3 each bring the mean closer, 2 does not
+    assert calls == [[1, 0], [1, 0, 3], [1, 0, 3, 2]]
+    assert members == [1, 0, 3] and val == pytest.approx(-abs((1.1 + 0.95 + 0.88) / 3 - 1.0))
+    # every addition hurts: the best run alone; equal val: the run joins ("does not drop")
+    assert soup.greedy_soup([0.3, 0.5, 0.1], lambda ms: 0.0) == ([1], 0.5)
+    assert soup.greedy_soup([0.3, 0.5], lambda ms: 0.5) == ([1, 0], 0.5)
+
+
+def test_pick_prefers_the_first_on_a_tie():
+    c = [dict(name="a", sel=0.4), dict(name="b", sel=0.45), dict(name="uniform", sel=0.45), dict(name="greedy", sel=0.3)]
+    assert soup.pick(c)["name"] == "b"
+
+
+def test_end_to_end_on_synthetic_data(tmp_path, monkeypatch):
+    vocab = {f"t{i}": i for i in range(TINY.vocab)}                       # a WordLevel tokenizer.json (stub and HF)
+    tj = dict(version="1.0", truncation=None, padding=None, added_tokens=[], normalizer=None,
+              pre_tokenizer=dict(type="Whitespace"), post_processor=None, decoder=None,
+              model=dict(type="WordLevel", vocab=vocab, unk_token="t1"))
+    chunks = dict(val_pairs=24, distractors=30, round_fp16=True, select="dense")
+    conf = tmp_path / "conf.json"
+    conf.write_text(json.dumps(dict(model=TINY.to_dict(), chunks=chunks)))
+    runs = []
+    for j, seed in enumerate((0, 1, 2)):
+        d = tmp_path / f"run.{'abc'[j]}"
+        d.mkdir()
+        torch.manual_seed(seed)
+        sd = {k: v.half().float() for k, v in Encoder(TINY).state_dict().items()}   # as train_chunks saves them
+        torch.save(dict(model=sd, config=TINY.to_dict(), retrieval=dict(expand_idents=False)), d / "ckpt.pt")
+        (d / "tokenizer.json").write_text(json.dumps(tj))
+        (d / "train_log.json").write_text(json.dumps(dict(summary=dict(val_mrr10_best=0.1 * j, chunks=chunks), log=[])))
+        runs.append(str(d))
+    out = tmp_path / "soup"
+    monkeypatch.setattr(sys, "argv", ["soup.py", "--runs", *runs, str(tmp_path / "missing"),
+                                      "--data", str(tmp_path / "no-pack"), "--config", str(conf), "--out", str(out)])
+    soup.main()
+    s = json.load(open(out / "soup.json"))
+    assert [c["name"] for c in s["candidates"]] == ["run.a", "run.b", "run.c", "uniform", "greedy"]
+    assert s["skipped"] == [str(tmp_path / "missing")] and s["greedy_members"][0] in s["runs"]
+    best = max(s["candidates"], key=lambda c: c["val_mrr10"])
+    assert s["chosen"] == best["name"] or best["val_mrr10"] == next(c["val_mrr10"] for c in s["candidates"]
+                                                                     if c["name"] == s["chosen"])
+    log = json.load(open(out / "train_log.json"))["summary"]
+    assert log["val_mrr10_rounded_fp16"] == max(c["val_mrr10"] for c in s["candidates"])
+    assert set(log["run_summaries"]) == {"run.a", "run.b", "run.c"} and log["soup"]["chosen"] == s["chosen"]
+    assert os.path.exists(out / "tokenizer.json")
+    ck = torch.load(out / "ckpt.pt")
+    assert set(ck) == {"model", "config", "retrieval"}
+    assert all(torch.equal(v, v.half().float()) for v in ck["model"].values())   # fp16-representable
+    import evaluate
+    model, cfg, _ = evaluate.load(str(out))                               # the downstream reader takes it as is
+    assert cfg == TINY

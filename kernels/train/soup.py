@@ -121,10 +121,11 @@ def main():
         cands.append(dict(name="greedy", members=greedy, **val(greedy)))
     best = pick(cands)
     top = pick(cands[:len(runs)])                          # the best single run: its folder's files and ckpt keys
-    if len(best["members"]) == 1:                          # a single run: its own float32 val from training
-        unrounded = logs[best["members"][0]]["summary"].get("val_mrr10_best", best["val_mrr10"])
+    # val_mrr10_best as train_chunks writes it: the selected-on val before the rounding (a single run: its own)
+    if len(best["members"]) == 1:
+        unrounded = logs[best["members"][0]]["summary"].get("val_mrr10_best", best["sel"])
     else:
-        unrounded = val(best["members"], rounded=False)["val_mrr10"] if rnd else best["val_mrr10"]
+        unrounded = val(best["members"], rounded=False)["sel"] if rnd else best["sel"]
     print(f"chosen: {best['name']} ({'+'.join(names[i] for i in best['members'])}) val {best['sel']:.4f}; "
           f"best single {top['name']} {top['sel']:.4f}", flush=True)
 

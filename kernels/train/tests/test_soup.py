@@ -66,7 +66,8 @@ def test_pick_prefers_the_first_on_a_tie():
     assert soup.pick(c)["name"] == "b"
 
 
-def test_end_to_end_on_synthetic_data(tmp_path, monkeypatch):
+@pytest.mark.parametrize("force", [None, "uniform"])
+def test_end_to_end_on_synthetic_data(tmp_path, monkeypatch, force):
     vocab = {f"t{i}": i for i in range(TINY.vocab)}                       # a WordLevel tokenizer.json (stub and HF)
     tj = dict(version="1.0", truncation=None, padding=None, added_tokens=[], normalizer=None,
               pre_tokenizer=dict(type="Whitespace"), post_processor=None, decoder=None,
@@ -82,25 +83,34 @@ def test_end_to_end_on_synthetic_data(tmp_path, monkeypatch):
         sd = {k: v.half().float() for k, v in Encoder(TINY).state_dict().items()}   # as train_chunks saves them
         torch.save(dict(model=sd, config=TINY.to_dict(), retrieval=dict(expand_idents=False)), d / "ckpt.pt")
         (d / "tokenizer.json").write_text(json.dumps(tj))
-        (d / "train_log.json").write_text(json.dumps(dict(summary=dict(val_mrr10_best=0.1 * j, chunks=chunks), log=[])))
+        (d / "train_log.json").write_text(json.dumps(dict(summary=dict(val_mrr10_best=-1.0 - j, chunks=chunks), log=[])))
         runs.append(str(d))
     out = tmp_path / "soup"
+    if force:                                                             # the soup chosen, whatever its val
+        pick = soup.pick
+        monkeypatch.setattr(soup, "pick", lambda cs: next((c for c in cs if c["name"] == force), None) or pick(cs))
     monkeypatch.setattr(sys, "argv", ["soup.py", "--runs", *runs, str(tmp_path / "missing"),
                                       "--data", str(tmp_path / "no-pack"), "--config", str(conf), "--out", str(out)])
     soup.main()
     s = json.load(open(out / "soup.json"))
     assert [c["name"] for c in s["candidates"]] == ["run.a", "run.b", "run.c", "uniform", "greedy"]
     assert s["skipped"] == [str(tmp_path / "missing")] and s["greedy_members"][0] in s["runs"]
-    best = max(s["candidates"], key=lambda c: c["val_mrr10"])
-    assert s["chosen"] == best["name"] or best["val_mrr10"] == next(c["val_mrr10"] for c in s["candidates"]
-                                                                     if c["name"] == s["chosen"])
+    chosen = next(c for c in s["candidates"] if c["name"] == s["chosen"])
+    assert s["chosen"] == force or chosen["val_mrr10"] == max(c["val_mrr10"] for c in s["candidates"])
     log = json.load(open(out / "train_log.json"))["summary"]
-    assert log["val_mrr10_rounded_fp16"] == max(c["val_mrr10"] for c in s["candidates"])
+    assert log["val_mrr10_rounded_fp16"] == chosen["val_mrr10"]
+    # val_mrr10_best: a single run's own (a marker here), a soup's measured before the rounding
+    singles = {"run.a": -1.0, "run.b": -2.0, "run.c": -3.0}
+    assert log["val_mrr10_best"] == singles[s["chosen_members"][0]] if len(s["chosen_members"]) == 1 \
+        else 0 <= log["val_mrr10_best"] <= 1
+    assert not force or chosen["members"] == ["run.a", "run.b", "run.c"]
     assert set(log["run_summaries"]) == {"run.a", "run.b", "run.c"} and log["soup"]["chosen"] == s["chosen"]
     assert os.path.exists(out / "tokenizer.json")
     ck = torch.load(out / "ckpt.pt")
     assert set(ck) == {"model", "config", "retrieval"}
     assert all(torch.equal(v, v.half().float()) for v in ck["model"].values())   # fp16-representable
+    want = soup.average([torch.load(os.path.join(tmp_path, n, "ckpt.pt"))["model"] for n in sorted(s["chosen_members"])])
+    assert all(torch.equal(ck["model"][k], v.half().float()) for k, v in want.items())   # the chosen weights, rounded
     import evaluate
     model, cfg, _ = evaluate.load(str(out))                               # the downstream reader takes it as is
     assert cfg == TINY

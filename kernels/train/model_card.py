@@ -57,6 +57,12 @@ def mlm_record(summary):
     return rec
 
 
+def mlm_lineage(mlm):
+    """The card's masked-token calls (mlm_record entries) and their total."""
+    return dict(mlm=mlm, mlm_total=dict(tokens=sum(m["tokens"] for m in mlm),
+                                        seconds=round(sum(m["seconds"] for m in mlm), 1)))
+
+
 def equivalence_summary(eq):
     """The largest relative error per graph and precision (ONNX Runtime CPU vs PyTorch float64) + torch paths."""
     worst = {g: max(v for k, v in e.items() if k != "nan") for g, e in eq["ort"].items()}

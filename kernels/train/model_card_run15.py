@@ -9,7 +9,7 @@ python3 kernels/train/model_card_run15.py --run RUN15 --dev-score score.json --m
 import json
 import os
 
-from model_card import dev_eval, finish_card, mlm_record, open_card
+from model_card import dev_eval, finish_card, mlm_lineage, mlm_record, open_card
 from model_card_run9 import run_record
 
 
@@ -24,8 +24,7 @@ def main():
     card.update(version=15, config=s["config"], parameters=summaries[0]["params"])
     card["training"] = dict(
         card=s["device"],
-        mlm=mlm,
-        mlm_total=dict(tokens=sum(m["tokens"] for m in mlm), seconds=round(sum(m["seconds"] for m in mlm), 1)),
+        **mlm_lineage(mlm),
         run13_chunks=tr["run13_chunks"],
         run14_chunks=run14,
         run15_chunks=dict(run_record(s, log, "run 12 after four masked-token calls"),

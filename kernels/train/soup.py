@@ -1,6 +1,8 @@
 """Model soup (Wortsman et al. 2022) over contrastive runs from one initialisation (run_gpu.sh's variants, one
-train_chunks.py a GPU): each run's selected weights, their uniform average, and a greedy soup (runs by val, best
-first; a run joins the average only if val does not drop). Every candidate is scored on train_chunks' val set as
+train_chunks.py a GPU). Ingredients: each run's selected weights and, for runs that kept snapshots.pt (train_chunks'
+swa_from), the average of those snapshots (a trajectory average, SWA: Izmailov et al. 2018). Candidates: every
+ingredient alone, the uniform average of the runs (and of the SWAs), and a greedy soup (ingredients by val, best
+first; one joins the average only if val does not drop). Every candidate is scored on train_chunks' val set as
 it selects (val_set: the same val pairs and distractors; chunk-alone MRR@10, or the hybrid when the config selects
 on it; parameters rounded to fp16 first when round_fp16), and the best becomes a run folder that export.py,
 fixtures.py and evaluate.py read unchanged.
@@ -76,6 +78,16 @@ def main():
             else dict(summary={}, log=[]) for r in runs]
     for n, ck in zip(names, cks):
         assert ck["config"] == cks[0]["config"], f"{n}: another model config than {names[0]}"
+    # ingredients: each run's selected weights, then (run 19) each run's trajectory average (SWA) of the weights
+    # train_chunks kept at its last val passes (snapshots.pt), for the runs that have them
+    ingr, states = list(names), [ck["model"] for ck in cks]
+    for r, n in zip(runs, names):
+        sp = os.path.join(r, "snapshots.pt")
+        if os.path.exists(sp):
+            snaps = torch.load(sp, map_location="cpu")
+            ingr.append(f"{n}.swa{len(snaps)}")
+            states.append(average([x["model"] for x in snaps]))
+            del snaps
     cc = json.load(open(args.config))["chunks"]
     rnd, hybrid = bool(cc.get("round_fp16")), cc.get("select") == "hybrid"
     for n, lg in zip(names, logs):                         # the val settings the runs selected with
@@ -95,8 +107,8 @@ def main():
     model = Encoder(Config(**{k: v for k, v in cks[0]["config"].items() if k != "dense_below"})).to(DEV)
     cache = {}
 
-    def load(members, rounded=rnd):                        # the average of these runs' weights into `model`
-        model.load_state_dict(average([cks[i]["model"] for i in sorted(members)]))   # one order: the same sums
+    def load(members, rounded=rnd):                        # the average of these ingredients' weights into `model`
+        model.load_state_dict(average([states[i] for i in sorted(members)]))   # one order: the same sums
         if rounded:
             round_fp16(model)
 
@@ -107,26 +119,31 @@ def main():
             m = vs.mrr(model)
             h = vs.hybrid_mrr()
             cache[key] = dict(val_mrr10=m, val_hybrid_mrr10=h, sel=h if hybrid else m)
-            print(f"val MRR@10 {m:.4f} hybrid {h:.4f}: {'+'.join(names[i] for i in members)}"
+            print(f"val MRR@10 {m:.4f} hybrid {h:.4f}: {'+'.join(ingr[i] for i in members)}"
                   f"{' (fp16-rounded)' if rounded else ''}", flush=True)
         return cache[key]
 
     cands = [dict(name=n, members=[i], **val([i]),
                   train_val_mrr10_rounded_fp16=lg["summary"].get("val_mrr10_rounded_fp16"),
                   train_val_mrr10_best=lg["summary"].get("val_mrr10_best")) for i, (n, lg) in enumerate(zip(names, logs))]
+    swa = list(range(len(runs), len(ingr)))
+    cands += [dict(name=ingr[i], members=[i], **val([i])) for i in swa]
     greedy = [0]
     if len(runs) > 1:
         cands.append(dict(name="uniform", members=list(range(len(runs))), **val(range(len(runs)))))
-        greedy, _ = greedy_soup([c["sel"] for c in cands[:len(runs)]], lambda ms: val(ms)["sel"])
+    if len(swa) > 1:
+        cands.append(dict(name="uniform_swa", members=swa, **val(swa)))
+    if len(ingr) > 1:                                      # greedy over every ingredient, single runs and SWAs
+        greedy, _ = greedy_soup([c["sel"] for c in cands[:len(ingr)]], lambda ms: val(ms)["sel"])
         cands.append(dict(name="greedy", members=greedy, **val(greedy)))
     best = pick(cands)
     top = pick(cands[:len(runs)])                          # the best single run: its folder's files and ckpt keys
     # val_mrr10_best as train_chunks writes it: the selected-on val before the rounding (a single run: its own)
-    if len(best["members"]) == 1:
+    if len(best["members"]) == 1 and best["members"][0] < len(runs):
         unrounded = logs[best["members"][0]]["summary"].get("val_mrr10_best", best["sel"])
     else:
         unrounded = val(best["members"], rounded=False)["sel"] if rnd else best["sel"]
-    print(f"chosen: {best['name']} ({'+'.join(names[i] for i in best['members'])}) val {best['sel']:.4f}; "
+    print(f"chosen: {best['name']} ({'+'.join(ingr[i] for i in best['members'])}) val {best['sel']:.4f}; "
           f"best single {top['name']} {top['sel']:.4f}", flush=True)
 
     # the chosen weights as train_chunks saves them (parameters rounded when round_fp16)
@@ -136,13 +153,13 @@ def main():
     ck = dict(cks[top["members"][0]], model={k: v.detach().cpu().clone() for k, v in model.state_dict().items()})
     torch.save(ck, os.path.join(args.out, "ckpt.pt"))
     for f in os.listdir(src):                              # tokenizer, val stream, init weights, logs; not model/
-        if f not in ("ckpt.pt", "train_log.json", "soup.json") and os.path.isfile(os.path.join(src, f)):
+        if f not in ("ckpt.pt", "train_log.json", "soup.json", "snapshots.pt") and os.path.isfile(os.path.join(src, f)):
             shutil.copy2(os.path.join(src, f), os.path.join(args.out, f))
-    soup = dict(runs=names, skipped=skipped, select="hybrid" if hybrid else "dense", round_fp16=rnd,
+    soup = dict(runs=names, ingredients=ingr, skipped=skipped, select="hybrid" if hybrid else "dense", round_fp16=rnd,
                 candidates=[dict({k: v for k, v in c.items() if k != "members"},
-                                 members=[names[i] for i in c["members"]]) for c in cands],
-                chosen=best["name"], chosen_members=[names[i] for i in best["members"]],
-                greedy_members=[names[i] for i in greedy], best_single=top["name"], files_from=src,
+                                 members=[ingr[i] for i in c["members"]]) for c in cands],
+                chosen=best["name"], chosen_members=[ingr[i] for i in best["members"]],
+                greedy_members=[ingr[i] for i in greedy], best_single=top["name"], files_from=src,
                 sec=time.time() - T0)
     json.dump(soup, open(os.path.join(args.out, "soup.json"), "w"), indent=1)
     run_summaries = {n: dict(lg["summary"]) for n, lg in zip(names, logs)}   # before the chosen numbers go in

@@ -237,6 +237,9 @@ def main():
     print(f"val MRR@10 {v0:.4f} hybrid {h0:.4f} (BM25 alone {lex0:.4f}) at step 0 (init weights, chunk-alone path)", flush=True)
     step, t0, n_tok, n_pairs, est = 0, time.time(), 0, 0, cc["est_steps"]
     next_eval = t0 + cc["eval_every_s"]
+    # run 19: the weights at every val pass in the last part of the run, for soup.py's trajectory average (SWA)
+    swa_at = t0 + cc["swa_from"] * (t_end - t0) if cc.get("swa_from") is not None else None
+    snaps = []
     mark = None
     while time.time() < t_end and step < (cc["smoke_steps"] if args.smoke else 10**9):
         if step == 10:
@@ -282,8 +285,12 @@ def main():
             if sel > best:
                 best, best_step = sel, step
                 best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            if swa_at is not None and time.time() >= swa_at:
+                snaps.append(dict(step=step, sel=sel, model={k: v.detach().cpu().clone() for k, v in model.state_dict().items()}))
             next_eval = time.time() + cc["eval_every_s"]
     sec = time.time() - t0
+    if snaps:                                              # unrounded; soup.py rounds what it scores
+        torch.save(snaps, os.path.join(args.out, "snapshots.pt"))
     model.load_state_dict(best_state)
     rounded = rounded_h = None
     if cc.get("round_fp16"):                               # one fp16 weights file serves both precisions
@@ -301,7 +308,8 @@ def main():
                    val_hybrid_mrr10_init=h0, val_bm25_mrr10=lex0, resumed_from=args.resume or None,
                    selected=cc.get("name", "run3") if best_step > 0 else "init", extra_pairs=extra_stats,
                    sources={s[0]: len(s[1].pkg) for s in sources}, tau=1 / float(scale.exp()),
-                   gates=model.gates().tolist(), wall_min=(time.time() - T0) / 60)
+                   gates=model.gates().tolist(), wall_min=(time.time() - T0) / 60,
+                   snapshots=[dict(step=x["step"], sel=x["sel"]) for x in snaps])
     json.dump(dict(summary=summary, log=log), open(os.path.join(args.out, "train_log.json"), "w"), indent=1)
     print(json.dumps(summary, indent=1), flush=True)
 

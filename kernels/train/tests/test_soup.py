@@ -66,8 +66,8 @@ def test_pick_prefers_the_first_on_a_tie():
     assert soup.pick(c)["name"] == "b"
 
 
-@pytest.mark.parametrize("force", [None, "uniform"])
-def test_end_to_end_on_synthetic_data(tmp_path, monkeypatch, force):
+@pytest.mark.parametrize("force,swa", [(None, False), ("uniform", False), (None, True), ("uniform_swa", True)])
+def test_end_to_end_on_synthetic_data(tmp_path, monkeypatch, force, swa):
     vocab = {f"t{i}": i for i in range(TINY.vocab)}                       # a WordLevel tokenizer.json (stub and HF)
     tj = dict(version="1.0", truncation=None, padding=None, added_tokens=[], normalizer=None,
               pre_tokenizer=dict(type="Whitespace"), post_processor=None, decoder=None,
@@ -84,6 +84,12 @@ def test_end_to_end_on_synthetic_data(tmp_path, monkeypatch, force):
         torch.save(dict(model=sd, config=TINY.to_dict(), retrieval=dict(expand_idents=False)), d / "ckpt.pt")
         (d / "tokenizer.json").write_text(json.dumps(tj))
         (d / "train_log.json").write_text(json.dumps(dict(summary=dict(val_mrr10_best=-1.0 - j, chunks=chunks), log=[])))
+        if swa and j != 1:                                                # run.b kept no snapshots
+            snaps = []
+            for k in range(2 + j):
+                torch.manual_seed(100 * seed + k)
+                snaps.append(dict(step=10 * k, sel=0.1, model=Encoder(TINY).state_dict()))
+            torch.save(snaps, d / "snapshots.pt")
         runs.append(str(d))
     out = tmp_path / "soup"
     if force:                                                             # the soup chosen, whatever its val
@@ -93,7 +99,9 @@ def test_end_to_end_on_synthetic_data(tmp_path, monkeypatch, force):
                                       "--data", str(tmp_path / "no-pack"), "--config", str(conf), "--out", str(out)])
     soup.main()
     s = json.load(open(out / "soup.json"))
-    assert [c["name"] for c in s["candidates"]] == ["run.a", "run.b", "run.c", "uniform", "greedy"]
+    names = ["run.a", "run.b", "run.c"] + (["run.a.swa2", "run.c.swa4"] if swa else [])
+    assert s["ingredients"] == names
+    assert [c["name"] for c in s["candidates"]] == names + ["uniform"] + (["uniform_swa"] if swa else []) + ["greedy"]
     assert s["skipped"] == [str(tmp_path / "missing")] and s["greedy_members"][0] in s["runs"]
     chosen = next(c for c in s["candidates"] if c["name"] == s["chosen"])
     assert s["chosen"] == force or chosen["val_mrr10"] == max(c["val_mrr10"] for c in s["candidates"])
@@ -103,13 +111,18 @@ def test_end_to_end_on_synthetic_data(tmp_path, monkeypatch, force):
     singles = {"run.a": -1.0, "run.b": -2.0, "run.c": -3.0}
     assert log["val_mrr10_best"] == singles[s["chosen_members"][0]] if len(s["chosen_members"]) == 1 \
         else 0 <= log["val_mrr10_best"] <= 1
-    assert not force or chosen["members"] == ["run.a", "run.b", "run.c"]
+    assert force != "uniform" or chosen["members"] == ["run.a", "run.b", "run.c"]
+    assert force != "uniform_swa" or chosen["members"] == ["run.a.swa2", "run.c.swa4"]
     assert set(log["run_summaries"]) == {"run.a", "run.b", "run.c"} and log["soup"]["chosen"] == s["chosen"]
-    assert os.path.exists(out / "tokenizer.json")
+    assert os.path.exists(out / "tokenizer.json") and not os.path.exists(out / "snapshots.pt")
     ck = torch.load(out / "ckpt.pt")
     assert set(ck) == {"model", "config", "retrieval"}
     assert all(torch.equal(v, v.half().float()) for v in ck["model"].values())   # fp16-representable
-    want = soup.average([torch.load(os.path.join(tmp_path, n, "ckpt.pt"))["model"] for n in sorted(s["chosen_members"])])
+    def state(n):                                                         # an ingredient's weights, as the soup builds them
+        if ".swa" not in n:
+            return torch.load(os.path.join(tmp_path, n, "ckpt.pt"))["model"]
+        return soup.average([x["model"] for x in torch.load(os.path.join(tmp_path, n.split(".swa")[0], "snapshots.pt"))])
+    want = soup.average([state(n) for n in sorted(s["chosen_members"], key=s["ingredients"].index)])
     assert all(torch.equal(ck["model"][k], v.half().float()) for k, v in want.items())   # the chosen weights, rounded
     import evaluate
     model, cfg, _ = evaluate.load(str(out))                               # the downstream reader takes it as is

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 
 from data import DOC, MASK, MLMBatches, only_in_first_segment, tokenize_files
 from model import Config, Encoder, random_blocks
+from quant8 import load_state
 from train import DEV, amp, embed_docs, encode_queries, t
 
 CODE_EXT = (".py", ".js", ".mjs", ".cjs", ".jsx", ".ts", ".mts", ".cts", ".tsx", ".c", ".h")
@@ -23,11 +24,12 @@ CODE_EXT = (".py", ".js", ".mjs", ".cjs", ".jsx", ".ts", ".mts", ".cts", ".tsx",
 
 def load(run, ckpt="ckpt.pt"):
     from tokenizers import Tokenizer
-    ck = torch.load(os.path.join(run, ckpt), map_location=DEV)
+    ck = torch.load(os.path.join(run, ckpt), map_location="cpu")
     c = {k: v for k, v in ck["config"].items() if k != "dense_below"}
     cfg = Config(**c)
-    model = Encoder(cfg).to(DEV)
-    model.load_state_dict(ck["model"])
+    model = Encoder(cfg)
+    model.load_state_dict(load_state(ck))                            # a packed int8 checkpoint too
+    model = model.to(DEV)
     model.eval()
     tok = Tokenizer.from_file(os.path.join(run, "tokenizer.json"))
     from chunks import set_expand

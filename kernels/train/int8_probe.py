@@ -15,13 +15,7 @@ import shutil
 
 import torch
 
-
-def fake_int8(w):
-    """Per-row symmetric int8 quantisation of a 2-D tensor and back, in float32 -> (dequantised, int8, scales)."""
-    w = w.float()
-    scale = w.abs().amax(dim=1, keepdim=True).clamp(min=1e-12) / 127.0
-    q = torch.round(w / scale).clamp(-127, 127)
-    return q * scale, q.to(torch.int8), scale.squeeze(1)
+from quant8 import fake_int8
 
 
 def main():

@@ -472,3 +472,22 @@ class Encoder(nn.Module):
         rest = [p for n, p in self.named_parameters() if p.dim() < 2 and id(p) not in ids_beta]
         return [dict(params=decay, lr=lr, weight_decay=wd), dict(params=rest, lr=lr, weight_decay=0.0),
                 dict(params=beta, lr=beta_lr, weight_decay=0.0, is_beta=True)]
+
+
+def grow_depth(state, n_old, n_new):
+    """A state dict of n_old layers -> one of n_new (a multiple of n_old) that computes the same function: each
+    trained layer is followed by copies of itself whose two residual outputs (attention wo, feed-forward ff2)
+    are zero, so every copy starts as the identity and learns from there (depth growth by stacking, with the
+    new layers' outputs zero-initialised)."""
+    if n_new % n_old:
+        raise ValueError(f"cannot grow {n_old} layers to {n_new}")
+    k = n_new // n_old
+    out = {n: v for n, v in state.items() if not n.startswith("blocks.")}
+    for n, v in state.items():
+        if not n.startswith("blocks."):
+            continue
+        _, l, rest = n.split(".", 2)
+        for j in range(k):
+            zero = j > 0 and rest in ("attn.wo.weight", "ff2.weight")
+            out[f"blocks.{int(l) * k + j}.{rest}"] = torch.zeros_like(v) if zero else v.clone()
+    return out

@@ -8,7 +8,9 @@ On several GPUs: python3 -m torch.distributed.run --standalone --nproc_per_node 
 (one process a GPU, gradients averaged each step: train.pretrain); rank 0 writes the files.
 Writes DIR/ckpt_mlm.pt (weights rounded to fp16, with the config and the call number) and DIR/mlm_log.json; a
 later call goes on with --resume (the learning-rate schedule restarts its warm-up; the optimiser state is not
-carried; the seed is the config's plus the call number, so every call draws its own batches).
+carried; the seed is the config's plus the call number, so every call draws its own batches). A checkpoint with
+fewer layers than the config is grown first (model.grow_depth: the same function, new layers start as identities);
+a packed checkpoint (quant8.py pack: int8 matrices) is read as well.
 """
 import argparse
 import json
@@ -19,7 +21,8 @@ import numpy as np
 import torch
 
 from data import load_shard_or_synthetic, tokenize_files
-from model import Config, Encoder
+from model import Config, Encoder, grow_depth
+from quant8 import load_state
 from train import DEV, flops_per_token, pretrain, seed_all, world
 
 
@@ -70,7 +73,11 @@ def main():
 
     model = Encoder(cfg)
     if prev:
-        model.load_state_dict({k: v.float() for k, v in prev["model"].items()})
+        state, n_prev = load_state(prev), prev["config"]["n_layers"]
+        if n_prev != cfg.n_layers:                         # a deeper encoder grown from the checkpoint's layers
+            state = grow_depth(state, n_prev, cfg.n_layers)
+            print(f"grew {n_prev} -> {cfg.n_layers} layers", flush=True)
+        model.load_state_dict(state)
     model = model.to(DEV)
     n_params = sum(p.numel() for p in model.parameters())
     n_body = n_params - model.tok.weight.numel()

@@ -47,7 +47,7 @@ elif [ "$MODE" = run4 ]; then   # run 3 + identifier/docstring pairs built here 
   step fixtures 50 python3 fixtures.py --graphs --run $R --model $R/model --out $R/fixtures
   step evaluate 10 python3 evaluate.py --run $R --dev "$ROOT/.evalcarry" --chunk
   QUICK=; TOKS=; DEVARG=()
-elif [[ "$MODE" = run@(5|6|7|8|9|10|11|13|14|15|16|17|18|19) ]]; then   # packed data; weights rounded to fp16, one weights.bin
+elif [[ "$MODE" = run@(5|6|7|8|9|10|11|13|14|15|16|17|18|19|20) ]]; then   # packed data; weights rounded to fp16, one weights.bin
   # run5: + comment pairs, batch 2048; run6: run 4's mix + identifier words before each chunk (chunks.ident_words)
   # run7: run 4-like mix whose original-pair part is built from BM25 neighbourhoods (pairs/hard_negatives.py)
   # run8: run 7 selected on the val hybrid (ValSet.hybrid_mrr: BM25 fused with dense as HYBRID_DEFAULTS)
@@ -62,20 +62,24 @@ elif [[ "$MODE" = run@(5|6|7|8|9|10|11|13|14|15|16|17|18|19) ]]; then   # packed
   #   picks among the single runs, the uniform and the greedy soup
   # run19: run 18 with new seeds from call 12l; each seed also keeps its weights at every val pass of its second
   #   half (snapshots.pt), and the soup adds each seed's trajectory average (SWA) to its ingredients
+  # run20: run 19's recipe on a 12-layer encoder grown from the 6 (model.grow_depth) and pretrained on
+  #   (.r12ckpt/ckpt.pt packed as int8: quant8.py pack), one seed a GPU; the soup's matrices are rounded to int8
+  #   (quant8.py round) before export, which stores them as int8; the memory probes are a later call
   N=${MODE#run}; VARIANTS=()   # CONF: the config's path without .json (a variant adds its letter)
-  if [[ "$MODE" = run@(13|14|15|16|17|18|19) ]]; then CONF=configs/big$N; CKPT="$ROOT/.r12ckpt/ckpt.pt"
+  if [[ "$MODE" = run@(13|14|15|16|17|18|19|20) ]]; then CONF=configs/big$N; CKPT="$ROOT/.r12ckpt/ckpt.pt"
   else CONF=configs/chunks$N; CKPT="$ROOT/.r5ckpt/ckpt16.pt"; fi
   SOUP_S=0; [ "$MODE" = run18 ] && SOUP_S=70; [ "$MODE" = run19 ] && SOUP_S=100   # time kept for soup.py's val passes
-  if [[ "$MODE" = run@(16|17|18|19) ]]; then
+  POST=105; [ "$MODE" = run20 ] && SOUP_S=80 && POST=200   # run20: 12 layers export and write fixtures more slowly
+  if [[ "$MODE" = run@(16|17|18|19|20) ]]; then
     for c in $CONF?.json; do v=${c%.json}; VARIANTS+=("${v#$CONF}"); done
     VARIANTS=("${VARIANTS[@]:0:$NGPU}")
   fi
   RES=(); [ -f "$CKPT" ] && RES=(--resume "$CKPT")
   if [ ${#VARIANTS[@]} -gt 0 ]; then
-    t=$(( $(left) - 105 - SOUP_S )); echo "=== train ${VARIANTS[*]} (limit ${t}s) $(date +%T)"
+    t=$(( $(left) - POST - SOUP_S )); echo "=== train ${VARIANTS[*]} (limit ${t}s) $(date +%T)"
     for i in "${!VARIANTS[@]}"; do v=${VARIANTS[$i]}
       ( CUDA_VISIBLE_DEVICES=$i timeout $t python3 train_chunks.py --config $CONF$v.json --init "$ROOT/kernels/model" \
-          --out $R.$v --data "$ROOT/.r5data" --deadline $(( DEADLINE - 107 - SOUP_S )) "${RES[@]}" > $R.$v.log 2>&1 \
+          --out $R.$v --data "$ROOT/.r5data" --deadline $(( DEADLINE - POST - 2 - SOUP_S )) "${RES[@]}" > $R.$v.log 2>&1 \
         || echo "FAILED train $v rc=$?" ) &
     done
     wait
@@ -89,13 +93,23 @@ print(max(sys.argv[1:], key=val))" "${VARIANTS[@]}")
     for v in "${VARIANTS[@]}"; do [ -f $R.$v/train_log.json ] && cp $R.$v/train_log.json $R.$BEST/train_log.$v.json; done
     rm -rf $R
     if [ "$SOUP_S" -gt 0 ]; then   # the soup's folder takes $R (its ckpt.pt: the best on val of singles and soups)
-      step soup 100 python3 soup.py --runs "${VARIANTS[@]/#/$R.}" --data "$ROOT/.r5data" --config $CONF${VARIANTS[0]}.json --out $R
+      step soup $POST python3 soup.py --runs "${VARIANTS[@]/#/$R.}" --data "$ROOT/.r5data" --config $CONF${VARIANTS[0]}.json --out $R
       [ -f $R/ckpt.pt ] || { echo "soup wrote nothing: keeping variant $BEST"; rm -rf $R; mv $R.$BEST $R; }
     else mv $R.$BEST $R; fi
   else
     step train 105 python3 train_chunks.py --config $CONF.json --init "$ROOT/kernels/model" --out $R \
       --data "$ROOT/.r5data" --deadline $(( DEADLINE - 107 )) "${RES[@]}"
   fi
+  if [ "$MODE" = run20 ]; then   # int8 matrices; the checkpoint comes back packed (load: quant8.load_state)
+    step int8 190 python3 quant8.py round --run $R
+    step ckpt8 185 python3 quant8.py pack --ckpt $R/ckpt.pt --out $R/ckpt8.pt
+    [ -f $R/ckpt8.pt ] && split -b 15M $R/ckpt8.pt "$OUT/ckpt8.pt.part-" && rm -f $R/ckpt8.pt
+    # the val stream the memory probes read (evaluate.py --run DIR needs DIR/val_stream.npy): int16 ids, 4 MB
+    python3 -c "import numpy as np; np.save('$OUT/val_stream16.npy', np.load('$R.${VARIANTS[0]}/val_stream.npy').astype(np.int16))" || true
+    step export 130 python3 export.py --run $R --out $R/model
+    step fixtures 5 python3 fixtures.py --graphs --run $R --model $R/model --out $R/fixtures
+    QUICK=; TOKS=; DEVARG=()
+  else
   # the selected weights in fp16, split to fit $OUT's 16 MiB a file (reassemble: cat ckpt16.pt.part-* > ckpt16.pt)
   step ckpt16 95 python3 -c "import torch; c = torch.load('$R/ckpt.pt'); c['model'] = {k: (v.half() if v.is_floating_point() else v) for k, v in c['model'].items()}; torch.save(c, '$R/ckpt16.pt')"
   [ -f $R/ckpt16.pt ] && split -b 15M $R/ckpt16.pt "$OUT/ckpt16.pt.part-" && rm -f $R/ckpt16.pt
@@ -103,13 +117,15 @@ print(max(sys.argv[1:], key=val))" "${VARIANTS[@]}")
   step fixtures 45 python3 fixtures.py --graphs --run $R --model $R/model --out $R/fixtures
   step evaluate 8 python3 evaluate.py --run $R --dev "$ROOT/.evalcarry" --chunk
   QUICK=; TOKS=; DEVARG=()
+  fi
 elif [ "$MODE" = run12 ]; then   # a larger encoder from scratch: masked tokens only over the whole shard (.data)
   # MLM_DATA: another shard (data/build_mlm_shard.py: .mlmdata); several GPUs: one process each (torchrun)
   RES=(); [ -f "$ROOT/.r12ckpt/ckpt.pt" ] && RES=(--resume "$ROOT/.r12ckpt/ckpt.pt")
   # the fused-kernel path joins the timing probe only once it is shown equal to the naive one here (float64)
   PROBE=flex; timeout 60 python3 -m pytest -q -x tests -k masked_equals_naive && PROBE=flex,masked
   LAUNCH=(python3); [ "$NGPU" -ge 2 ] && LAUNCH=(python3 -m torch.distributed.run --standalone --nproc_per_node "$NGPU")
-  step mlm 20 "${LAUNCH[@]}" pretrain_mlm.py --config configs/big12.json --tokenizer "$ROOT/kernels/model/tokenizer.json" \
+  # MLM_CONF: another model config (configs/big20.json: 12 layers, grown from the checkpoint's 6 at the first call)
+  step mlm 20 "${LAUNCH[@]}" pretrain_mlm.py --config ${MLM_CONF:-configs/big12.json} --tokenizer "$ROOT/kernels/model/tokenizer.json" \
     --data "${MLM_DATA:-$ROOT/.data}" --out $R --deadline $(( DEADLINE - 22 )) --attn-probe $PROBE "${RES[@]}"
   split -b 15M $R/ckpt_mlm.pt "$OUT/ckpt_mlm.pt.part-"
   QUICK=; TOKS=; DEVARG=()
@@ -119,7 +135,7 @@ else
     --deadline $(( DEADLINE - 175 ))
   QUICK=; TOKS=4096,16384,65536; DEVARG=(--dev "$ROOT/.evalcarry")
 fi
-if [[ "$MODE" != run@(3|4|5|6|7|8|9|10|11|12|13|14|15|16|17|18|19) ]]; then   # the run modes above did their own steps
+if [[ "$MODE" != run@(3|4|5|6|7|8|9|10|11|12|13|14|15|16|17|18|19|20) ]]; then   # the run modes above did their own steps
   step export 95 python3 export.py --run $R --out $R/model
   step fixtures 60 python3 fixtures.py --graphs --run $R --model $R/model --out $R/fixtures
   step probe-mlm 45 python3 evaluate.py --run $R --ckpt ckpt_mlm.pt $QUICK
@@ -136,6 +152,6 @@ for k, p in [("train", "train_log.json"), ("probe", "memory_probe.json"), ("prob
         m[k] = d.get("summary", d) if k == "train" else d
 json.dump(m, open(os.path.join(os.environ.get("OUT", "/tmp/out"), "metrics.json"), "w"), indent=1)
 PY
-[ -f "$OUT/ckpt16.pt.part-aa" ] && rm -f $R/ckpt.pt   # ckpt16.pt's parts hold the same (fp16-rounded) weights
+[ -f "$OUT/ckpt16.pt.part-aa" ] || [ -f "$OUT/ckpt8.pt.part-aa" ] && rm -f $R/ckpt.pt   # ckpt16.pt's parts hold the same (fp16-rounded) weights
 tar czf /tmp/art.tgz --exclude=snapshots.pt --exclude=val_stream.npy --exclude=ckpt_init.pt --exclude=ckpt_mlm.pt -C $R . && split -b 15M /tmp/art.tgz "$OUT/art.tgz.part-"
 ls -la "$OUT"; echo "done, $(left)s left"

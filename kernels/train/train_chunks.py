@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from chunks import Spans, TextSpans, ValSet, encode, load_from_onnx, query_ids, set_expand
 from data import MLMBatches, load_shard_or_synthetic, read_jsonl_xz, tokenize_files
 from model import Config, Encoder
+from quant8 import load_state
 from train import DEV, flops_per_token, fresh_rand, mlm_loss, seed_all
 
 
@@ -195,7 +196,7 @@ def main():
 
     if args.resume:
         model = Encoder(cfg)
-        model.load_state_dict(torch.load(args.resume, map_location="cpu")["model"])
+        model.load_state_dict(load_state(torch.load(args.resume, map_location="cpu")))   # packed int8 too
         model = model.to(DEV)
     else:
         model = load_from_onnx(Encoder(cfg), os.path.join(args.init, "query.fp32.onnx")).to(DEV)

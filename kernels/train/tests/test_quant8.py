@@ -1,4 +1,4 @@
-"""int8_probe.fake_int8: per-row symmetric int8 and back; each row's largest magnitude is exact, every value is
+"""quant8.fake_int8: per-row symmetric int8 and back; each row's largest magnitude is exact, every value is
 within half a step of its row's scale, the codes stay in [-127, 127], and a zero row stays zero."""
 import os
 import sys
@@ -6,13 +6,13 @@ import sys
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-import int8_probe  # noqa: E402
+import quant8  # noqa: E402
 
 
 def test_fake_int8_per_row():
     torch.manual_seed(0)
     w = torch.randn(5, 64) * torch.tensor([[1.0], [1e-3], [30.0], [0.0], [2.0]])
-    deq, q, s = int8_probe.fake_int8(w)
+    deq, q, s = quant8.fake_int8(w)
     assert q.dtype == torch.int8 and int(q.abs().max()) == 127 and s.shape == (5,)
     assert torch.all((deq - w).abs() <= s[:, None] / 2 + 1e-7 * w.abs())
     peak = w.abs().argmax(dim=1)

@@ -1,0 +1,51 @@
+"""export.py with a checkpoint rounded by quant8: every weight matrix is stored once as int8 codes + a float32 scale
+per row and restored by Cast + Mul to exactly the checkpoint's values; an unrounded checkpoint is refused."""
+import os
+import sys
+
+import numpy as np
+import onnx
+import pytest
+import torch
+from onnx import numpy_helper
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+import export  # noqa: E402
+import quant8  # noqa: E402
+from model import Config, Encoder  # noqa: E402
+
+
+def test_int8_matrices_in_the_exported_graphs(tmp_path, monkeypatch):
+    cfg = Config(vocab=300, d_model=32, n_layers=2, n_heads=2, n_kv_heads=1, d_head=16, d_ff=64, seg_len=256,
+                 block=32, window=3, n_global=1, n_random=1, emb_dim=16)
+    torch.manual_seed(3)
+    state, scales = quant8.round_state(Encoder(cfg).state_dict())
+    run = tmp_path / "run"
+    run.mkdir()
+    torch.save(dict(model=state, config=cfg.to_dict(), **{quant8.SCALES: scales}), run / "ckpt.pt")
+    monkeypatch.setattr(sys, "argv", ["export.py", "--run", str(run), "--out", str(run / "model"),
+                                      "--precisions", "fp32"])
+    export.main()
+    m = onnx.load(str(run / "model" / "query.fp32.onnx"))             # external data resolved from weights.bin
+    inits = {t.name: numpy_helper.to_array(t) for t in m.graph.initializer}
+    cast = {n.output[0]: n.input[0] for n in m.graph.node if n.op_type == "Cast"}
+    dq = [n for n in m.graph.node if n.op_type == "Mul" and cast.get(n.input[0]) in inits]
+    assert len(dq) == len(scales) == 2 + 4 * cfg.n_layers                # tok, proj; wqkv, wo, ff1, ff2 a layer
+    assert not any(n.op_type == "DequantizeLinear" for n in m.graph.node)
+    want = {k: v.numpy() for k, v in state.items()}
+    for n in dq:
+        codes, sc = inits[cast[n.input[0]]], inits[n.input[1]]
+        assert codes.dtype == np.int8 and sc.dtype == np.float32 and 1 in sc.shape
+        deq = codes.astype(np.float32) * sc
+        match = [k for k, w in want.items() if w.ndim == 2 and any(
+            v.shape == deq.shape and np.array_equal(v, deq) for v in (w, w.T))]
+        assert len(match) == 1, n.output[0]
+    floats = [v for v in inits.values() if v.ndim == 2 and v.dtype == np.float32]      # (the RoPE tables)
+    assert not any(np.array_equal(v, w) or np.array_equal(v, w.T) for v in floats for w in want.values()
+                   if w.ndim == 2)
+
+
+def test_unrounded_checkpoint_is_refused():
+    w = torch.randn(4, 8)
+    with pytest.raises(ValueError):
+        quant8.int8_table(dict(model={"x": w}, **{quant8.SCALES: {"x": w.abs().amax(1) / 127}}))

@@ -69,7 +69,7 @@ elif [[ "$MODE" = run@(5|6|7|8|9|10|11|13|14|15|16|17|18|19|20) ]]; then   # pac
   if [[ "$MODE" = run@(13|14|15|16|17|18|19|20) ]]; then CONF=configs/big$N; CKPT="$ROOT/.r12ckpt/ckpt.pt"
   else CONF=configs/chunks$N; CKPT="$ROOT/.r5ckpt/ckpt16.pt"; fi
   SOUP_S=0; [ "$MODE" = run18 ] && SOUP_S=70; [ "$MODE" = run19 ] && SOUP_S=100   # time kept for soup.py's val passes
-  POST=105; [ "$MODE" = run20 ] && SOUP_S=80 && POST=200   # run20: 12 layers export and write fixtures more slowly
+  POST=105; [ "$MODE" = run20 ] && SOUP_S=80 && POST=230   # run20: 12 layers export and write fixtures more slowly
   if [[ "$MODE" = run@(16|17|18|19|20) ]]; then
     for c in $CONF?.json; do v=${c%.json}; VARIANTS+=("${v#$CONF}"); done
     VARIANTS=("${VARIANTS[@]:0:$NGPU}")
@@ -101,12 +101,12 @@ print(max(sys.argv[1:], key=val))" "${VARIANTS[@]}")
       --data "$ROOT/.r5data" --deadline $(( DEADLINE - 107 )) "${RES[@]}"
   fi
   if [ "$MODE" = run20 ]; then   # int8 matrices; the checkpoint comes back packed (load: quant8.load_state)
-    step int8 190 python3 quant8.py round --run $R
-    step ckpt8 185 python3 quant8.py pack --ckpt $R/ckpt.pt --out $R/ckpt8.pt
+    step int8 220 python3 quant8.py round --run $R
+    step ckpt8 215 python3 quant8.py pack --ckpt $R/ckpt.pt --out $R/ckpt8.pt
     [ -f $R/ckpt8.pt ] && split -b 15M $R/ckpt8.pt "$OUT/ckpt8.pt.part-" && rm -f $R/ckpt8.pt
     # the val stream the memory probes read (evaluate.py --run DIR needs DIR/val_stream.npy): int16 ids, 4 MB
     python3 -c "import numpy as np; np.save('$OUT/val_stream16.npy', np.load('$R.${VARIANTS[0]}/val_stream.npy').astype(np.int16))" || true
-    step export 130 python3 export.py --run $R --out $R/model
+    step export 150 python3 export.py --run $R --out $R/model
     step fixtures 5 python3 fixtures.py --graphs --run $R --model $R/model --out $R/fixtures
     QUICK=; TOKS=; DEVARG=()
   else

@@ -73,6 +73,7 @@ elif [[ "$MODE" = run@(5|6|7|8|9|10|11|13|14|15|16|17|18|19|20) ]]; then   # pac
   if [[ "$MODE" = run@(16|17|18|19|20) ]]; then
     for c in $CONF?.json; do v=${c%.json}; VARIANTS+=("${v#$CONF}"); done
     VARIANTS=("${VARIANTS[@]:0:$NGPU}")
+    [ ${#VARIANTS[@]} -lt 2 ] && SOUP_S=0   # one GPU: one seed, nothing to average
   fi
   RES=(); [ -f "$CKPT" ] && RES=(--resume "$CKPT")
   if [ ${#VARIANTS[@]} -gt 0 ]; then

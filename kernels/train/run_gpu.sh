@@ -106,7 +106,8 @@ print(max(sys.argv[1:], key=val))" "${VARIANTS[@]}")
     step ckpt8 215 python3 quant8.py pack --ckpt $R/ckpt.pt --out $R/ckpt8.pt
     [ -f $R/ckpt8.pt ] && split -b 15M $R/ckpt8.pt "$OUT/ckpt8.pt.part-" && rm -f $R/ckpt8.pt
     # the val stream the memory probes read (evaluate.py --run DIR needs DIR/val_stream.npy): int16 ids, 4 MB
-    python3 -c "import numpy as np; np.save('$OUT/val_stream16.npy', np.load('$R.${VARIANTS[0]}/val_stream.npy').astype(np.int16))" || true
+    VS=$R.${VARIANTS[0]}/val_stream.npy; [ -f $VS ] || VS=$R/val_stream.npy
+    python3 -c "import numpy as np; np.save('$OUT/val_stream16.npy', np.load('$VS').astype(np.int16))" || true
     step export 150 python3 export.py --run $R --out $R/model
     step fixtures 5 python3 fixtures.py --graphs --run $R --model $R/model --out $R/fixtures
     QUICK=; TOKS=; DEVARG=()

@@ -63,10 +63,11 @@ def load_state(ck):
 
 
 def int8_table(ck):
-    """{name: (int8 codes, float32 scales)} of a rounded checkpoint's matrices, checked to give its weights exactly."""
-    out = {}
+    """{name: (int8 codes, float32 scales)} of a rounded (or packed) checkpoint's matrices, checked to give its
+    weights exactly."""
+    out, state = {}, load_state(ck)
     for k, s in ck.get(SCALES, {}).items():
-        w = ck["model"][k].float()
+        w = state[k]
         q = torch.round(w / s[:, None]).clamp(-127, 127)
         if not torch.equal(q * s[:, None], w):
             raise ValueError(f"{k}: the weights are not int8 codes times the stored scales")

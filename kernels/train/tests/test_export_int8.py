@@ -45,6 +45,15 @@ def test_int8_matrices_in_the_exported_graphs(tmp_path, monkeypatch):
                    if w.ndim == 2)
 
 
+def test_packed_checkpoint_gives_the_same_table():
+    torch.manual_seed(4)
+    state, scales = quant8.round_state({"a": torch.randn(6, 10), "b": torch.randn(3, 5), "n": torch.randn(7)})
+    ck = dict(model=state, **{quant8.SCALES: scales})
+    t1, t2 = quant8.int8_table(ck), quant8.int8_table(quant8.pack(ck))
+    assert set(t1) == set(t2) == {"a", "b"}
+    assert all(torch.equal(t1[k][0], t2[k][0]) and torch.equal(t1[k][1], t2[k][1]) for k in t1)
+
+
 def test_unrounded_checkpoint_is_refused():
     w = torch.randn(4, 8)
     with pytest.raises(ValueError):

@@ -15,7 +15,7 @@ import shutil
 
 import torch
 
-from quant8 import fake_int8
+from quant8 import rel_change, round_state
 
 
 def main():
@@ -24,22 +24,14 @@ def main():
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
     ck = torch.load(os.path.join(args.run, "ckpt.pt"), map_location="cpu")
-    out, report, n_q, n_all, int8_bytes = {}, {}, 0, 0, 0
-    for k, v in ck["model"].items():
-        if not v.is_floating_point():
-            out[k] = v
-            continue
-        n_all += v.numel()
-        if v.dim() == 2:
-            deq, q, s = fake_int8(v)
-            rel = float((deq - v.float()).norm() / v.float().norm().clamp(min=1e-12))
-            report[k] = round(rel, 5)
-            n_q += v.numel()
-            int8_bytes += q.numel() + 2 * s.numel()         # int8 values + an fp16 scale per row
-            out[k] = deq.half().float().to(v.dtype)        # as the fp16 weights file would hold it
-        else:
-            int8_bytes += 2 * v.numel()                     # vectors stay fp16
-            out[k] = v
+    deq, scales = round_state(ck["model"])
+    report = {k: round(r, 5) for k, r in rel_change(ck["model"], deq, scales).items()}
+    out = {k: deq[k].half().float().to(v.dtype) if k in scales else v   # as the fp16 weights file would hold it
+           for k, v in ck["model"].items()}
+    floats = [v for v in ck["model"].values() if v.is_floating_point()]
+    n_all = sum(v.numel() for v in floats)
+    n_q = sum(ck["model"][k].numel() for k in scales)
+    int8_bytes = n_q + 2 * sum(s.numel() for s in scales.values()) + 2 * (n_all - n_q)  # int8 + fp16 scales, vectors
     os.makedirs(args.out, exist_ok=True)
     torch.save(dict(ck, model=out), os.path.join(args.out, "ckpt.pt"))
     shutil.copy2(os.path.join(args.run, "tokenizer.json"), os.path.join(args.out, "tokenizer.json"))

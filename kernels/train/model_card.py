@@ -36,6 +36,16 @@ def dev_eval(dev):
                 bm25_baseline_mrr10=0.437)
 
 
+def scores(spec):
+    """mode=score.json,... (the kit scorer's output for each mode) -> {mode: {overall, by_language}}."""
+    out = {}
+    for item in spec.split(","):
+        mode, f = item.split("=", 1)
+        d = json.load(open(f))
+        out[mode] = dict(overall=d["overall"], by_language=d["by_language"])
+    return out
+
+
 def finish_card(card, args, path, gates):
     """The per-run card updaters' common end: gates, the shipped model's memory probe and equivalence from the
     run, the shipped files' sizes and hashes; writes the card."""

@@ -11,17 +11,7 @@ import argparse
 import json
 import os
 
-from model_card import equivalence_summary, file_table, memory_summary
-
-
-def scores(spec):
-    """mode=score.json,... (the kit scorer's output) -> {mode: {overall, by_language}}."""
-    out = {}
-    for item in spec.split(","):
-        mode, f = item.split("=", 1)
-        d = json.load(open(f))
-        out[mode] = dict(overall=d["overall"], by_language=d["by_language"])
-    return out
+from model_card import equivalence_summary, file_table, memory_summary, scores
 
 
 def main():

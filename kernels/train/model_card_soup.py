@@ -11,7 +11,7 @@ python3 kernels/train/model_card_soup.py --version 18 --run RUN18 --dev-score sc
 import json
 import os
 
-from model_card import dev_eval, finish_card, mlm_lineage, mlm_record, open_card
+from model_card import dev_eval, finish_card, mlm_lineage, mlm_record, open_card, scores
 from model_card_run9 import run_record
 
 # per version: the earlier contrastive entries the card keeps (the last one: the weights shipped before, which
@@ -69,11 +69,7 @@ def main():
                                             for c in soup["candidates"]],
                                 chosen=soup["chosen"], members=soup["chosen_members"])},
         data=tr["data"])
-    ext = {}
-    for item in args.extension_score.split(","):           # mode=score.json: the extension's own runs on dev
-        mode, f = item.split("=", 1)
-        d = json.load(open(f))
-        ext[mode] = dict(overall=d["overall"], by_language=d["by_language"])
+    ext = scores(args.extension_score)                     # mode=score.json: the extension's own runs on dev
     card["eval"] = dict(
         dev=dict(dev_eval(dev), weights=f"run {n} (soup), rounded to float16"),
         dev_extension=dict(ext, note="infini-lens index --embed, then eval --mode dense|hybrid (chunks of the "

@@ -3,7 +3,7 @@ a Linear's weight row = one output feature; the embedding's row = one token).
 
 Two uses:
   round: the final weights of a run. Every 2-D matrix is replaced in ckpt.pt by its int8 value times its scale
-         (float32, exactly what ONNX DequantizeLinear computes), and the scales are kept beside the weights
+         (float32, exactly what the exported graphs' Cast and Mul compute), and the scales are kept beside the weights
          (`int8_scales`). export.py then stores these matrices as int8 + scale in weights.bin (half the bytes of
          fp16), and the golden fixtures are computed from the same dequantised values.
   pack:  a checkpoint carried to the GPU machine (the 64 MiB carry limit): matrices as int8 tensors, the rest as
@@ -25,7 +25,7 @@ def fake_int8(w):
     """Per-row symmetric int8 quantisation of a 2-D tensor and back, in float32 -> (dequantised, int8, scales)."""
     w = w.float()
     scale = w.abs().amax(dim=1, keepdim=True).clamp(min=1e-12) / 127.0
-    q = torch.round(w / scale).clamp(-127, 127) + 0.0     # + 0.0: no -0.0 codes (DequantizeLinear gives +0.0)
+    q = torch.round(w / scale).clamp(-127, 127) + 0.0     # + 0.0: no -0.0 codes (Cast(int8) * scale gives +0.0)
     return q * scale, q.to(torch.int8), scale.squeeze(1)
 
 
@@ -42,6 +42,12 @@ def round_state(state):
         else:
             out[k] = v
     return out, scales
+
+
+def rel_change(before, after, names):
+    """{name: |after - before| / |before|} (Frobenius norms) of the named tensors."""
+    return {k: float((after[k].float() - before[k].float()).norm() / before[k].float().norm().clamp(min=1e-12))
+            for k in names}
 
 
 def pack(ck):
@@ -92,8 +98,7 @@ def main():
     path = os.path.join(args.run, "ckpt.pt")
     ck = torch.load(path, map_location="cpu")
     state, scales = round_state(load_state(ck))
-    rel = {k: float((state[k] - ck["model"][k].float()).norm() / ck["model"][k].float().norm().clamp(min=1e-12))
-           for k in scales}
+    rel = rel_change(ck["model"], state, scales)
     torch.save(dict(ck, model=state, **{SCALES: scales}), path)
     n_q = sum(state[k].numel() for k in scales)
     n_all = sum(v.numel() for v in state.values() if v.is_floating_point())

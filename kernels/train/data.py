@@ -101,10 +101,44 @@ class MLMBatches:
     files). Memory targets: a span of segment 0 is copied into some segments s >= mem_from, and its
     multi-byte tokens are masked there, so the answer sits only in segment 0 (and the memory)."""
 
-    def __init__(self, stream, cfg, nseg, seqs, mask_p=0.15, splice_p=0.5, mem_from=8, seed=0):
+    def __init__(self, stream, cfg, nseg, seqs, mask_p=0.15, splice_p=0.5, mem_from=8, seed=0, facts=None,
+                 recall_p=0.0, gap=4):
         self.stream, self.T, self.nseg, self.seqs = stream, cfg.seg_len, nseg, seqs
         self.vocab, self.mask_p, self.splice_p, self.mem_from = cfg.vocab, mask_p, splice_p, mem_from
+        self.facts, self.recall_p, self.gap = facts, recall_p, gap
         self.rng = np.random.default_rng(seed)
+
+    def _place(self, busy, b, s, n):
+        """A free position for n tokens in segment s of sequence b (None after 8 tries)."""
+        for _ in range(8):
+            p = int(self.rng.integers(0, self.T - n))
+            if not busy[b, s, p:p + n].any():
+                return p
+        return None
+
+    def _write_facts(self, ids, busy):
+        """Recall facts (fact_bank): 'name = value' written in an early segment j, and 'name = ' with the value
+        masked in a segment s >= j + gap; the value is nowhere else. Returns the [B, n, T] mask of the queried
+        value tokens (labelled, input masked)."""
+        B, n, rng = ids.shape[0], self.nseg, self.rng
+        ask = np.zeros(ids.shape, dtype=bool)
+        if not self.facts or not self.recall_p:                   # no draws: the batches of a run without facts
+            return ask
+        for b in range(B):
+            if rng.random() >= self.recall_p:
+                continue
+            for _ in range(int(rng.integers(1, 5))):
+                pre, val = self.facts[int(rng.integers(len(self.facts)))]
+                j = 0 if rng.random() < 0.5 else int(rng.integers(0, n - self.gap))
+                s = int(rng.integers(j + self.gap, n))
+                pw, pq = self._place(busy, b, j, len(pre) + len(val)), self._place(busy, b, s, len(pre) + len(val))
+                if pw is None or pq is None:
+                    continue
+                ids[b, j, pw:pw + len(pre) + len(val)] = np.concatenate([pre, val])
+                ids[b, s, pq:pq + len(pre) + len(val)] = np.concatenate([pre, val])
+                busy[b, j, pw:pw + len(pre) + len(val)] = busy[b, s, pq:pq + len(pre) + len(val)] = True
+                ask[b, s, pq + len(pre):pq + len(pre) + len(val)] = True
+        return ask
 
     def __call__(self):
         T, n, B, rng = self.T, self.nseg, self.seqs, self.rng
@@ -119,18 +153,48 @@ class MLMBatches:
                     p = int(rng.integers(0, T - ln))
                     ids[b, s, p:p + ln] = ids[b, 0, a:a + ln]
                     spliced[b, s, p:p + ln] = True
+        busy = spliced.copy()
+        ask = self._write_facts(ids, busy)
+        fact = busy & ~spliced
         labels = np.full_like(ids, -100)
         r = rng.random(ids.shape)
         mem_mask = spliced & (ids >= 260) & (r < 0.5)                 # multi-byte tokens of the copied spans
-        rnd_mask = ~spliced & (r < self.mask_p) & (ids != PAD)
-        labels[mem_mask | rnd_mask] = ids[mem_mask | rnd_mask]
+        rnd_mask = ~spliced & ~fact & (r < self.mask_p) & (ids != PAD)
+        labels[mem_mask | rnd_mask | ask] = ids[mem_mask | rnd_mask | ask]
         inp = ids.copy()
         r2 = rng.random(ids.shape)
-        inp[mem_mask | (rnd_mask & (r2 < 0.8))] = MASK
+        inp[mem_mask | ask | (rnd_mask & (r2 < 0.8))] = MASK
         swap = rnd_mask & (r2 >= 0.8) & (r2 < 0.9)
         inp[swap] = rng.integers(4, self.vocab, size=int(swap.sum()))
         seg_doc = np.repeat(np.arange(B), n)
-        return (inp.reshape(B * n, T), labels.reshape(B * n, T), seg_doc, mem_mask.reshape(B * n, T))
+        batch = (inp.reshape(B * n, T), labels.reshape(B * n, T), seg_doc, mem_mask.reshape(B * n, T))
+        return batch + (ask.reshape(B * n, T),) if self.facts else batch
+
+
+def fact_bank(tok, n=4096, seed=0):
+    """Synthetic recall facts for MLMBatches: (prefix ids, value ids) of '\\n<name><sep>' and a random value
+    (digits, letters or hex). Names are random lowercase words joined by '_' or in camelCase, so only the
+    memory can tell one fact's value from another's; a prefix and its value are tokenized apart, as the
+    passkey probe (evaluate.passkey) writes them."""
+    rng = np.random.default_rng(seed)
+    letters = np.array(list("abcdefghijklmnopqrstuvwxyz"))
+    word = lambda lo, hi: "".join(rng.choice(letters, int(rng.integers(lo, hi + 1))))
+    out = []
+    for _ in range(n):
+        parts = [word(3, 7) for _ in range(int(rng.integers(1, 4)))]
+        name = "_".join(parts) if rng.random() < 0.6 else parts[0] + "".join(w.title() for w in parts[1:])
+        sep = [" = ", ": ", " := ", " -> "][int(rng.choice(4, p=[0.55, 0.2, 0.1, 0.15]))]
+        kind = rng.random()
+        if kind < 0.5:
+            val = "".join(str(d) for d in rng.integers(0, 10, int(rng.integers(3, 9))))
+        elif kind < 0.75:
+            val = word(4, 8)
+        else:
+            val = "".join(rng.choice(list("0123456789abcdef"), int(rng.integers(6, 11))))
+        pre = np.array(tok.encode("\n" + name + sep, add_special_tokens=False).ids, dtype=np.int64)
+        ids = np.array(tok.encode(val, add_special_tokens=False).ids, dtype=np.int64)
+        out.append((pre, ids))
+    return out
 
 
 def only_in_first_segment(inp, labels, nseg):

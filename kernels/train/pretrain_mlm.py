@@ -10,7 +10,10 @@ Writes DIR/ckpt_mlm.pt (weights rounded to fp16, with the config and the call nu
 later call goes on with --resume (the learning-rate schedule restarts its warm-up; the optimiser state is not
 carried; the seed is the config's plus the call number, so every call draws its own batches). A checkpoint with
 fewer layers than the config is grown first (model.grow_depth: the same function, new layers start as identities);
-a packed checkpoint (quant8.py pack: int8 matrices) is read as well.
+a packed checkpoint (quant8.py pack: int8 matrices) is read as well. With "recall_p" in the config's mlm part,
+that share of the sequences also carries synthetic recall facts (data.fact_bank: 'name = value' in an early
+segment, the value asked for 4 or more segments later), their loss weighted by "recall_w". DIR/val_stream.npy: the
+stream's last 2 M tokens (training text) for a quick probe of the checkpoint (evaluate.py --ckpt ckpt_mlm.pt).
 """
 import argparse
 import json
@@ -20,7 +23,7 @@ import time
 import numpy as np
 import torch
 
-from data import load_shard_or_synthetic, tokenize_files
+from data import fact_bank, load_shard_or_synthetic, tokenize_files
 from model import Config, Encoder, grow_depth
 from quant8 import load_state
 from train import DEV, flops_per_token, pretrain, seed_all, world
@@ -82,6 +85,10 @@ def main():
     n_params = sum(p.numel() for p in model.parameters())
     n_body = n_params - model.tok.weight.numel()
     mc = dict(tc["mlm"], seed=seed, attn_probe=[a for a in args.attn_probe.split(",") if a])
+    if mc.get("recall_p"):                                 # recall facts: name = value early, asked for later
+        mc["facts"] = fact_bank(tok, seed=seed)
+    if rank == 0:                                          # for evaluate.py --ckpt ckpt_mlm.pt (training text)
+        np.save(os.path.join(args.out, "val_stream.npy"), stream[-2_000_000:])
     if args.smoke:
         mc["max_steps"] = 3
     t_end = (args.deadline - 15) if args.deadline else time.time() + 60 * mc["minutes"]

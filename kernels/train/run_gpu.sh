@@ -127,8 +127,11 @@ elif [ "$MODE" = run12 ]; then   # a larger encoder from scratch: masked tokens 
   PROBE=flex; timeout 60 python3 -m pytest -q -x tests -k masked_equals_naive && PROBE=flex,masked
   LAUNCH=(python3); [ "$NGPU" -ge 2 ] && LAUNCH=(python3 -m torch.distributed.run --standalone --nproc_per_node "$NGPU")
   # MLM_CONF: another model config (configs/big20.json: 12 layers, grown from the checkpoint's 6 at the first call)
-  step mlm 20 "${LAUNCH[@]}" pretrain_mlm.py --config ${MLM_CONF:-configs/big12.json} --tokenizer "$ROOT/kernels/model/tokenizer.json" \
-    --data "${MLM_DATA:-$ROOT/.data}" --out $R --deadline $(( DEADLINE - 22 )) --attn-probe $PROBE "${RES[@]}"
+  # MLM_PROBE=1: the memory probes (evaluate.py: masked tokens by segment, passkey) on the new checkpoint, 70 s kept
+  PR=0; [ -n "${MLM_PROBE:-}" ] && PR=70
+  step mlm $(( 20 + PR )) "${LAUNCH[@]}" pretrain_mlm.py --config ${MLM_CONF:-configs/big12.json} --tokenizer "$ROOT/kernels/model/tokenizer.json" \
+    --data "${MLM_DATA:-$ROOT/.data}" --out $R --deadline $(( DEADLINE - 22 - PR )) --attn-probe $PROBE "${RES[@]}"
+  [ "$PR" -gt 0 ] && step probe-mlm 20 python3 evaluate.py --run $R --ckpt ckpt_mlm.pt
   split -b 15M $R/ckpt_mlm.pt "$OUT/ckpt_mlm.pt.part-"
   QUICK=; TOKS=; DEVARG=()
 else

@@ -74,10 +74,11 @@ def flops_per_token(cfg, n_params_body):
 
 
 # ---------------------------------------------------------------- phase 1: masked tokens
-def mlm_loss(model, cfg, batch, rand, memory="parallel", attn=None):
+def mlm_loss(model, cfg, batch, rand, memory="parallel", attn=None, recall_w=0.0):
     """attn: the sparse attention path (default flex on the GPU, gather on the CPU; 'masked' is the same
-    function through the fused dense kernel)."""
-    inp, labels, seg_doc, _ = batch
+    function through the fused dense kernel). recall_w: weight of the mean loss over the recall-fact values
+    (batch[4], MLMBatches with facts), added to the mean over all labelled tokens."""
+    inp, labels, seg_doc = batch[:3]
     ids = t(inp)
     with amp():
         out = model(ids, t(np.ones(inp.shape, dtype=np.float32)), t(seg_doc), rand,
@@ -86,7 +87,12 @@ def mlm_loss(model, cfg, batch, rand, memory="parallel", attn=None):
         sel = lab >= 0
         h = out["h"].reshape(-1, cfg.d_model)[sel]
         logits = model.mlm_logits(h).float()
-    return F.cross_entropy(logits, lab[sel]), logits.argmax(-1) == lab[sel]
+    ce = F.cross_entropy(logits, lab[sel], reduction="none")
+    loss = ce.mean()
+    if len(batch) > 4 and recall_w and batch[4].any():     # recall facts (MLMBatches facts=): their own mean
+        ask = t(batch[4]).reshape(-1)[sel]
+        loss = loss + recall_w * ce[ask].mean()
+    return loss, logits.argmax(-1) == lab[sel]
 
 
 def sync():
@@ -125,11 +131,12 @@ def pretrain(model, cfg, tc, stream, log, t_end):
     length and the attention path (broadcast each step, so no rank runs a step the others skip)."""
     rank, ws = world()
     mb = MLMBatches(stream, cfg, tc["nseg"], tc["seqs"], tc["mask_p"], tc["splice_p"], tc["mem_from"],
-                    seed=tc["seed"] + 7919 * rank)
+                    seed=tc["seed"] + 7919 * rank, facts=tc.get("facts"), recall_p=tc.get("recall_p", 0.0))
     rng = np.random.default_rng(tc["seed"] + 1 + 7919 * rank)
     opt = make_opt(model, tc)
     params = [p for p in model.parameters() if p.requires_grad]
     est_steps, step, t0, tokens = tc["est_steps"], 0, time.time(), 0
+    rec_ok = rec_n = 0                                        # recall-fact values right since the last log line
     paths = list(tc.get("attn_probe") or [])
     attn, probe, t_mark = (paths[0] if paths else None), {}, 0.0
     while True:
@@ -161,7 +168,11 @@ def pretrain(model, cfg, tc, stream, log, t_end):
             break
         set_lr(opt, tc, step, est_steps)
         batch = mb()
-        loss, _ = mlm_loss(model, cfg, batch, fresh_rand(cfg, rng), attn=attn)
+        loss, ok = mlm_loss(model, cfg, batch, fresh_rand(cfg, rng), attn=attn, recall_w=tc.get("recall_w", 0.0))
+        if len(batch) > 4:                                    # accuracy on the recall-fact values, logged
+            ask = batch[4][batch[1] >= 0]
+            rec_ok += int(ok[t(ask)].sum())
+            rec_n += int(ask.sum())
         opt.zero_grad(set_to_none=True)
         loss.backward()
         if ws > 1:
@@ -172,9 +183,10 @@ def pretrain(model, cfg, tc, stream, log, t_end):
         if step % 50 == 0 and rank == 0:
             g = model.gates()
             log.append(dict(phase="mlm", step=step, loss=float(loss.detach()), sec=time.time() - t0,
-                            gate_min=float(g.min()), gate_max=float(g.max())))
+                            gate_min=float(g.min()), gate_max=float(g.max()), recall_acc=rec_ok / max(1, rec_n)))
             print(f"mlm step {step} loss {float(loss.detach()):.3f} gates {g.min():.2f}..{g.max():.2f} "
-                  f"{tokens / (time.time() - t0):.0f} tok/s", flush=True)
+                  f"recall {rec_ok / max(1, rec_n):.3f} ({rec_n}) {tokens / (time.time() - t0):.0f} tok/s", flush=True)
+            rec_ok = rec_n = 0
         step += 1
     res = dict(steps=step, tokens=tokens, sec=time.time() - t0, world_size=ws)
     if probe:

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from chunks import Spans, TextSpans, ValSet, encode, load_from_onnx, query_ids, set_expand
-from data import MLMBatches, load_shard_or_synthetic, read_jsonl_xz, tokenize_files
+from data import MLMBatches, fact_bank, load_shard_or_synthetic, read_jsonl_xz, tokenize_files
 from model import Config, Encoder
 from quant8 import load_state
 from train import DEV, flops_per_token, fresh_rand, mlm_loss, seed_all
@@ -213,7 +213,9 @@ def main():
     for g, lr in zip(groups, (cc["lr"], cc["lr"], cc["beta_lr"], cc["scale_lr"])):
         g["lr"] = g["base_lr"] = lr
     opt = torch.optim.AdamW(groups, betas=(0.9, 0.98))
-    aux = MLMBatches(stream, cfg, cc["aux_nseg"], cc["aux_seqs"], 0.15, 0.5, 8, seed=cc["seed"] + 3)
+    aux = MLMBatches(stream, cfg, cc["aux_nseg"], cc["aux_seqs"], 0.15, 0.5, 8, seed=cc["seed"] + 3,
+                     facts=fact_bank(tok, seed=cc["seed"] + 5) if cc.get("aux_recall_p") else None,
+                     recall_p=cc.get("aux_recall_p", 0.0))   # recall facts kept up through the aux loss
     rng = np.random.default_rng(cc["seed"])
     mix = cc.get("mix") or {"orig": cc["batch"]}
     sources = [s for s in sources if mix.get(s[0])]
@@ -265,7 +267,8 @@ def main():
         ctr = float(loss)
         if step % cc["aux_every"] == 0:                     # keep the memory path and the MLM head trained
             b = aux()
-            loss = loss + cc["aux_weight"] * mlm_loss(model, cfg, b, fresh_rand(cfg, rng), attn=cc.get("aux_attn"))[0]
+            loss = loss + cc["aux_weight"] * mlm_loss(model, cfg, b, fresh_rand(cfg, rng), attn=cc.get("aux_attn"),
+                                                     recall_w=cc.get("aux_recall_w", 0.0))[0]
             n_tok += b[0].size
         opt.zero_grad(set_to_none=True)
         loss.backward()

@@ -1,0 +1,77 @@
+"""data.MLMBatches with recall facts: each asked value is labelled and masked in a segment at least `gap` after the
+segment that writes 'name = value' in full; the written fact and the asked prefix are never masked; the loss of
+train.mlm_loss adds the facts' own mean; without facts the batch is unchanged in shape and content."""
+import os
+import sys
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from data import MASK, MLMBatches  # noqa: E402
+from model import Config, Encoder, random_blocks  # noqa: E402
+from train import mlm_loss  # noqa: E402
+
+
+def cfg():
+    return Config(vocab=300, d_model=32, n_layers=1, n_heads=2, n_kv_heads=1, d_head=16, d_ff=64,
+                  seg_len=256, block=32, window=3, n_global=1, n_random=1, emb_dim=16)
+
+
+def facts(n=50, seed=0):
+    rng = np.random.default_rng(seed)
+    return [(rng.integers(260, 300, int(rng.integers(3, 6))), rng.integers(260, 300, int(rng.integers(2, 5))))
+            for _ in range(n)]
+
+
+def stream(n=200_000):
+    return np.random.default_rng(1).integers(4, 300, n).astype(np.int64)
+
+
+def test_each_asked_value_is_written_in_full_earlier():
+    nseg, T = 12, 256
+    mb = MLMBatches(stream(), cfg(), nseg, 4, facts=facts(), recall_p=1.0, gap=4, seed=3)
+    inp, labels, seg_doc, mem_mask, ask = mb()
+    assert ask.any() and ask.shape == inp.shape
+    assert (inp[ask] == MASK).all() and (labels[ask] >= 0).all()
+    bank = {tuple(p) + tuple(v) for p, v in facts()}
+    n_checked = 0
+    for b in range(4):
+        seq_in, seq_ask, seq_lab = inp[b * nseg:(b + 1) * nseg], ask[b * nseg:(b + 1) * nseg], labels[b * nseg:(b + 1) * nseg]
+        for s in range(nseg):
+            pos = np.flatnonzero(seq_ask[s])
+            if not len(pos):
+                continue
+            # the asked runs of this segment: each run's value, preceded by its unmasked prefix
+            runs = np.split(pos, np.flatnonzero(np.diff(pos) > 1) + 1)
+            for run in runs:
+                val = tuple(seq_lab[s, run])
+                match = [f for f in bank if f[-len(val):] == val and tuple(seq_in[s, run[0] - (len(f) - len(val)):run[0]]) == f[:-len(val)]]
+                assert match, "an asked value follows its fact's prefix, unmasked"
+                full = np.array(match[0])
+                written = [j for j in range(s - 3) if any((seq_in[j, p:p + len(full)] == full).all()
+                                                          for p in range(T - len(full) + 1))]
+                assert written, "the fact is written in full at least 4 segments earlier"
+                n_checked += 1
+    assert n_checked >= 4
+
+
+def test_without_facts_the_batch_is_the_old_one():
+    a = MLMBatches(stream(), cfg(), 9, 2, seed=5)()
+    b = MLMBatches(stream(), cfg(), 9, 2, seed=5, facts=facts(), recall_p=0.0)()
+    assert len(a) == 4 and len(b) == 5 and not b[4].any()
+    for x, y in zip(a, b[:4]):
+        assert np.array_equal(x, y)
+
+
+def test_recall_weight_adds_the_facts_mean():
+    torch.manual_seed(0)
+    c = cfg()
+    model = Encoder(c).eval()
+    batch = MLMBatches(stream(), c, 9, 2, facts=facts(), recall_p=1.0, seed=7)()
+    rand = random_blocks(1, c.n_layers, c.n_heads, c.nb, c.window, c.n_global, c.n_random)
+    with torch.no_grad():
+        plain, _ = mlm_loss(model, c, batch, rand, attn="gather")
+        weighted, _ = mlm_loss(model, c, batch, rand, attn="gather", recall_w=2.0)
+        only = mlm_loss(model, c, (batch[0], np.where(batch[4], batch[1], -100), batch[2]), rand, attn="gather")[0]
+    assert torch.allclose(weighted, plain + 2.0 * only, rtol=1e-5)

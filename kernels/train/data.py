@@ -122,7 +122,7 @@ class MLMBatches:
         value tokens (labelled, input masked)."""
         B, n, rng = ids.shape[0], self.nseg, self.rng
         ask = np.zeros(ids.shape, dtype=bool)
-        if not self.facts or not self.recall_p:                   # no draws: the batches of a run without facts
+        if not self.facts or not self.recall_p or n <= self.gap:  # no draws: the batches of a run without facts
             return ask
         for b in range(B):
             if rng.random() >= self.recall_p:

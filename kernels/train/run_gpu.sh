@@ -47,7 +47,7 @@ elif [ "$MODE" = run4 ]; then   # run 3 + identifier/docstring pairs built here 
   step fixtures 50 python3 fixtures.py --graphs --run $R --model $R/model --out $R/fixtures
   step evaluate 10 python3 evaluate.py --run $R --dev "$ROOT/.evalcarry" --chunk
   QUICK=; TOKS=; DEVARG=()
-elif [[ "$MODE" = run@(5|6|7|8|9|10|11|13|14|15|16|17|18|19|20) ]]; then   # packed data; weights rounded to fp16, one weights.bin
+elif [[ "$MODE" = run@(5|6|7|8|9|10|11|13|14|15|16|17|18|19|20|21) ]]; then   # packed data; weights rounded to fp16, one weights.bin
   # run5: + comment pairs, batch 2048; run6: run 4's mix + identifier words before each chunk (chunks.ident_words)
   # run7: run 4-like mix whose original-pair part is built from BM25 neighbourhoods (pairs/hard_negatives.py)
   # run8: run 7 selected on the val hybrid (ValSet.hybrid_mrr: BM25 fused with dense as HYBRID_DEFAULTS)
@@ -65,21 +65,26 @@ elif [[ "$MODE" = run@(5|6|7|8|9|10|11|13|14|15|16|17|18|19|20) ]]; then   # pac
   # run20: run 19's recipe on a 12-layer encoder grown from the 6 (model.grow_depth) and pretrained on
   #   (.r12ckpt/ckpt.pt packed as int8: quant8.py pack), one seed a GPU; the soup's matrices are rounded to int8
   #   (quant8.py round) before export, which stores them as int8; the memory probes are a later call
+  # run21: run 20 from a checkpoint pretrained with recall facts (configs/big21.json), the facts kept up in the aux
+  #   loss; SEEDS_PER_GPU seeds share each GPU (the contrastive step uses a few % of one); export, fixtures and
+  #   probes are a later call (mode export), so the seeds get the time
   N=${MODE#run}; VARIANTS=()   # CONF: the config's path without .json (a variant adds its letter)
-  if [[ "$MODE" = run@(13|14|15|16|17|18|19|20) ]]; then CONF=configs/big$N; CKPT="$ROOT/.r12ckpt/ckpt.pt"
+  if [[ "$MODE" = run@(13|14|15|16|17|18|19|20|21) ]]; then CONF=configs/big$N; CKPT="$ROOT/.r12ckpt/ckpt.pt"
   else CONF=configs/chunks$N; CKPT="$ROOT/.r5ckpt/ckpt16.pt"; fi
   SOUP_S=0; [ "$MODE" = run18 ] && SOUP_S=70; [ "$MODE" = run19 ] && SOUP_S=100   # time kept for soup.py's val passes
   POST=105; [ "$MODE" = run20 ] && SOUP_S=80 && POST=230   # run20: 12 layers export and write fixtures more slowly
-  if [[ "$MODE" = run@(16|17|18|19|20) ]]; then
+  [ "$MODE" = run21 ] && SOUP_S=110 && POST=45              # run21: int8 round and pack only
+  PER_GPU=${SEEDS_PER_GPU:-1}; [ "$PER_GPU" -gt 1 ] && export PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True
+  if [[ "$MODE" = run@(16|17|18|19|20|21) ]]; then
     for c in $CONF?.json; do v=${c%.json}; VARIANTS+=("${v#$CONF}"); done
-    VARIANTS=("${VARIANTS[@]:0:$NGPU}")
+    VARIANTS=("${VARIANTS[@]:0:$(( NGPU * PER_GPU ))}")
     [ ${#VARIANTS[@]} -lt 2 ] && SOUP_S=0   # one GPU: one seed, nothing to average
   fi
   RES=(); [ -f "$CKPT" ] && RES=(--resume "$CKPT")
   if [ ${#VARIANTS[@]} -gt 0 ]; then
     t=$(( $(left) - POST - SOUP_S )); echo "=== train ${VARIANTS[*]} (limit ${t}s) $(date +%T)"
     for i in "${!VARIANTS[@]}"; do v=${VARIANTS[$i]}
-      ( CUDA_VISIBLE_DEVICES=$i timeout $t python3 train_chunks.py --config $CONF$v.json --init "$ROOT/kernels/model" \
+      ( CUDA_VISIBLE_DEVICES=$(( i % NGPU )) timeout $t python3 train_chunks.py --config $CONF$v.json --init "$ROOT/kernels/model" \
           --out $R.$v --data "$ROOT/.r5data" --deadline $(( DEADLINE - POST - 2 - SOUP_S )) "${RES[@]}" > $R.$v.log 2>&1 \
         || echo "FAILED train $v rc=$?" ) &
     done
@@ -101,15 +106,18 @@ print(max(sys.argv[1:], key=val))" "${VARIANTS[@]}")
     step train 105 python3 train_chunks.py --config $CONF.json --init "$ROOT/kernels/model" --out $R \
       --data "$ROOT/.r5data" --deadline $(( DEADLINE - 107 )) "${RES[@]}"
   fi
-  if [ "$MODE" = run20 ]; then   # int8 matrices; the checkpoint comes back packed (load: quant8.load_state)
-    step int8 220 python3 quant8.py round --run $R
-    step ckpt8 215 python3 quant8.py pack --ckpt $R/ckpt.pt --out $R/ckpt8.pt
+  if [[ "$MODE" = run@(20|21) ]]; then   # int8 matrices; the checkpoint comes back packed (load: quant8.load_state)
+    X=0; [ "$MODE" = run20 ] && X=200                        # run20 exports here
+    step int8 $(( 20 + X )) python3 quant8.py round --run $R
+    step ckpt8 $(( 15 + X )) python3 quant8.py pack --ckpt $R/ckpt.pt --out $R/ckpt8.pt
     [ -f $R/ckpt8.pt ] && split -b 15M $R/ckpt8.pt "$OUT/ckpt8.pt.part-" && rm -f $R/ckpt8.pt
     # the val stream the memory probes read (evaluate.py --run DIR needs DIR/val_stream.npy): int16 ids, 4 MB
     VS=$R.${VARIANTS[0]}/val_stream.npy; [ -f $VS ] || VS=$R/val_stream.npy
     python3 -c "import numpy as np; np.save('$OUT/val_stream16.npy', np.load('$VS').astype(np.int16))" || true
-    step export 150 python3 export.py --run $R --out $R/model
-    step fixtures 5 python3 fixtures.py --graphs --run $R --model $R/model --out $R/fixtures
+    if [ "$MODE" = run20 ]; then
+      step export 150 python3 export.py --run $R --out $R/model
+      step fixtures 5 python3 fixtures.py --graphs --run $R --model $R/model --out $R/fixtures
+    fi
     QUICK=; TOKS=; DEVARG=()
   else
   # the selected weights in fp16, split to fit $OUT's 16 MiB a file (reassemble: cat ckpt16.pt.part-* > ckpt16.pt)
@@ -120,6 +128,15 @@ print(max(sys.argv[1:], key=val))" "${VARIANTS[@]}")
   step evaluate 8 python3 evaluate.py --run $R --dev "$ROOT/.evalcarry" --chunk
   QUICK=; TOKS=; DEVARG=()
   fi
+elif [ "$MODE" = export ]; then   # a packed int8 run (EXPORT_RUN: ckpt.pt, tokenizer.json, val_stream16.npy):
+  # export, fixtures and the memory probes (masked tokens by segment, passkey), e.g. after run21
+  cp -r "${EXPORT_RUN:-$ROOT/.r21}" $R
+  [ -f $R/val_stream16.npy ] && python3 -c "import numpy as np; np.save('$R/val_stream.npy', np.load('$R/val_stream16.npy').astype(np.int64))"
+  step export 110 python3 export.py --run $R --out $R/model
+  step fixtures 50 python3 fixtures.py --graphs --run $R --model $R/model --out $R/fixtures
+  step probes 8 python3 evaluate.py --run $R
+  rm -f $R/val_stream16.npy $R/ckpt.pt                        # the packed checkpoint is the caller's already
+  QUICK=; TOKS=; DEVARG=()
 elif [ "$MODE" = run12 ]; then   # a larger encoder from scratch: masked tokens only over the whole shard (.data)
   # MLM_DATA: another shard (data/build_mlm_shard.py: .mlmdata); several GPUs: one process each (torchrun)
   RES=(); [ -f "$ROOT/.r12ckpt/ckpt.pt" ] && RES=(--resume "$ROOT/.r12ckpt/ckpt.pt")
@@ -140,7 +157,7 @@ else
     --deadline $(( DEADLINE - 175 ))
   QUICK=; TOKS=4096,16384,65536; DEVARG=(--dev "$ROOT/.evalcarry")
 fi
-if [[ "$MODE" != run@(3|4|5|6|7|8|9|10|11|12|13|14|15|16|17|18|19|20) ]]; then   # the run modes above did their own steps
+if [[ "$MODE" != @(export|run@(3|4|5|6|7|8|9|10|11|12|13|14|15|16|17|18|19|20|21)) ]]; then   # the modes above did their own steps
   step export 95 python3 export.py --run $R --out $R/model
   step fixtures 60 python3 fixtures.py --graphs --run $R --model $R/model --out $R/fixtures
   step probe-mlm 45 python3 evaluate.py --run $R --ckpt ckpt_mlm.pt $QUICK

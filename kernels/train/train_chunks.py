@@ -239,6 +239,7 @@ def main():
     log.append(dict(phase="val", step=0, val_mrr10=v0, val_hybrid_mrr10=h0, val_bm25_mrr10=lex0))
     print(f"val MRR@10 {v0:.4f} hybrid {h0:.4f} (BM25 alone {lex0:.4f}) at step 0 (init weights, chunk-alone path)", flush=True)
     step, t0, n_tok, n_pairs, est = 0, time.time(), 0, 0, cc["est_steps"]
+    ooms = 0
     next_eval = t0 + cc["eval_every_s"]
     # run 19: the weights at every val pass in the last part of the run, for soup.py's trajectory average (SWA)
     swa_at = t0 + cc["swa_from"] * (t_end - t0) if cc.get("swa_from") is not None else None
@@ -256,24 +257,39 @@ def main():
             code += [sp.chunk(i, cc["max_code"], rng, cc["p_ext"]) for i in idx]
             qs += [qi[i] for i in idx]
             qtext += [hash(qt[i]) for i in idx]
-        C = encode(model, code, attn=attn, group_tokens=cc["group_tokens"])  # [B, E]
-        Q = encode(model, qs, attn=attn, group_tokens=cc["group_tokens"])    # [B, E]
-        logits = (Q @ C.t()) * scale.exp().clamp(max=100.0)
-        qtext = np.array(qtext)
-        dup = torch.as_tensor((qtext[:, None] == qtext[None, :]) & ~np.eye(len(qs), dtype=bool), device=DEV)
-        logits = logits.masked_fill(dup, -1e4)               # identical queries are not negatives
-        lab = torch.arange(len(qs), device=DEV)
-        loss = 0.5 * (F.cross_entropy(logits, lab) + F.cross_entropy(logits.t(), lab))
-        ctr = float(loss)
-        if step % cc["aux_every"] == 0:                     # keep the memory path and the MLM head trained
-            b = aux()
-            loss = loss + cc["aux_weight"] * mlm_loss(model, cfg, b, fresh_rand(cfg, rng), attn=cc.get("aux_attn"),
-                                                     recall_w=cc.get("aux_recall_w", 0.0))[0]
-            n_tok += b[0].size
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
+        try:
+            C = encode(model, code, attn=attn, group_tokens=cc["group_tokens"])  # [B, E]
+            Q = encode(model, qs, attn=attn, group_tokens=cc["group_tokens"])    # [B, E]
+            logits = (Q @ C.t()) * scale.exp().clamp(max=100.0)
+            qtext = np.array(qtext)
+            dup = torch.as_tensor((qtext[:, None] == qtext[None, :]) & ~np.eye(len(qs), dtype=bool), device=DEV)
+            logits = logits.masked_fill(dup, -1e4)               # identical queries are not negatives
+            lab = torch.arange(len(qs), device=DEV)
+            loss = 0.5 * (F.cross_entropy(logits, lab) + F.cross_entropy(logits.t(), lab))
+            ctr = float(loss)
+            if step % cc["aux_every"] == 0:                     # keep the memory path and the MLM head trained
+                b = aux()
+                loss = loss + cc["aux_weight"] * mlm_loss(model, cfg, b, fresh_rand(cfg, rng), attn=cc.get("aux_attn"),
+                                                         recall_w=cc.get("aux_recall_w", 0.0))[0]
+                n_tok += b[0].size
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            oom = False
+        except RuntimeError as ex:                          # seeds sharing a GPU (run_gpu.sh SEEDS_PER_GPU): a step
+            if "out of memory" not in str(ex):              # that finds no memory is skipped, counted, not fatal
+                raise
+            oom = True
+        if oom:                                            # outside the handler: its traceback holds the tensors
+            opt.zero_grad(set_to_none=True)
+            loss = C = Q = logits = None
+            torch.cuda.empty_cache()
+            ooms += 1
+            print(f"step {step}: out of memory ({ooms} so far), skipped", flush=True)
+            if ooms > 20 and ooms > step:
+                raise RuntimeError(f"out of memory in {ooms} steps, {step} done")
+            continue
         n_tok += sum(map(len, code)) + sum(map(len, qs))
         n_pairs += len(qs)
         if step % 25 == 0:
@@ -313,7 +329,8 @@ def main():
                    selected=cc.get("name", "run3") if best_step > 0 else "init", extra_pairs=extra_stats,
                    sources={s[0]: len(s[1].pkg) for s in sources}, tau=1 / float(scale.exp()),
                    gates=model.gates().tolist(), wall_min=(time.time() - T0) / 60,
-                   snapshots=[dict(step=x["step"], sel=x["sel"]) for x in snaps])
+                   snapshots=[dict(step=x["step"], sel=x["sel"]) for x in snaps], oom_steps_skipped=ooms,
+                   max_memory_gib=torch.cuda.max_memory_allocated() / 2**30 if DEV == "cuda" else None)
     json.dump(dict(summary=summary, log=log), open(os.path.join(args.out, "train_log.json"), "w"), indent=1)
     print(json.dumps(summary, indent=1), flush=True)
 

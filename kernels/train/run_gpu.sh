@@ -47,7 +47,7 @@ elif [ "$MODE" = run4 ]; then   # run 3 + identifier/docstring pairs built here 
   step fixtures 50 python3 fixtures.py --graphs --run $R --model $R/model --out $R/fixtures
   step evaluate 10 python3 evaluate.py --run $R --dev "$ROOT/.evalcarry" --chunk
   QUICK=; TOKS=; DEVARG=()
-elif [[ "$MODE" = run@(5|6|7|8|9|10|11|13|14|15|16|17|18|19|20|21) ]]; then   # packed data; weights rounded to fp16, one weights.bin
+elif [[ "$MODE" = run@(5|6|7|8|9|10|11|13|14|15|16|17|18|19|20|21|22) ]]; then   # packed data; weights rounded to fp16, one weights.bin
   # run5: + comment pairs, batch 2048; run6: run 4's mix + identifier words before each chunk (chunks.ident_words)
   # run7: run 4-like mix whose original-pair part is built from BM25 neighbourhoods (pairs/hard_negatives.py)
   # run8: run 7 selected on the val hybrid (ValSet.hybrid_mrr: BM25 fused with dense as HYBRID_DEFAULTS)
@@ -68,17 +68,21 @@ elif [[ "$MODE" = run@(5|6|7|8|9|10|11|13|14|15|16|17|18|19|20|21) ]]; then   # 
   # run21: run 20 from a checkpoint pretrained with recall facts (configs/big21.json), the facts kept up in the aux
   #   loss; SEEDS_PER_GPU seeds share each GPU (the contrastive step uses a few % of one); export, fixtures and
   #   probes are a later call (mode export), so the seeds get the time
+  # run22: run 20's recipe (configs/big22?.json, from call 20a), no soup: every seed's weights come back (fp16 parts),
+  #   for a soup across calls; SEED_VARIANTS picks the letters this call trains (default: the first, one a GPU)
   N=${MODE#run}; VARIANTS=()   # CONF: the config's path without .json (a variant adds its letter)
-  if [[ "$MODE" = run@(13|14|15|16|17|18|19|20|21) ]]; then CONF=configs/big$N; CKPT="$ROOT/.r12ckpt/ckpt.pt"
+  if [[ "$MODE" = run@(13|14|15|16|17|18|19|20|21|22) ]]; then CONF=configs/big$N; CKPT="$ROOT/.r12ckpt/ckpt.pt"
   else CONF=configs/chunks$N; CKPT="$ROOT/.r5ckpt/ckpt16.pt"; fi
   SOUP_S=0; [ "$MODE" = run18 ] && SOUP_S=70; [ "$MODE" = run19 ] && SOUP_S=100   # time kept for soup.py's val passes
   POST=105; [ "$MODE" = run20 ] && SOUP_S=80 && POST=230   # run20: 12 layers export and write fixtures more slowly
   [ "$MODE" = run21 ] && SOUP_S=110 && POST=45              # run21: int8 round and pack only
+  [ "$MODE" = run22 ] && POST=40                             # run22: each seed's weights out, nothing else
   PER_GPU=${SEEDS_PER_GPU:-1}; [ "$PER_GPU" -gt 1 ] && export PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True
-  if [[ "$MODE" = run@(16|17|18|19|20|21) ]]; then
+  if [[ "$MODE" = run@(16|17|18|19|20|21|22) ]]; then
     for c in $CONF?.json; do v=${c%.json}; VARIANTS+=("${v#$CONF}"); done
+    [ -n "${SEED_VARIANTS:-}" ] && read -r -a VARIANTS <<< "$SEED_VARIANTS"
     VARIANTS=("${VARIANTS[@]:0:$(( NGPU * PER_GPU ))}")
-    [ ${#VARIANTS[@]} -lt 2 ] && SOUP_S=0   # one GPU: one seed, nothing to average
+    [ ${#VARIANTS[@]} -lt 2 ] || [ "$MODE" = run22 ] && SOUP_S=0   # one seed: nothing to average; run22: later
   fi
   RES=(); [ -f "$CKPT" ] && RES=(--resume "$CKPT")
   if [ ${#VARIANTS[@]} -gt 0 ]; then
@@ -97,6 +101,13 @@ print(max(sys.argv[1:], key=val))" "${VARIANTS[@]}")
     echo "selected on val: variant $BEST"
     # every variant's log under its letter, the selected one's included (copied before its folder becomes $R)
     for v in "${VARIANTS[@]}"; do [ -f $R.$v/train_log.json ] && cp $R.$v/train_log.json $R.$BEST/train_log.$v.json; done
+    if [ "$MODE" = run22 ]; then   # every seed's weights (fp16: lossless, train_chunks rounded them), 15 MB parts
+      for v in "${VARIANTS[@]}"; do
+        [ -f $R.$v/ckpt.pt ] || continue
+        python3 -c "import torch; c = torch.load('$R.$v/ckpt.pt'); c['model'] = {k: (x.half() if x.is_floating_point() else x) for k, x in c['model'].items()}; torch.save(c, '$R.$v/ckpt16.pt')" \
+          && split -b 15M $R.$v/ckpt16.pt "$OUT/ckpt16_$v.pt.part-" && rm -f $R.$v/ckpt16.pt $R.$v/ckpt.pt
+      done
+    fi
     rm -rf $R
     if [ "$SOUP_S" -gt 0 ]; then   # the soup's folder takes $R (its ckpt.pt: the best on val of singles and soups)
       step soup $POST python3 soup.py --runs "${VARIANTS[@]/#/$R.}" --data "$ROOT/.r5data" --config $CONF${VARIANTS[0]}.json --out $R
@@ -106,7 +117,9 @@ print(max(sys.argv[1:], key=val))" "${VARIANTS[@]}")
     step train 105 python3 train_chunks.py --config $CONF.json --init "$ROOT/kernels/model" --out $R \
       --data "$ROOT/.r5data" --deadline $(( DEADLINE - 107 )) "${RES[@]}"
   fi
-  if [[ "$MODE" = run@(20|21) ]]; then   # int8 matrices; the checkpoint comes back packed (load: quant8.load_state)
+  if [ "$MODE" = run22 ]; then
+    QUICK=; TOKS=; DEVARG=()
+  elif [[ "$MODE" = run@(20|21) ]]; then   # int8 matrices; the checkpoint comes back packed (load: quant8.load_state)
     X=0; [ "$MODE" = run20 ] && X=200                        # run20 exports here
     step int8 $(( 20 + X )) python3 quant8.py round --run $R
     step ckpt8 $(( 15 + X )) python3 quant8.py pack --ckpt $R/ckpt.pt --out $R/ckpt8.pt
@@ -157,7 +170,7 @@ else
     --deadline $(( DEADLINE - 175 ))
   QUICK=; TOKS=4096,16384,65536; DEVARG=(--dev "$ROOT/.evalcarry")
 fi
-if [[ "$MODE" != @(export|run@(3|4|5|6|7|8|9|10|11|12|13|14|15|16|17|18|19|20|21)) ]]; then   # the modes above did their own steps
+if [[ "$MODE" != @(export|run@(3|4|5|6|7|8|9|10|11|12|13|14|15|16|17|18|19|20|21|22)) ]]; then   # the modes above did their own steps
   step export 95 python3 export.py --run $R --out $R/model
   step fixtures 60 python3 fixtures.py --graphs --run $R --model $R/model --out $R/fixtures
   step probe-mlm 45 python3 evaluate.py --run $R --ckpt ckpt_mlm.pt $QUICK

@@ -66,10 +66,12 @@ elif [[ "$MODE" = run@(5|6|7|8|9|10|11|13|14|15|16|17|18|19|20|21|22) ]]; then  
   #   (.r12ckpt/ckpt.pt packed as int8: quant8.py pack), one seed a GPU; the soup's matrices are rounded to int8
   #   (quant8.py round) before export, which stores them as int8; the memory probes are a later call
   # run21: run 20 from a checkpoint pretrained with recall facts (configs/big21.json), the facts kept up in the aux
-  #   loss; SEEDS_PER_GPU seeds share each GPU (the contrastive step uses a few % of one); export, fixtures and
-  #   probes are a later call (mode export), so the seeds get the time
+  #   loss; export, fixtures and probes are a later call (mode export, not run yet), so the seeds get the time.
+  #   SEEDS_PER_GPU seeds share each GPU: only for a model whose step fits twice (the 12-layer one peaks at 124 GiB
+  #   of the H200's 140: its second seeds ran out of memory at step 0)
   # run22: run 20's recipe (configs/big22?.json, from call 20a), no soup: every seed's weights come back (fp16 parts),
-  #   for a soup across calls; SEED_VARIANTS picks the letters this call trains (default: the first, one a GPU)
+  #   for a soup across calls; SEED_VARIANTS picks the letters this call trains (default: the first, one a GPU);
+  #   the device returns about 48 MB a call, so two such checkpoints at most
   N=${MODE#run}; VARIANTS=()   # CONF: the config's path without .json (a variant adds its letter)
   if [[ "$MODE" = run@(13|14|15|16|17|18|19|20|21|22) ]]; then CONF=configs/big$N; CKPT="$ROOT/.r12ckpt/ckpt.pt"
   else CONF=configs/chunks$N; CKPT="$ROOT/.r5ckpt/ckpt16.pt"; fi

@@ -129,15 +129,16 @@ class MLMBatches:
                 continue
             for _ in range(int(rng.integers(1, 5))):
                 pre, val = self.facts[int(rng.integers(len(self.facts)))]
+                fact, m = np.concatenate([pre, val]), len(pre) + len(val)
                 j = 0 if rng.random() < 0.5 else int(rng.integers(0, n - self.gap))
                 s = int(rng.integers(j + self.gap, n))
-                pw, pq = self._place(busy, b, j, len(pre) + len(val)), self._place(busy, b, s, len(pre) + len(val))
+                pw, pq = self._place(busy, b, j, m), self._place(busy, b, s, m)
                 if pw is None or pq is None:
                     continue
-                ids[b, j, pw:pw + len(pre) + len(val)] = np.concatenate([pre, val])
-                ids[b, s, pq:pq + len(pre) + len(val)] = np.concatenate([pre, val])
-                busy[b, j, pw:pw + len(pre) + len(val)] = busy[b, s, pq:pq + len(pre) + len(val)] = True
-                ask[b, s, pq + len(pre):pq + len(pre) + len(val)] = True
+                for seg, p in ((j, pw), (s, pq)):                 # written in full, then asked for
+                    ids[b, seg, p:p + m] = fact
+                    busy[b, seg, p:p + m] = True
+                ask[b, s, pq + len(pre):pq + m] = True
         return ask
 
     def __call__(self):

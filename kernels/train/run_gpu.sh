@@ -13,6 +13,8 @@ export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVL
 ROOT=$(pwd); R=/tmp/lens-run; OUT=${OUT:-/tmp/out}; mkdir -p "$R" "$OUT"
 DEADLINE=$(( $(date +%s) + BUDGET ))
 left() { echo $(( DEADLINE - $(date +%s) )); }
+# python3 -c "$HALF" IN OUT: a checkpoint's weights in fp16 (lossless after train_chunks' rounding), for $OUT's parts
+HALF="import sys, torch; c = torch.load(sys.argv[1]); c['model'] = {k: (v.half() if v.is_floating_point() else v) for k, v in c['model'].items()}; torch.save(c, sys.argv[2])"
 step() {  # step NAME RESERVE_S cmd...: run with a timeout that leaves RESERVE_S for what follows
   local name=$1 reserve=$2; shift 2
   local t=$(( $(left) - reserve )); [ $t -lt 5 ] && { echo "SKIP $name (no time)"; return; }
@@ -106,8 +108,7 @@ print(max(sys.argv[1:], key=val))" "${VARIANTS[@]}")
     if [ "$MODE" = run22 ]; then   # every seed's weights (fp16: lossless, train_chunks rounded them), 15 MB parts
       for v in "${VARIANTS[@]}"; do
         [ -f $R.$v/ckpt.pt ] || continue
-        python3 -c "import torch; c = torch.load('$R.$v/ckpt.pt'); c['model'] = {k: (x.half() if x.is_floating_point() else x) for k, x in c['model'].items()}; torch.save(c, '$R.$v/ckpt16.pt')" \
-          && split -b 15M $R.$v/ckpt16.pt "$OUT/ckpt16_$v.pt.part-" && rm -f $R.$v/ckpt16.pt $R.$v/ckpt.pt
+        python3 -c "$HALF" $R.$v/ckpt.pt $R.$v/ckpt16.pt && split -b 15M $R.$v/ckpt16.pt "$OUT/ckpt16_$v.pt.part-" && rm -f $R.$v/ckpt16.pt $R.$v/ckpt.pt
       done
     fi
     rm -rf $R
@@ -136,7 +137,7 @@ print(max(sys.argv[1:], key=val))" "${VARIANTS[@]}")
     QUICK=; TOKS=; DEVARG=()
   else
   # the selected weights in fp16, split to fit $OUT's 16 MiB a file (reassemble: cat ckpt16.pt.part-* > ckpt16.pt)
-  step ckpt16 95 python3 -c "import torch; c = torch.load('$R/ckpt.pt'); c['model'] = {k: (v.half() if v.is_floating_point() else v) for k, v in c['model'].items()}; torch.save(c, '$R/ckpt16.pt')"
+  step ckpt16 95 python3 -c "$HALF" $R/ckpt.pt $R/ckpt16.pt
   [ -f $R/ckpt16.pt ] && split -b 15M $R/ckpt16.pt "$OUT/ckpt16.pt.part-" && rm -f $R/ckpt16.pt
   step export 80 python3 export.py --run $R --out $R/model
   step fixtures 45 python3 fixtures.py --graphs --run $R --model $R/model --out $R/fixtures

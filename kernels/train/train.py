@@ -171,7 +171,7 @@ def pretrain(model, cfg, tc, stream, log, t_end):
         loss, ok = mlm_loss(model, cfg, batch, fresh_rand(cfg, rng), attn=attn, recall_w=tc.get("recall_w", 0.0))
         if len(batch) > 4:                                    # accuracy on the recall-fact values, logged
             ask = batch[4][batch[1] >= 0]
-            rec_ok += int(ok[t(ask)].sum())
+            rec_ok = rec_ok + ok[t(ask)].sum()                # stays on the device: read at the log line only
             rec_n += int(ask.sum())
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -183,9 +183,9 @@ def pretrain(model, cfg, tc, stream, log, t_end):
         if step % 50 == 0 and rank == 0:
             g = model.gates()
             log.append(dict(phase="mlm", step=step, loss=float(loss.detach()), sec=time.time() - t0,
-                            gate_min=float(g.min()), gate_max=float(g.max()), recall_acc=rec_ok / max(1, rec_n)))
+                            gate_min=float(g.min()), gate_max=float(g.max()), recall_acc=float(rec_ok) / max(1, rec_n)))
             print(f"mlm step {step} loss {float(loss.detach()):.3f} gates {g.min():.2f}..{g.max():.2f} "
-                  f"recall {rec_ok / max(1, rec_n):.3f} ({rec_n}) {tokens / (time.time() - t0):.0f} tok/s", flush=True)
+                  f"recall {float(rec_ok) / max(1, rec_n):.3f} ({rec_n}) {tokens / (time.time() - t0):.0f} tok/s", flush=True)
             rec_ok = rec_n = 0
         step += 1
     res = dict(steps=step, tokens=tokens, sec=time.time() - t0, world_size=ws)

@@ -49,7 +49,7 @@ elif [ "$MODE" = run4 ]; then   # run 3 + identifier/docstring pairs built here 
   step fixtures 50 python3 fixtures.py --graphs --run $R --model $R/model --out $R/fixtures
   step evaluate 10 python3 evaluate.py --run $R --dev "$ROOT/.evalcarry" --chunk
   QUICK=; TOKS=; DEVARG=()
-elif [[ "$MODE" = run@(5|6|7|8|9|10|11|13|14|15|16|17|18|19|20|21|22) ]]; then   # packed data; weights rounded to fp16, one weights.bin
+elif [[ "$MODE" = run@(5|6|7|8|9|10|11|13|14|15|16|17|18|19|20|21|22|23) ]]; then   # packed data; weights rounded to fp16, one weights.bin
   # run5: + comment pairs, batch 2048; run6: run 4's mix + identifier words before each chunk (chunks.ident_words)
   # run7: run 4-like mix whose original-pair part is built from BM25 neighbourhoods (pairs/hard_negatives.py)
   # run8: run 7 selected on the val hybrid (ValSet.hybrid_mrr: BM25 fused with dense as HYBRID_DEFAULTS)
@@ -74,15 +74,19 @@ elif [[ "$MODE" = run@(5|6|7|8|9|10|11|13|14|15|16|17|18|19|20|21|22) ]]; then  
   # run22: run 20's recipe (configs/big22?.json, from call 20a), no soup: every seed's weights come back (fp16 parts),
   #   for a soup across calls; SEED_VARIANTS picks the letters this call trains (default: the first, one a GPU);
   #   the device returns about 48 MB a call, so two such checkpoints at most
+  # run23: run 19's recipe (no snapshots) with four new seeds from call 12l, two a GPU on two GPUs; the soup's
+  #   ingredients also take each folder under .r23x/ (run 19's soup, packed as int8 for the carry limit); the
+  #   chosen weights come back as fp16 parts, nothing else: export and fixtures are mode export's, if it ships
   N=${MODE#run}; VARIANTS=()   # CONF: the config's path without .json (a variant adds its letter)
-  if [[ "$MODE" = run@(13|14|15|16|17|18|19|20|21|22) ]]; then CONF=configs/big$N; CKPT="$ROOT/.r12ckpt/ckpt.pt"
+  if [[ "$MODE" = run@(13|14|15|16|17|18|19|20|21|22|23) ]]; then CONF=configs/big$N; CKPT="$ROOT/.r12ckpt/ckpt.pt"
   else CONF=configs/chunks$N; CKPT="$ROOT/.r5ckpt/ckpt16.pt"; fi
   SOUP_S=0; [ "$MODE" = run18 ] && SOUP_S=70; [ "$MODE" = run19 ] && SOUP_S=100   # time kept for soup.py's val passes
   POST=105; [ "$MODE" = run20 ] && SOUP_S=80 && POST=230   # run20: 12 layers export and write fixtures more slowly
   [ "$MODE" = run21 ] && SOUP_S=110 && POST=45              # run21: int8 round and pack only
   [ "$MODE" = run22 ] && POST=40                             # run22: each seed's weights out, nothing else
+  [ "$MODE" = run23 ] && SOUP_S=90 && POST=40                # run23: the soup's weights out, nothing else
   PER_GPU=${SEEDS_PER_GPU:-1}; [ "$PER_GPU" -gt 1 ] && export PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True
-  if [[ "$MODE" = run@(16|17|18|19|20|21|22) ]]; then
+  if [[ "$MODE" = run@(16|17|18|19|20|21|22|23) ]]; then
     for c in $CONF?.json; do v=${c%.json}; VARIANTS+=("${v#$CONF}"); done
     [ -n "${SEED_VARIANTS:-}" ] && read -r -a VARIANTS <<< "$SEED_VARIANTS"
     VARIANTS=("${VARIANTS[@]:0:$(( NGPU * PER_GPU ))}")
@@ -113,7 +117,8 @@ print(max(sys.argv[1:], key=val))" "${VARIANTS[@]}")
     fi
     rm -rf $R
     if [ "$SOUP_S" -gt 0 ]; then   # the soup's folder takes $R (its ckpt.pt: the best on val of singles and soups)
-      step soup $POST python3 soup.py --runs "${VARIANTS[@]/#/$R.}" --data "$ROOT/.r5data" --config $CONF${VARIANTS[0]}.json --out $R
+      EXTRA=(); for d in "$ROOT"/.r23x/*/; do [ "$MODE" = run23 ] && [ -f "$d/ckpt.pt" ] && EXTRA+=("${d%/}"); done
+      step soup $POST python3 soup.py --runs "${VARIANTS[@]/#/$R.}" "${EXTRA[@]}" --data "$ROOT/.r5data" --config $CONF${VARIANTS[0]}.json --out $R
       [ -f $R/ckpt.pt ] || { echo "soup wrote nothing: keeping variant $BEST"; rm -rf $R; mv $R.$BEST $R; }
     else mv $R.$BEST $R; fi
   else
@@ -121,6 +126,10 @@ print(max(sys.argv[1:], key=val))" "${VARIANTS[@]}")
       --data "$ROOT/.r5data" --deadline $(( DEADLINE - 107 )) "${RES[@]}"
   fi
   if [ "$MODE" = run22 ]; then
+    QUICK=; TOKS=; DEVARG=()
+  elif [ "$MODE" = run23 ]; then
+    step ckpt16 5 python3 -c "$HALF" $R/ckpt.pt $R/ckpt16.pt
+    [ -f $R/ckpt16.pt ] && split -b 15M $R/ckpt16.pt "$OUT/ckpt16.pt.part-" && rm -f $R/ckpt16.pt
     QUICK=; TOKS=; DEVARG=()
   elif [[ "$MODE" = run@(20|21) ]]; then   # int8 matrices; the checkpoint comes back packed (load: quant8.load_state)
     X=0; [ "$MODE" = run20 ] && X=200                        # run20 exports here
@@ -173,7 +182,7 @@ else
     --deadline $(( DEADLINE - 175 ))
   QUICK=; TOKS=4096,16384,65536; DEVARG=(--dev "$ROOT/.evalcarry")
 fi
-if [[ "$MODE" != @(export|run@(3|4|5|6|7|8|9|10|11|12|13|14|15|16|17|18|19|20|21|22)) ]]; then   # the modes above did their own steps
+if [[ "$MODE" != @(export|run@(3|4|5|6|7|8|9|10|11|12|13|14|15|16|17|18|19|20|21|22|23)) ]]; then   # the modes above did their own steps
   step export 95 python3 export.py --run $R --out $R/model
   step fixtures 60 python3 fixtures.py --graphs --run $R --model $R/model --out $R/fixtures
   step probe-mlm 45 python3 evaluate.py --run $R --ckpt ckpt_mlm.pt $QUICK

@@ -22,6 +22,7 @@ import torch
 
 from chunks import set_expand
 from model import Config, Encoder
+from quant8 import SCALES, load_state
 from train import DEV
 from train_chunks import load_pack, round_fp16, val_set
 
@@ -80,7 +81,8 @@ def main():
         assert ck["config"] == cks[0]["config"], f"{n}: another model config than {names[0]}"
     # ingredients: each run's selected weights, then (run 19) each run's trajectory average (SWA) of the weights
     # train_chunks kept at its last val passes (snapshots.pt), for the runs that have them
-    ingr, states = list(names), [ck["model"] for ck in cks]
+    # (an ingredient may be a packed int8 checkpoint, quant8.py pack: an earlier call's soup carried in small)
+    ingr, states = list(names), [load_state(ck) for ck in cks]
     for r, n in zip(runs, names):
         sp = os.path.join(r, "snapshots.pt")
         if os.path.exists(sp):
@@ -151,6 +153,7 @@ def main():
     os.makedirs(args.out, exist_ok=True)
     src = runs[top["members"][0]]
     ck = dict(cks[top["members"][0]], model={k: v.detach().cpu().clone() for k, v in model.state_dict().items()})
+    ck.pop(SCALES, None)                                   # float weights now, whatever the best single's form
     torch.save(ck, os.path.join(args.out, "ckpt.pt"))
     for f in os.listdir(src):                              # tokenizer, val stream, init weights, logs; not model/
         if f not in ("ckpt.pt", "train_log.json", "soup.json", "snapshots.pt") and os.path.isfile(os.path.join(src, f)):

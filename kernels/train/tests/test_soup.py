@@ -10,6 +10,7 @@ import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from model import Config, Encoder  # noqa: E402
+import quant8  # noqa: E402
 import soup  # noqa: E402
 
 TINY = Config(vocab=512, d_model=32, n_layers=1, n_heads=2, n_kv_heads=1, d_head=16, d_ff=48, seg_len=512,
@@ -66,8 +67,9 @@ def test_pick_prefers_the_first_on_a_tie():
     assert soup.pick(c)["name"] == "b"
 
 
-@pytest.mark.parametrize("force,swa", [(None, False), ("uniform", False), (None, True), ("uniform_swa", True)])
-def test_end_to_end_on_synthetic_data(tmp_path, monkeypatch, force, swa):
+@pytest.mark.parametrize("force,swa,packed", [(None, False, False), ("uniform", False, False), (None, True, False),
+                                              ("uniform_swa", True, False), ("uniform", False, True)])
+def test_end_to_end_on_synthetic_data(tmp_path, monkeypatch, force, swa, packed):
     vocab = {f"t{i}": i for i in range(TINY.vocab)}                       # a WordLevel tokenizer.json (stub and HF)
     tj = dict(version="1.0", truncation=None, padding=None, added_tokens=[], normalizer=None,
               pre_tokenizer=dict(type="Whitespace"), post_processor=None, decoder=None,
@@ -81,7 +83,10 @@ def test_end_to_end_on_synthetic_data(tmp_path, monkeypatch, force, swa):
         d.mkdir()
         torch.manual_seed(seed)
         sd = {k: v.half().float() for k, v in Encoder(TINY).state_dict().items()}   # as train_chunks saves them
-        torch.save(dict(model=sd, config=TINY.to_dict(), retrieval=dict(expand_idents=False)), d / "ckpt.pt")
+        ck = dict(model=sd, config=TINY.to_dict(), retrieval=dict(expand_idents=False))
+        if packed and j == 2:                                             # an earlier call's soup, carried as int8
+            ck = quant8.pack(ck)
+        torch.save(ck, d / "ckpt.pt")
         (d / "tokenizer.json").write_text(json.dumps(tj))
         (d / "train_log.json").write_text(json.dumps(dict(summary=dict(val_mrr10_best=-1.0 - j, chunks=chunks), log=[])))
         if swa and j != 1:                                                # run.b kept no snapshots
@@ -122,7 +127,7 @@ def test_end_to_end_on_synthetic_data(tmp_path, monkeypatch, force, swa):
     assert all(torch.equal(v, v.half().float()) for v in ck["model"].values())   # fp16-representable
     def state(n):                                                         # an ingredient's weights, as the soup builds them
         if ".swa" not in n:
-            return torch.load(os.path.join(tmp_path, n, "ckpt.pt"))["model"]
+            return quant8.load_state(torch.load(os.path.join(tmp_path, n, "ckpt.pt")))
         return soup.average([x["model"] for x in torch.load(os.path.join(tmp_path, n.split(".swa")[0], "snapshots.pt"))])
     want = soup.average([state(n) for n in sorted(s["chosen_members"], key=s["ingredients"].index)])
     assert all(torch.equal(ck["model"][k], v.half().float()) for k, v in want.items())   # the chosen weights, rounded

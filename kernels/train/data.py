@@ -102,10 +102,10 @@ class MLMBatches:
     multi-byte tokens are masked there, so the answer sits only in segment 0 (and the memory)."""
 
     def __init__(self, stream, cfg, nseg, seqs, mask_p=0.15, splice_p=0.5, mem_from=8, seed=0, facts=None,
-                 recall_p=0.0, gap=4):
+                 recall_p=0.0, gap=4, recall_n=4):
         self.stream, self.T, self.nseg, self.seqs = stream, cfg.seg_len, nseg, seqs
         self.vocab, self.mask_p, self.splice_p, self.mem_from = cfg.vocab, mask_p, splice_p, mem_from
-        self.facts, self.recall_p, self.gap = facts, recall_p, gap
+        self.facts, self.recall_p, self.gap, self.recall_n = facts, recall_p, gap, recall_n
         self.rng = np.random.default_rng(seed)
 
     def _place(self, busy, b, s, n):
@@ -127,7 +127,7 @@ class MLMBatches:
         for b in range(B):
             if rng.random() >= self.recall_p:
                 continue
-            for _ in range(int(rng.integers(1, 5))):
+            for _ in range(int(rng.integers(1, self.recall_n + 1))):     # 1..recall_n facts a sequence
                 pre, val = self.facts[int(rng.integers(len(self.facts)))]
                 fact, m = np.concatenate([pre, val]), len(pre) + len(val)
                 j = 0 if rng.random() < 0.5 else int(rng.integers(0, n - self.gap))

@@ -68,12 +68,20 @@ def mlm_probe(model, cfg, stream, nseg=16, batches=6, seed=99):
     return out
 
 
+FILLER = "The grass is green. The sky is blue. The sun is yellow. Here we go. There and back again.\n"
+
+
 @torch.no_grad()
-def passkey(model, cfg, tok, stream, distances=(8, 16, 64, 128), trials=24, seed=5):
-    """A 5-digit key is written in segment 0 ('passkey = 12345'); filler code follows for d segments;
-    the last segment repeats 'passkey = ' with the digits masked. Token accuracy, memory on vs off."""
+def passkey(model, cfg, tok, stream, distances=(8, 16, 64, 128), trials=24, seed=5, filler="code"):
+    """A 5-digit key is written in segment 0 ('passkey = 12345'); filler follows for d segments; the last
+    segment repeats 'passkey = ' with the digits masked. Token accuracy, memory on vs off. filler "code": the
+    val stream (every segment new text: the hard case); "repeat": FILLER over and over, the filler of the
+    passkey tests in the literature (Mohtashami & Jaggi 2023; Infini-attention), which a memory can store once."""
     rng = np.random.default_rng(seed)
     T = cfg.seg_len
+    if filler == "repeat":
+        one = np.array(tok.encode(FILLER, add_special_tokens=False).ids, np.int64)
+        stream = np.tile(one, (max(distances) + 2) * T // len(one) + 2)
     rand = random_blocks(1234, cfg.n_layers, cfg.n_heads, cfg.nb, cfg.window, cfg.n_global,
                          cfg.n_random).to(DEV)
     out = {}
@@ -179,8 +187,9 @@ def main():
     if not args.skip_probes:
         stream = np.load(os.path.join(args.run, "val_stream.npy"))
         res["mlm"] = mlm_probe(model, cfg, stream, batches=1 if args.quick else 6)
-        res["passkey"] = passkey(model, cfg, tok, stream, distances=(8, 64) if args.quick else (8, 16, 64, 128),
-                                 trials=2 if args.quick else 24)
+        for name, filler in (("passkey", "code"), ("passkey_repeat", "repeat")):
+            res[name] = passkey(model, cfg, tok, stream, distances=(8, 64) if args.quick else (8, 16, 64, 128),
+                                trials=2 if args.quick else 24, filler=filler)
     res["gates"] = model.gates().tolist()
     print(json.dumps(res, indent=1), flush=True)
     tag = "" if args.ckpt == "ckpt.pt" else "." + args.ckpt.split(".")[0]

@@ -81,6 +81,10 @@ def main():
             state = grow_depth(state, n_prev, cfg.n_layers)
             print(f"grew {n_prev} -> {cfg.n_layers} layers", flush=True)
         model.load_state_dict(state)
+    if tc["mlm"].get("reset_beta") is not None:            # reopen every memory gate: sigmoid(beta) for all heads
+        with torch.no_grad():
+            for b in model.blocks:
+                b.attn.beta.fill_(tc["mlm"]["reset_beta"])
     model = model.to(DEV)
     n_params = sum(p.numel() for p in model.parameters())
     n_body = n_params - model.tok.weight.numel()

@@ -5,6 +5,7 @@ import os
 import sys
 
 import numpy as np
+import pytest
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
@@ -28,15 +29,17 @@ def stream(n=200_000):
     return np.random.default_rng(1).integers(4, 300, n).astype(np.int64)
 
 
-def test_each_asked_value_is_written_in_full_earlier():
+@pytest.mark.parametrize("gap,recall_n", [(4, 4), (1, 8)])
+def test_each_asked_value_is_written_in_full_earlier(gap, recall_n):
     nseg, T = 12, 256
-    mb = MLMBatches(stream(), cfg(), nseg, 4, facts=facts(), recall_p=1.0, gap=4, seed=3)
+    mb = MLMBatches(stream(), cfg(), nseg, 4, facts=facts(), recall_p=1.0, gap=gap, recall_n=recall_n, seed=3)
     inp, labels, seg_doc, mem_mask, ask = mb()
     assert ask.any() and ask.shape == inp.shape
     assert (inp[ask] == MASK).all() and (labels[ask] >= 0).all()
     bank = {tuple(p) + tuple(v) for p, v in facts()}
-    n_checked = 0
+    n_checked, per_seq = 0, []
     for b in range(4):
+        per_seq.append(n_checked)
         seq_in, seq_ask, seq_lab = inp[b * nseg:(b + 1) * nseg], ask[b * nseg:(b + 1) * nseg], labels[b * nseg:(b + 1) * nseg]
         for s in range(nseg):
             pos = np.flatnonzero(seq_ask[s])
@@ -49,11 +52,13 @@ def test_each_asked_value_is_written_in_full_earlier():
                 match = [f for f in bank if f[-len(val):] == val and tuple(seq_in[s, run[0] - (len(f) - len(val)):run[0]]) == f[:-len(val)]]
                 assert match, "an asked value follows its fact's prefix, unmasked"
                 full = np.array(match[0])
-                written = [j for j in range(s - 3) if any((seq_in[j, p:p + len(full)] == full).all()
+                written = [j for j in range(s - gap + 1) if any((seq_in[j, p:p + len(full)] == full).all()
                                                           for p in range(T - len(full) + 1))]
-                assert written, "the fact is written in full at least 4 segments earlier"
+                assert written, "the fact is written in full at least `gap` segments earlier"
                 n_checked += 1
-    assert n_checked >= 4
+    per_seq = np.diff(per_seq + [n_checked])
+    assert n_checked >= 4 and per_seq.max() <= recall_n
+    assert recall_n <= 4 or per_seq.max() > 4                              # more than the default's 4 a sequence
 
 
 def test_without_facts_the_batch_is_the_old_one():

@@ -102,10 +102,11 @@ class MLMBatches:
     multi-byte tokens are masked there, so the answer sits only in segment 0 (and the memory)."""
 
     def __init__(self, stream, cfg, nseg, seqs, mask_p=0.15, splice_p=0.5, mem_from=8, seed=0, facts=None,
-                 recall_p=0.0, gap=4, recall_n=4):
+                 recall_p=0.0, gap=4, recall_n=4, shuffle_values=False):
         self.stream, self.T, self.nseg, self.seqs = stream, cfg.seg_len, nseg, seqs
         self.vocab, self.mask_p, self.splice_p, self.mem_from = cfg.vocab, mask_p, splice_p, mem_from
         self.facts, self.recall_p, self.gap, self.recall_n = facts, recall_p, gap, recall_n
+        self.shuffle_values = shuffle_values      # a value drawn apart from its name: the weights cannot learn it
         self.rng = np.random.default_rng(seed)
 
     def _place(self, busy, b, s, n):
@@ -129,6 +130,8 @@ class MLMBatches:
                 continue
             for _ in range(int(rng.integers(1, self.recall_n + 1))):     # 1..recall_n facts a sequence
                 pre, val = self.facts[int(rng.integers(len(self.facts)))]
+                if self.shuffle_values:                   # (without it a name keeps its bank value: runs 21a, 24)
+                    val = self.facts[int(rng.integers(len(self.facts)))][1]
                 fact, m = np.concatenate([pre, val]), len(pre) + len(val)
                 j = 0 if rng.random() < 0.5 else int(rng.integers(0, n - self.gap))
                 s = int(rng.integers(j + self.gap, n))

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from data import DOC, MASK, MLMBatches, only_in_first_segment, tokenize_files
+from data import DOC, MASK, MLMBatches, fact_bank, only_in_first_segment, tokenize_files
 from model import Config, Encoder, random_blocks
 from quant8 import load_state
 from train import DEV, amp, embed_docs, encode_queries, t
@@ -66,6 +66,27 @@ def mlm_probe(model, cfg, stream, nseg=16, batches=6, seed=99):
         out[m] = dict(probe_acc=r["probe_ok"] / max(1, r["probe_n"]), probe_n=r["probe_n"],
                       acc_by_segment=(r["seg_ok"] / np.maximum(1, r["seg_n"])).round(4).tolist())
     return out
+
+
+@torch.no_grad()
+def facts_probe(model, cfg, tok, stream, nseg=16, batches=6, gap=8, seed=77):
+    """Recall facts (data.fact_bank) in the val stream, each value drawn apart from its name (so no weight can
+    know it), written in segment j and asked for in a segment >= j + gap: accuracy on the asked value tokens,
+    memory on vs off. Off, only chance and the value's own first token's prior can answer."""
+    mb = MLMBatches(stream, cfg, nseg, 4, seed=seed, facts=fact_bank(tok, seed=seed), recall_p=1.0, gap=gap,
+                    shuffle_values=True)
+    rand = random_blocks(1234, cfg.n_layers, cfg.n_heads, cfg.nb, cfg.window, cfg.n_global,
+                         cfg.n_random).to(DEV)
+    ok, n = {"on": 0, "off": 0}, 0
+    for _ in range(batches):
+        inp, labels, seg_doc, _, ask = mb()
+        n += int(ask.sum())
+        for mode, mem in (("on", "parallel"), ("off", "off")):
+            with amp():
+                out = model(t(inp), t(np.ones(inp.shape, np.float32)), t(seg_doc), rand, memory=mem)
+                pred = model.mlm_logits(out["h"][t(ask)]).argmax(-1).cpu().numpy()
+            ok[mode] += int((pred == labels[ask]).sum())
+    return {"gap": gap, "n": n, **{m: ok[m] / max(1, n) for m in ok}}
 
 
 FILLER = "The grass is green. The sky is blue. The sun is yellow. Here we go. There and back again.\n"
@@ -187,6 +208,7 @@ def main():
     if not args.skip_probes:
         stream = np.load(os.path.join(args.run, "val_stream.npy"))
         res["mlm"] = mlm_probe(model, cfg, stream, batches=1 if args.quick else 6)
+        res["facts"] = facts_probe(model, cfg, tok, stream, batches=1 if args.quick else 6)
         for name, filler in (("passkey", "code"), ("passkey_repeat", "repeat")):
             res[name] = passkey(model, cfg, tok, stream, distances=(8, 64) if args.quick else (8, 16, 64, 128),
                                 trials=2 if args.quick else 24, filler=filler)

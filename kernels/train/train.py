@@ -132,7 +132,8 @@ def pretrain(model, cfg, tc, stream, log, t_end):
     rank, ws = world()
     mb = MLMBatches(stream, cfg, tc["nseg"], tc["seqs"], tc["mask_p"], tc["splice_p"], tc["mem_from"],
                     seed=tc["seed"] + 7919 * rank, facts=tc.get("facts"), recall_p=tc.get("recall_p", 0.0),
-                    gap=tc.get("recall_gap", 4), recall_n=tc.get("recall_n", 4))
+                    gap=tc.get("recall_gap", 4), recall_n=tc.get("recall_n", 4),
+                    shuffle_values=tc.get("recall_shuffle", False))
     rng = np.random.default_rng(tc["seed"] + 1 + 7919 * rank)
     opt = make_opt(model, tc)
     params = [p for p in model.parameters() if p.requires_grad]

@@ -61,6 +61,28 @@ def test_each_asked_value_is_written_in_full_earlier(gap, recall_n):
     assert recall_n <= 4 or per_seq.max() > 4                              # more than the default's 4 a sequence
 
 
+def test_shuffled_values_are_written_before_they_are_asked():
+    nseg, T = 12, 256
+    mb = MLMBatches(stream(), cfg(), nseg, 4, facts=facts(), recall_p=1.0, gap=2, recall_n=8, seed=3,
+                    shuffle_values=True)
+    inp, labels, seg_doc, mem_mask, ask = mb()
+    prefixes = [tuple(p) for p, _ in facts()]
+    bank = {tuple(p) + tuple(v) for p, v in facts()}
+    n_checked = n_new = 0
+    for b in range(4):
+        seq_in, seq_ask, seq_lab = inp[b * nseg:(b + 1) * nseg], ask[b * nseg:(b + 1) * nseg], labels[b * nseg:(b + 1) * nseg]
+        for s in range(nseg):
+            pos = np.flatnonzero(seq_ask[s])
+            for run in (np.split(pos, np.flatnonzero(np.diff(pos) > 1) + 1) if len(pos) else []):
+                pre = next(p for p in prefixes if tuple(seq_in[s, run[0] - len(p):run[0]]) == p)
+                full = np.array(pre + tuple(seq_lab[s, run]))
+                assert any((seq_in[j, p:p + len(full)] == full).all() for j in range(s - 1) for p in range(T - len(full) + 1)), \
+                    "the name with this value is written in full at least `gap` segments earlier"
+                n_checked += 1
+                n_new += tuple(full) not in bank
+    assert n_checked >= 8 and n_new >= n_checked // 2          # most pairs are not the bank's: only memory knows them
+
+
 def test_without_facts_the_batch_is_the_old_one():
     a = MLMBatches(stream(), cfg(), 9, 2, seed=5)()
     b = MLMBatches(stream(), cfg(), 9, 2, seed=5, facts=facts(), recall_p=0.0)()

@@ -15,9 +15,9 @@ import torch
 import torch.nn.functional as F
 
 from data import DOC, MASK, MLMBatches, fact_bank, only_in_first_segment, tokenize_files
-from model import Config, Encoder, random_blocks
+from model import Config, Encoder
 from quant8 import load_state
-from train import DEV, amp, embed_docs, encode_queries, t
+from train import DEV, amp, embed_docs, encode_queries, fixed_rand, t
 
 CODE_EXT = (".py", ".js", ".mjs", ".cjs", ".jsx", ".ts", ".mts", ".cts", ".tsx", ".c", ".h")
 
@@ -37,22 +37,29 @@ def load(run, ckpt="ckpt.pt"):
     return model, cfg, tok
 
 
+MEMORY_MODES = (("on", "parallel"), ("off", "off"))       # probe name -> the model's memory path
+
+
+def mlm_predict(model, inp, seg_doc, rand, memory, where=...):
+    """Argmax masked-token predictions (numpy) at h[where] for one batch of segments [S, T]."""
+    with amp():
+        out = model(t(inp), t(np.ones(inp.shape, np.float32)), t(seg_doc), rand, memory=memory)
+        return model.mlm_logits(out["h"][where]).argmax(-1).cpu().numpy()
+
+
 @torch.no_grad()
 def mlm_probe(model, cfg, stream, nseg=16, batches=6, seed=99):
     """Masked-token accuracy with memory on vs off: all masked tokens per segment index, and the probe
     set = masked tokens in segments >= 8 whose answer occurs only in segment 0."""
     mb = MLMBatches(stream, cfg, nseg, 4, seed=seed)
-    rand = random_blocks(1234, cfg.n_layers, cfg.n_heads, cfg.nb, cfg.window, cfg.n_global,
-                         cfg.n_random).to(DEV)
+    rand = fixed_rand(cfg)
     res = {m: dict(probe_ok=0, probe_n=0, seg_ok=np.zeros(nseg), seg_n=np.zeros(nseg)) for m in ("on", "off")}
     for _ in range(batches):
         inp, labels, seg_doc, _ = mb()
         probe = only_in_first_segment(inp, labels, nseg)
         probe[np.arange(len(inp)) % nseg < 8] = False
-        for mode, mem in (("on", "parallel"), ("off", "off")):
-            with amp():
-                out = model(t(inp), t(np.ones(inp.shape, np.float32)), t(seg_doc), rand, memory=mem)
-                pred = model.mlm_logits(out["h"]).argmax(-1).cpu().numpy()
+        for mode, mem in MEMORY_MODES:
+            pred = mlm_predict(model, inp, seg_doc, rand, mem)
             ok = (pred == labels) & (labels >= 0)
             r = res[mode]
             r["probe_ok"] += int(ok[probe].sum())
@@ -75,16 +82,13 @@ def facts_probe(model, cfg, tok, stream, nseg=16, batches=6, gap=8, seed=77):
     memory on vs off. Off, only chance and the value's own first token's prior can answer."""
     mb = MLMBatches(stream, cfg, nseg, 4, seed=seed, facts=fact_bank(tok, seed=seed), recall_p=1.0, gap=gap,
                     shuffle_values=True)
-    rand = random_blocks(1234, cfg.n_layers, cfg.n_heads, cfg.nb, cfg.window, cfg.n_global,
-                         cfg.n_random).to(DEV)
+    rand = fixed_rand(cfg)
     ok, n = {"on": 0, "off": 0}, 0
     for _ in range(batches):
         inp, labels, seg_doc, _, ask = mb()
         n += int(ask.sum())
-        for mode, mem in (("on", "parallel"), ("off", "off")):
-            with amp():
-                out = model(t(inp), t(np.ones(inp.shape, np.float32)), t(seg_doc), rand, memory=mem)
-                pred = model.mlm_logits(out["h"][t(ask)]).argmax(-1).cpu().numpy()
+        for mode, mem in MEMORY_MODES:
+            pred = mlm_predict(model, inp, seg_doc, rand, mem, t(ask))
             ok[mode] += int((pred == labels[ask]).sum())
     return {"gap": gap, "n": n, **{m: ok[m] / max(1, n) for m in ok}}
 
@@ -103,8 +107,7 @@ def passkey(model, cfg, tok, stream, distances=(8, 16, 64, 128), trials=24, seed
     if filler == "repeat":
         one = np.array(tok.encode(FILLER, add_special_tokens=False).ids, np.int64)
         stream = np.tile(one, (max(distances) + 2) * T // len(one) + 2)
-    rand = random_blocks(1234, cfg.n_layers, cfg.n_heads, cfg.nb, cfg.window, cfg.n_global,
-                         cfg.n_random).to(DEV)
+    rand = fixed_rand(cfg)
     out = {}
     for d in distances:
         if len(stream) < (d + 2) * T:
@@ -122,11 +125,8 @@ def passkey(model, cfg, tok, stream, distances=(8, 16, 64, 128), trials=24, seed
             ids[d, p1:p1 + len(pre)] = pre
             ids[d, p1 + len(pre):p1 + len(pre) + len(kid)] = MASK
             pos = np.arange(p1 + len(pre), p1 + len(pre) + len(kid))
-            for mode, mem in (("on", "parallel"), ("off", "off")):
-                with amp():
-                    o = model(t(ids), t(np.ones(ids.shape, np.float32)), t(np.zeros(d + 1, np.int64)), rand,
-                              memory=mem)
-                    pred = model.mlm_logits(o["h"][d, pos]).argmax(-1).cpu().numpy()
+            for mode, mem in MEMORY_MODES:
+                pred = mlm_predict(model, ids, np.zeros(d + 1, np.int64), rand, mem, (d, pos))
                 good = pred == np.array(kid)
                 acc[mode][0] += int(good.sum())
                 acc[mode][1] += len(kid)
@@ -157,8 +157,7 @@ def dev_run(model, cfg, tok, dev_dir, out_path, size=40, stride=20, top=10):
     memory across its segments), rank by cosine, suppress overlapping windows of one file."""
     paths, texts = read_dev_corpus(dev_dir)
     toks = tokenize_files(tok, texts, with_lines=True)
-    rand = random_blocks(1234, cfg.n_layers, cfg.n_heads, cfg.nb, cfg.window, cfg.n_global,
-                         cfg.n_random).to(DEV)
+    rand = fixed_rand(cfg)
     embs = embed_docs(model, cfg, [ids for ids, _ in toks], rand=rand)
     vecs, meta = [], []
     for fi, ((ids, lines), e) in enumerate(zip(toks, embs)):

@@ -12,8 +12,10 @@ carried; the seed is the config's plus the call number, so every call draws its 
 fewer layers than the config is grown first (model.grow_depth: the same function, new layers start as identities);
 a packed checkpoint (quant8.py pack: int8 matrices) is read as well. With "recall_p" in the config's mlm part,
 that share of the sequences also carries synthetic recall facts (data.fact_bank: 'name = value' in an early
-segment, the value asked for 4 or more segments later), their loss weighted by "recall_w". DIR/val_stream.npy: the
-stream's last 2 M tokens (training text) for a quick probe of the checkpoint (evaluate.py --ckpt ckpt_mlm.pt).
+segment, the value asked for "recall_gap" (default 4) or more segments later, up to "recall_n" (4) facts a
+sequence; "recall_shuffle" draws each value apart from its name, so only the memory can know it), their loss weighted
+by "recall_w"; "reset_beta" sets every gate logit first (0: all gates at 0.5). DIR/val_stream.npy: the stream's last
+2 M tokens (training text) for a quick probe of the checkpoint (evaluate.py --ckpt ckpt_mlm.pt).
 """
 import argparse
 import json

@@ -33,15 +33,19 @@ def is_matrix(v):
     return v.is_floating_point() and v.dim() == 2
 
 
-def round_state(state):
-    """-> (state with every matrix dequantised from int8 in float32, {name: scales}); other tensors unchanged."""
-    out, scales = {}, {}
+def quantise(state):
+    """Every matrix of a state dict -> ({name: dequantised float32}, {name: int8 codes}, {name: scales})."""
+    deq, codes, scales = {}, {}, {}
     for k, v in state.items():
         if is_matrix(v):
-            out[k], _, scales[k] = fake_int8(v)
-        else:
-            out[k] = v
-    return out, scales
+            deq[k], codes[k], scales[k] = fake_int8(v)
+    return deq, codes, scales
+
+
+def round_state(state):
+    """-> (state with every matrix dequantised from int8 in float32, {name: scales}); other tensors unchanged."""
+    deq, _, scales = quantise(state)
+    return {k: deq.get(k, v) for k, v in state.items()}, scales
 
 
 def rel_change(before, after, names):
@@ -52,13 +56,8 @@ def rel_change(before, after, names):
 
 def pack(ck):
     """A checkpoint whose matrices are int8 tensors (scales in ck[SCALES]); load_state() reverses it."""
-    model, scales = {}, {}
-    for k, v in ck["model"].items():
-        if is_matrix(v):
-            _, model[k], scales[k] = fake_int8(v)
-        else:
-            model[k] = v
-    return dict(ck, model=model, **{SCALES: scales})
+    _, codes, scales = quantise(ck["model"])
+    return dict(ck, model={k: codes.get(k, v) for k, v in ck["model"].items()}, **{SCALES: scales})
 
 
 def load_state(ck):

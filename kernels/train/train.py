@@ -41,6 +41,11 @@ def fresh_rand(cfg, rng):
                          cfg.n_global, cfg.n_random).to(DEV)
 
 
+def fixed_rand(cfg):
+    """The one fixed layout (seed 1234) the probes and evaluations use, so their numbers compare across runs."""
+    return random_blocks(1234, cfg.n_layers, cfg.n_heads, cfg.nb, cfg.window, cfg.n_global, cfg.n_random).to(DEV)
+
+
 def make_opt(model, tc):
     extra = dict(fused=True) if DEV == "cuda" else {}
     return torch.optim.AdamW(model.param_groups(tc["lr"], tc["beta_lr"], tc["wd"]), betas=(0.9, 0.95), **extra)
@@ -337,8 +342,7 @@ def val_mrr(model, tok, cfg, pairs_val, toks, limit=600):
     """MRR@10 over held-out val pairs: each query ranks every val function (pooled over its span)."""
     pv = pairs_val[:limit]
     fids = sorted({p["file_id"] for p in pv})
-    rand = random_blocks(1234, cfg.n_layers, cfg.n_heads, cfg.nb, cfg.window, cfg.n_global,
-                         cfg.n_random).to(DEV)
+    rand = fixed_rand(cfg)
     embs = dict(zip(fids, embed_docs(model, cfg, [toks[f][0] for f in fids], rand=rand)))
     vecs = []
     for p in pv:

@@ -9,7 +9,7 @@ import { mulberry32 } from './random.js';
 export interface EncoderConfig {
   vocab: number; d_model: number; n_layers: number; n_heads: number; n_kv_heads: number; d_head: number;
   d_ff: number; seg_len: number; block: number; window: number; global: number; random: number;
-  memory_rule: 'linear' | 'delta'; emb_dim: number; rope_base?: number; rope_style?: RopeStyle; rope_table?: RopeTable;
+  memory_rule: 'linear' | 'delta'; mem_proj?: boolean; emb_dim: number; rope_base?: number; rope_style?: RopeStyle; rope_table?: RopeTable;
 }
 
 export interface Norm { g: Float64Array; b: Float64Array } // [d], [d]
@@ -17,6 +17,7 @@ export interface LayerWeights {
   ln1: Norm;
   wqkv: Float64Array;  // [d, (H + 2·Hkv)·Dh]: q heads, then k heads, then v heads
   bqkv?: Float64Array; // [(H + 2·Hkv)·Dh]
+  wqkvM?: Float64Array; // [d, (H + 2·Hkv)·Dh]: the memory's own q, k, v heads (cfg.mem_proj; no RoPE)
   wo: Float64Array;    // [H·Dh, d]
   bo?: Float64Array;   // [d]
   beta: Float64Array;  // [H] gate logits
@@ -81,7 +82,10 @@ export function encoderForward(cfg: EncoderConfig, w: EncoderWeights, inp: Encod
       const nAll = H + 2 * Hkv;
       const ks = Array.from({ length: Hkv }, (_, g) => headSlice(qkv, T, nAll, Dh, H + g));        // [T, Dh]
       const vs = Array.from({ length: Hkv }, (_, g) => headSlice(qkv, T, nAll, Dh, H + Hkv + g));  // [T, Dh]
-      const sks = ks.map(sigma);                                                                   // [T, Dh]
+      // The memory reads and writes through the same q/k/v, or through its own projections (mem_proj).
+      const qkvM = cfg.mem_proj ? matmul(h, need(lw.wqkvM, 'wqkvM'), T, d, nAll * Dh) : qkv;
+      const vms = cfg.mem_proj ? Array.from({ length: Hkv }, (_, g) => headSlice(qkvM, T, nAll, Dh, H + Hkv + g)) : vs;
+      const sks = Array.from({ length: Hkv }, (_, g) => sigma(headSlice(qkvM, T, nAll, Dh, H + g))); // [T, Dh]
       const attn = new Float64Array(T * H * Dh);                             // [T, H·Dh]
       for (let hq = 0; hq < H; hq++) {
         const g = Math.floor(hq / gqa);
@@ -90,14 +94,14 @@ export function encoderForward(cfg: EncoderConfig, w: EncoderWeights, inp: Encod
           q: rope(q, T, Dh, cfg.rope_base, cfg.rope_style, cfg.rope_table), k: rope(ks[g]!, T, Dh, cfg.rope_base, cfg.rope_style, cfg.rope_table),
           v: vs[g]!, valid, T, D: Dh,
         }, cfg, inp.randBlocks.subarray(((l * H + hq) * nb) * r, ((l * H + hq + 1) * nb) * r));
-        const aMem = read(mem[g]!, sigma(q), T, Dh, Dh);                      // [T, Dh]
+        const aMem = read(mem[g]!, sigma(cfg.mem_proj ? headSlice(qkvM, T, nAll, Dh, hq) : q), T, Dh, Dh); // [T, Dh]
         const a = gateMix(lw.beta[hq]!, aMem, local);                        // [T, Dh]
         for (let t = 0; t < T; t++) attn.set(a.subarray(t * Dh, (t + 1) * Dh), t * H * Dh + hq * Dh);
       }
       for (let g = 0; g < Hkv; g++) {
-        const c = linearContribution(sks[g]!, vs[g]!, valid, T, Dh, Dh);
+        const c = linearContribution(sks[g]!, vms[g]!, valid, T, Dh, Dh);
         addAt(out.memSum, out.zSum, l * Hkv + g, c, Dh);
-        if (cfg.memory_rule === 'delta') updateDelta(mem[g]!, sks[g]!, vs[g]!, valid, T, Dh, Dh);
+        if (cfg.memory_rule === 'delta') updateDelta(mem[g]!, sks[g]!, vms[g]!, valid, T, Dh, Dh);
         else addInto(mem[g]!, c);
       }
       const proj = matmul(attn, lw.wo, T, H * Dh, d, lw.bo);                 // [T, d]
@@ -115,6 +119,11 @@ export function encoderForward(cfg: EncoderConfig, w: EncoderWeights, inp: Encod
     out.emb.set(matmul(hf, w.we, T, d, cfg.emb_dim, w.be), s * T * cfg.emb_dim); // [T, E]
   }
   return out;
+}
+
+function need(w: Float64Array | undefined, name: string): Float64Array {
+  if (!w) throw new Error(`encoder weights lack ${name}, which the config asks for`);
+  return w;
 }
 
 function startMemory(cfg: EncoderConfig, l: number, inp?: EncoderInputs): HeadMemory[] {
@@ -148,7 +157,7 @@ export function randomWeights(cfg: EncoderConfig, seed: number, scale = 0.1): En
     tokEmb: t(cfg.vocab * d, 1),
     layers: Array.from({ length: cfg.n_layers }, () => ({
       ln1: { g: ones(d), b: t(d) }, wqkv: t(d * (H + 2 * Hkv) * Dh), bqkv: t((H + 2 * Hkv) * Dh),
-      wo: t(H * Dh * d), bo: t(d), beta: t(H, 1),
+      wo: t(H * Dh * d), bo: t(d), beta: t(H, 1), ...(cfg.mem_proj ? { wqkvM: t(d * (H + 2 * Hkv) * Dh) } : {}),
       ln2: { g: ones(d), b: t(d) }, w1: t(d * d_ff), b1: t(d_ff), w2: t(d_ff * d), b2: t(d),
     })),
     lnf: { g: ones(d), b: t(d) }, we: t(d * cfg.emb_dim), be: t(cfg.emb_dim),

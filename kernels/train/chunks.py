@@ -230,24 +230,31 @@ def dev_run(model, tok, dev_dir, out_path, max_tok=512, top=10):
 
 
 def load_from_onnx(model, query_onnx):
-    """Load a model's weights from the shipped query graph (fp32, external weights): named initializers
-    by name; per block, in graph order, Wqkvᵀ, β, Woᵀ, W1ᵀ, W2ᵀ; then W_eᵀ (the MatMul/Sigmoid inputs)."""
+    """Load a model's weights from the shipped query graph (fp32, external weights; int8 matrices as q · scale):
+    named initializers by name; per block, in graph order, Wqkvᵀ, (W_qkv,mᵀ,) β, Woᵀ, W1ᵀ, W2ᵀ; then W_eᵀ (the
+    MatMul/Sigmoid inputs)."""
     import onnx
     from onnx import numpy_helper
     g = onnx.load(query_onnx).graph                                         # reads the weights file beside it
     sd = {k: v.clone() for k, v in model.state_dict().items()}
     unnamed = []
+    inits = {t.name: t for t in g.initializer}
     for t in g.initializer:
-        a = torch.from_numpy(numpy_helper.to_array(t).astype(np.float32) if t.name.endswith("__f16")
-                             else numpy_helper.to_array(t).copy())
-        if t.name.startswith("m."):
-            sd[t.name[2:].removesuffix("__f16")] = a
-        elif t.name.startswith("onnx::MatMul_") or t.name.startswith("onnx::Sigmoid_"):
+        name = t.name.removesuffix("__f16").removesuffix("__q8")
+        if t.name.endswith("__s8"):                                          # an int8 matrix's row scales
+            continue
+        a = torch.from_numpy(numpy_helper.to_array(t).astype(np.float32))
+        if t.name.endswith("__q8"):                                          # int8 graph (quant8): q · scale
+            a = a * torch.from_numpy(numpy_helper.to_array(inits[name + "__s8"]).astype(np.float32))
+        if name.startswith("m."):
+            sd[name[2:]] = a
+        elif name.startswith("onnx::MatMul_") or name.startswith("onnx::Sigmoid_"):
             unnamed.append(a)
     names = []
     for l in range(len(model.blocks)):
-        names += [f"blocks.{l}.attn.wqkv.weight", f"blocks.{l}.attn.beta", f"blocks.{l}.attn.wo.weight",
-                  f"blocks.{l}.ff1.weight", f"blocks.{l}.ff2.weight"]
+        names += [f"blocks.{l}.attn.wqkv.weight"] + [f"blocks.{l}.attn.wqkv_m.weight"] * model.cfg.mem_proj
+        names += [f"blocks.{l}.attn.beta", f"blocks.{l}.attn.wo.weight", f"blocks.{l}.ff1.weight",
+                  f"blocks.{l}.ff2.weight"]
     names.append("proj.weight")
     assert len(unnamed) == len(names), (len(unnamed), len(names))
     for n, a in zip(names, unnamed):

@@ -72,12 +72,13 @@ def kernel_fixtures():
     g = torch.sigmoid(beta)[:, None, None]
     out["gate"] = dict(beta=arr(beta), a_mem=arr(am), a_local=arr(al), out=arr(g * am + (1 - g) * al))
     out["encoder_small"] = small_encoder()
+    out["encoder_small_mem_proj"] = small_encoder(mem_proj=True)          # the memory's own q/k/v (run 26 on)
     return out
 
 
-def small_encoder():
+def small_encoder(mem_proj=False):
     cfg = Config(vocab=64, d_model=32, n_layers=2, n_heads=4, n_kv_heads=2, d_head=8, d_ff=48, seg_len=64,
-                 block=8, emb_dim=16)                                      # nb 8, K 7, dense below 56
+                 block=8, emb_dim=16, mem_proj=mem_proj)                   # nb 8, K 7, dense below 56
     torch.manual_seed(5)
     m = Encoder(cfg).double()
     with torch.no_grad():
@@ -105,6 +106,8 @@ def small_encoder():
         lw.append(dict(ln1=dict(g=arr(b.ln1.weight), b=arr(b.ln1.bias)), wqkv=arr(b.attn.wqkv.weight.t()),
                        wo=arr(b.attn.wo.weight.t()), beta=arr(b.attn.beta), ln2=dict(g=arr(b.ln2.weight),
                        b=arr(b.ln2.bias)), w1=arr(b.ff1.weight.t()), w2=arr(b.ff2.weight.t())))
+        if mem_proj:
+            lw[-1]["wqkvM"] = arr(b.attn.wqkv_m.weight.t())
     weights = dict(tokEmb=arr(m.tok.weight), layers=lw, lnf=dict(g=arr(m.ln_f.weight), b=arr(m.ln_f.bias)),
                    we=arr(m.proj.weight.t()))
     return dict(config=cfg.to_dict(), weights=weights, layout="weights are [in, out] (x @ W); no biases",

@@ -34,6 +34,7 @@ class Config:
     n_global: int = 2
     n_random: int = 2
     memory_rule: str = "linear"
+    mem_proj: bool = False     # the memory reads and writes through its own q/k/v projections (run 26 on)
     emb_dim: int = 256
     rope_base: float = 10000.0
 
@@ -327,6 +328,8 @@ class Attention(nn.Module):
         self.wqkv = nn.Linear(cfg.d_model, (H + 2 * G) * D, bias=False)
         self.wo = nn.Linear(H * D, cfg.d_model, bias=False)
         self.beta = nn.Parameter(torch.zeros(H))       # gate logit per head; own lr, no decay
+        if cfg.mem_proj:                               # memory keys free of the local attention's (no RoPE either)
+            self.wqkv_m = nn.Linear(cfg.d_model, (H + 2 * G) * D, bias=False)
 
     def forward(self, x, ctx, l):
         cfg = self.cfg
@@ -357,6 +360,11 @@ class Attention(nn.Module):
                 a_local, _ = attn_naive(qr, kr, v, block_layout(kb, cfg), valid, cfg)
         # memory path in float32 (sums over many segments overflow fp16), position-free σ(q), σ(k)
         mt = torch.float64 if q.dtype == torch.float64 else torch.float32
+        if cfg.mem_proj:
+            q, k, v = self.wqkv_m(x).split([H * D, G * D, G * D], dim=-1)
+            q = q.reshape(S, T, H, D).transpose(1, 2)
+            k = k.reshape(S, T, G, D).transpose(1, 2)
+            v = v.reshape(S, T, G, D).transpose(1, 2)
         sq, sk, vf, vm = sigma(q.to(mt)), sigma(k.to(mt)), v.to(mt), valid.to(mt)
         mem_in, z_in = ctx["mem_in"][l], ctx["z_in"][l]
         if ctx["memory"] == "query":                                         # every row reads mem_in alone
@@ -465,11 +473,13 @@ class Encoder(nn.Module):
         return torch.stack([torch.sigmoid(b.attn.beta.detach().float()) for b in self.blocks])  # [L, H]
 
     def param_groups(self, lr, beta_lr, wd):
-        """AdamW groups: matrices decay; norms, embeddings' biases none; β its own lr and no decay."""
+        """AdamW groups: matrices decay; norms, biases and the memory's own projections none (decay pulls the
+        memory keys towards σ ≈ 1 everywhere, where one key cannot stand out); β its own lr and no decay."""
         beta = [b.attn.beta for b in self.blocks]
         ids_beta = {id(p) for p in beta}
-        decay = [p for n, p in self.named_parameters() if p.dim() >= 2 and id(p) not in ids_beta]
-        rest = [p for n, p in self.named_parameters() if p.dim() < 2 and id(p) not in ids_beta]
+        no_decay = lambda n, p: p.dim() < 2 or ".attn.wqkv_m." in n
+        decay = [p for n, p in self.named_parameters() if not no_decay(n, p) and id(p) not in ids_beta]
+        rest = [p for n, p in self.named_parameters() if no_decay(n, p) and id(p) not in ids_beta]
         return [dict(params=decay, lr=lr, weight_decay=wd), dict(params=rest, lr=lr, weight_decay=0.0),
                 dict(params=beta, lr=beta_lr, weight_decay=0.0, is_beta=True)]
 

@@ -1,5 +1,6 @@
 """Naive vs flex vs gather attention, segment-parallel vs segment-by-segment memory, no NaN at the first
 segment, odd lengths 63 and 500. Fresh random inputs each run; float64 on the CPU, flex on the GPU."""
+import dataclasses
 import os
 import sys
 
@@ -134,12 +135,14 @@ def model_outputs(cfg, lengths, attn, memory, device="cpu", dtype=torch.float64,
     return out, valid.to(device)
 
 
+@pytest.mark.parametrize("mem_proj", [False, True])
 @pytest.mark.parametrize("lengths", [[63], [500], [63, 500, 700]])
-def test_encoder_paths_agree(lengths):
-    ref, valid = model_outputs(SMALL, lengths, "naive", "sequential")
+def test_encoder_paths_agree(lengths, mem_proj):
+    cfg = dataclasses.replace(SMALL, mem_proj=mem_proj)
+    ref, valid = model_outputs(cfg, lengths, "naive", "sequential")
     m = valid[..., None]
     for attn, memory in [("gather", "parallel"), ("naive", "parallel"), ("gather", "sequential")]:
-        out, _ = model_outputs(SMALL, lengths, attn, memory)
+        out, _ = model_outputs(cfg, lengths, attn, memory)
         assert rel(out["emb"] * m, ref["emb"] * m) < 1e-10, (attn, memory)
         for k in ("mem_out", "z_out", "mem_sum", "z_sum"):
             assert rel(out[k], ref[k]) < 1e-10, (attn, memory, k)
@@ -157,6 +160,28 @@ def test_no_nan_first_segment_and_memory_off_equal_there():
         off = m(ids, valid, doc, rb, memory="off")
     assert all(torch.isfinite(v).all() for v in on.values())
     assert rel(on["emb"], off["emb"]) < 1e-12        # zero memory at a file's first segment reads 0
+
+
+def test_mem_proj_memory_uses_its_own_projections():
+    """With mem_proj, layer 0's memory sum is Σ σ(k_m)ᵀ v_m with [q_m, k_m, v_m] = LN1(x) W_qkv,mᵀ (no RoPE), and
+    not the same sum through the local attention's W_qkv."""
+    cfg = dataclasses.replace(SMALL, mem_proj=True)
+    torch.manual_seed(0)
+    m = Encoder(cfg).double()
+    ids, valid, doc = batch(cfg, [63, 500], seed=1)
+    rb = random_blocks(2, cfg.n_layers, cfg.n_heads, cfg.nb, cfg.window, cfg.n_global, cfg.n_random)
+    with torch.no_grad():
+        out = m(ids, valid, doc, rb, attn="gather", memory="parallel")
+        h = m.blocks[0].ln1(m.tok(ids))                                     # [S, T, d]
+        H, G, D = cfg.n_heads, cfg.n_kv_heads, cfg.d_head
+
+        def mem_sum(w):
+            _, k, v = (h @ w.t()).split([H * D, G * D, G * D], dim=-1)
+            sk = sigma(k) * valid[..., None]
+            return torch.einsum("stgd,stge->gde", sk.reshape(*sk.shape[:2], G, D), v.reshape(*v.shape[:2], G, D))
+        own, shared = mem_sum(m.blocks[0].attn.wqkv_m.weight), mem_sum(m.blocks[0].attn.wqkv.weight)
+    assert rel(out["mem_sum"][0], own) < 1e-12
+    assert rel(out["mem_sum"][0], shared) > 0.1
 
 
 @pytest.mark.skipif(not CUDA, reason="FlexAttention needs the GPU")

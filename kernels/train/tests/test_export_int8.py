@@ -58,3 +58,28 @@ def test_unrounded_checkpoint_is_refused():
     w = torch.randn(4, 8)
     with pytest.raises(ValueError):
         quant8.int8_table(dict(model={"x": w}, **{quant8.SCALES: {"x": w.abs().amax(1) / 127}}))
+
+
+@pytest.mark.parametrize("mem_proj", [False, True])
+def test_load_from_onnx_restores_an_int8_export(tmp_path, monkeypatch, mem_proj):
+    """chunks.load_from_onnx (train_chunks --init kernels/model) reads the shipped int8 graphs back: every weight
+    equals the rounded checkpoint's, with or without the memory's own projections."""
+    from chunks import load_from_onnx
+    cfg = Config(vocab=300, d_model=32, n_layers=2, n_heads=2, n_kv_heads=1, d_head=16, d_ff=64, seg_len=256,
+                 block=32, window=3, n_global=1, n_random=1, emb_dim=16, mem_proj=mem_proj)
+    torch.manual_seed(5)
+    m = Encoder(cfg)
+    with torch.no_grad():
+        for b in m.blocks:
+            b.attn.beta.normal_()
+    state, scales = quant8.round_state(m.state_dict())
+    run = tmp_path / "run"
+    run.mkdir()
+    torch.save(dict(model=state, config=cfg.to_dict(), **{quant8.SCALES: scales}), run / "ckpt.pt")
+    monkeypatch.setattr(sys, "argv", ["export.py", "--run", str(run), "--out", str(run / "model"),
+                                      "--precisions", "fp32"])
+    export.main()
+    got = load_from_onnx(Encoder(cfg), str(run / "model" / "query.fp32.onnx")).state_dict()
+    for k, v in state.items():
+        tol = 1e-3 if v.dim() == 1 else 0.0                                  # vectors are stored as float16
+        assert torch.allclose(got[k], v.float(), rtol=tol, atol=tol), k

@@ -74,27 +74,30 @@ test('gate mix matches', { skip }, () => {
   }
 });
 
-test('the whole small encoder (random weights) matches: emb and the memory outputs', { skip }, () => {
-  const e = load().encoder_small, c = e.config;
-  // kernels/train builds its RoPE table in float32 even for the float64 model: mirror that, else the
-  // comparison measures the table's rounding (emb 1.9e-8) instead of the kernels. PyTorch's float32 pow/cos
-  // may still differ from ours by an ulp (6e-8 relative), which leaves emb at ≈6e-9 and the memory outputs at
-  // ≈2e-10; hence 1e-7 here (any kernel mistake shows at 1e-3 or more), 1e-10 for the kernel fixtures above.
-  const cfg: EncoderConfig = { ...c, global: c.n_global, random: c.n_random, rope_table: 'float32' };
-  const lw = e.weights.layers as Record<string, any>[]; // eslint-disable-line @typescript-eslint/no-explicit-any
-  const w: EncoderWeights = {
-    tokEmb: flat(e.weights.tokEmb), lnf: { g: flat(e.weights.lnf.g), b: flat(e.weights.lnf.b) }, we: flat(e.weights.we),
-    layers: lw.map((l) => ({ ln1: { g: flat(l.ln1.g), b: flat(l.ln1.b) }, wqkv: flat(l.wqkv), wo: flat(l.wo), beta: flat(l.beta),
-      ln2: { g: flat(l.ln2.g), b: flat(l.ln2.b) }, w1: flat(l.w1), w2: flat(l.w2) })),
-  };
-  const i = e.inputs;
-  const out = encoderForward(cfg, w, { ids: flat(i.ids), valid: flat(i.valid), segDoc: flat(i.seg_doc),
-    randBlocks: Int32Array.from(flat(i.rand_blocks)), memIn: flat(i.mem_in), zIn: flat(i.z_in) });
-  const errs: [string, number][] = [];
-  for (const [mine, name] of [[out.emb, 'emb'], [out.memOut, 'mem_out'], [out.zOut, 'z_out'], [out.memSum, 'mem_sum'], [out.zSum, 'z_sum']] as const) {
-    const err = relError(mine, flat(e.outputs[name]));
-    console.log(`# ${name} ${err.toExponential(2)}`);
-    errs.push([name, err]);
-  }
-  for (const [name, err] of errs) assert.ok(err < 1e-7, `${name}: relative error ${err}`);
-});
+for (const [key, what] of [['encoder_small', 'shared q/k/v'], ['encoder_small_mem_proj', 'the memory\'s own q/k/v']] as const) {
+  test(`the whole small encoder (random weights, ${what}) matches: emb and the memory outputs`, { skip }, () => {
+    const e = load()[key], c = e.config;
+    // kernels/train builds its RoPE table in float32 even for the float64 model: mirror that, else the
+    // comparison measures the table's rounding (emb 1.9e-8) instead of the kernels. PyTorch's float32 pow/cos
+    // may still differ from ours by an ulp (6e-8 relative), which leaves emb at ≈6e-9 and the memory outputs at
+    // ≈2e-10; hence 1e-7 here (any kernel mistake shows at 1e-3 or more), 1e-10 for the kernel fixtures above.
+    const cfg: EncoderConfig = { ...c, global: c.n_global, random: c.n_random, rope_table: 'float32' };
+    const lw = e.weights.layers as Record<string, any>[]; // eslint-disable-line @typescript-eslint/no-explicit-any
+    const w: EncoderWeights = {
+      tokEmb: flat(e.weights.tokEmb), lnf: { g: flat(e.weights.lnf.g), b: flat(e.weights.lnf.b) }, we: flat(e.weights.we),
+      layers: lw.map((l) => ({ ln1: { g: flat(l.ln1.g), b: flat(l.ln1.b) }, wqkv: flat(l.wqkv), wo: flat(l.wo), beta: flat(l.beta),
+        ln2: { g: flat(l.ln2.g), b: flat(l.ln2.b) }, w1: flat(l.w1), w2: flat(l.w2),
+        ...(l.wqkvM ? { wqkvM: flat(l.wqkvM) } : {}) })),
+    };
+    const i = e.inputs;
+    const out = encoderForward(cfg, w, { ids: flat(i.ids), valid: flat(i.valid), segDoc: flat(i.seg_doc),
+      randBlocks: Int32Array.from(flat(i.rand_blocks)), memIn: flat(i.mem_in), zIn: flat(i.z_in) });
+    const errs: [string, number][] = [];
+    for (const [mine, name] of [[out.emb, 'emb'], [out.memOut, 'mem_out'], [out.zOut, 'z_out'], [out.memSum, 'mem_sum'], [out.zSum, 'z_sum']] as const) {
+      const err = relError(mine, flat(e.outputs[name]));
+      console.log(`# ${name} ${err.toExponential(2)}`);
+      errs.push([name, err]);
+    }
+    for (const [name, err] of errs) assert.ok(err < 1e-7, `${name}: relative error ${err}`);
+  });
+}

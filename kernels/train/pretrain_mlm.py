@@ -14,7 +14,8 @@ a packed checkpoint (quant8.py pack: int8 matrices) is read as well. With "recal
 that share of the sequences also carries synthetic recall facts (data.fact_bank: 'name = value' in an early
 segment, the value asked for "recall_gap" (default 4) or more segments later, up to "recall_n" (4) facts a
 sequence; "recall_shuffle" draws each value apart from its name, so only the memory can know it), their loss weighted
-by "recall_w"; "reset_beta" sets every gate logit first (0: all gates at 0.5). DIR/val_stream.npy: the stream's last
+by "recall_w"; "reset_beta" sets every gate logit first (0: all gates at 0.5). A config with "mem_proj" grafted
+onto a checkpoint without memory projections draws them from normal(0, "mem_init"). DIR/val_stream.npy: the stream's last
 2 M tokens (training text) for a quick probe of the checkpoint (evaluate.py --ckpt ckpt_mlm.pt).
 """
 import argparse
@@ -82,6 +83,13 @@ def main():
         if n_prev != cfg.n_layers:                         # a deeper encoder grown from the checkpoint's layers
             state = grow_depth(state, n_prev, cfg.n_layers)
             print(f"grew {n_prev} -> {cfg.n_layers} layers", flush=True)
+        fresh = [k for k in model.state_dict() if k not in state]
+        if fresh:                                          # memory projections new to this checkpoint (mem_proj)
+            assert all(".attn.wqkv_m." in k for k in fresh), fresh
+            std = tc["mlm"].get("mem_init", 0.02)
+            for k in fresh:
+                state[k] = torch.randn_like(model.state_dict()[k]) * std
+            print(f"new memory projections, normal(0, {std}): {len(fresh)} matrices", flush=True)
         model.load_state_dict(state)
     if tc["mlm"].get("reset_beta") is not None:            # reopen every memory gate: sigmoid(beta) for all heads
         with torch.no_grad():

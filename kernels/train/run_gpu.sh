@@ -162,12 +162,14 @@ elif [ "$MODE" = export ]; then   # a packed int8 run (EXPORT_RUN: ckpt.pt, toke
   step probes 8 python3 evaluate.py --run $R
   rm -f $R/val_stream16.npy $R/ckpt.pt                        # the packed checkpoint is the caller's already
   QUICK=; TOKS=; DEVARG=()
-elif [[ "$MODE" = run@(24|25) ]]; then   # the memory, A/B: configs/big24a.json (linear rule) and big24b.json (delta rule), one
+elif [[ "$MODE" = run@(24|25|26) ]]; then   # the memory, A/B: configs/big24a.json (linear rule) and big24b.json (delta rule), one
   # a GPU, each from .r12ckpt/ckpt.pt (6 layers) with every gate reopened (reset_beta) and recall facts in every
   # sequence; then each one's probes (evaluate.py: masked tokens by segment, passkey with code and repeated filler)
   # and its fp16 checkpoint back (ckpt_mlm_<letter>.pt parts; two fit the return limit)
   # run25: configs/big25?.json from run 24a's checkpoint (in .r12ckpt), each value drawn apart from its name
   #   (recall_shuffle: in runs 21a and 24 a name kept its bank value, which the weights can learn)
+  # run26: configs/big26?.json (SEED_VARIANTS=a on one GPU): the memory's own q/k/v projections (mem_proj), grafted
+  #   onto the checkpoint in .r12ckpt (the shipped run 18 weights, chunks.load_from_onnx)
   N=${MODE#run}; PR=120; V=(a b); [ -n "${SEED_VARIANTS:-}" ] && read -r -a V <<< "$SEED_VARIANTS"
   mkdir -p $R
   for i in "${!V[@]}"; do v=${V[$i]}
@@ -206,7 +208,7 @@ else
     --deadline $(( DEADLINE - 175 ))
   QUICK=; TOKS=4096,16384,65536; DEVARG=(--dev "$ROOT/.evalcarry")
 fi
-if [[ "$MODE" != @(export|run@(3|4|5|6|7|8|9|10|11|12|13|14|15|16|17|18|19|20|21|22|23|24|25)) ]]; then   # the modes above did their own steps
+if [[ "$MODE" != @(export|run@(3|4|5|6|7|8|9|10|11|12|13|14|15|16|17|18|19|20|21|22|23|24|25|26)) ]]; then   # the modes above did their own steps
   step export 95 python3 export.py --run $R --out $R/model
   step fixtures 60 python3 fixtures.py --graphs --run $R --model $R/model --out $R/fixtures
   step probe-mlm 45 python3 evaluate.py --run $R --ckpt ckpt_mlm.pt $QUICK

@@ -150,7 +150,7 @@ class MLMBatches:
         ids = np.stack([self.stream[s:s + n * T] for s in starts]).reshape(B, n, T).astype(np.int64)
         spliced = np.zeros_like(ids, dtype=bool)
         for b in range(B):
-            ln = int(rng.integers(64, 257))
+            ln = int(rng.integers(64, min(257, T)))              # (the same draw as before for T > 256)
             a = int(rng.integers(0, T - ln))
             for s in range(self.mem_from, n):
                 if rng.random() < self.splice_p:

@@ -102,3 +102,12 @@ def test_recall_weight_adds_the_facts_mean():
         weighted, _ = mlm_loss(model, c, batch, rand, attn="gather", recall_w=2.0)
         only = mlm_loss(model, c, (batch[0], np.where(batch[4], batch[1], -100), batch[2]), rand, attn="gather")[0]
     assert torch.allclose(weighted, plain + 2.0 * only, rtol=1e-5)
+
+
+def test_segments_of_256_tokens_draw_every_splice_length():
+    """A copied span may be up to 256 tokens: with T = 256 its start must still be drawable (1,200 draws here;
+    before the fix about 1 in 193 raised 'high <= 0')."""
+    mb = MLMBatches(stream(), cfg(), 4, 4, seed=11)
+    for _ in range(300):
+        inp, labels, _, _ = mb()
+        assert inp.shape == (16, 256)

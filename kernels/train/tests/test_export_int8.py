@@ -15,18 +15,29 @@ import quant8  # noqa: E402
 from model import Config, Encoder  # noqa: E402
 
 
-def test_int8_matrices_in_the_exported_graphs(tmp_path, monkeypatch):
-    cfg = Config(vocab=300, d_model=32, n_layers=2, n_heads=2, n_kv_heads=1, d_head=16, d_ff=64, seg_len=256,
-                 block=32, window=3, n_global=1, n_random=1, emb_dim=16)
-    torch.manual_seed(3)
-    state, scales = quant8.round_state(Encoder(cfg).state_dict())
+def small_cfg(**kw):
+    return Config(vocab=300, d_model=32, n_layers=2, n_heads=2, n_kv_heads=1, d_head=16, d_ff=64, seg_len=256,
+                  block=32, window=3, n_global=1, n_random=1, emb_dim=16, **kw)
+
+
+def export_rounded(tmp_path, monkeypatch, cfg, model):
+    """quant8-round the model's weights, export its fp32 graphs; returns the rounded state, the scales and the
+    query graph's path."""
+    state, scales = quant8.round_state(model.state_dict())
     run = tmp_path / "run"
     run.mkdir()
     torch.save(dict(model=state, config=cfg.to_dict(), **{quant8.SCALES: scales}), run / "ckpt.pt")
     monkeypatch.setattr(sys, "argv", ["export.py", "--run", str(run), "--out", str(run / "model"),
                                       "--precisions", "fp32"])
     export.main()
-    m = onnx.load(str(run / "model" / "query.fp32.onnx"))             # external data resolved from weights.bin
+    return state, scales, str(run / "model" / "query.fp32.onnx")
+
+
+def test_int8_matrices_in_the_exported_graphs(tmp_path, monkeypatch):
+    cfg = small_cfg()
+    torch.manual_seed(3)
+    state, scales, query = export_rounded(tmp_path, monkeypatch, cfg, Encoder(cfg))
+    m = onnx.load(query)                                              # external data resolved from weights.bin
     inits = {t.name: numpy_helper.to_array(t) for t in m.graph.initializer}
     cast = {n.output[0]: n.input[0] for n in m.graph.node if n.op_type == "Cast"}
     dq = [n for n in m.graph.node if n.op_type == "Mul" and cast.get(n.input[0]) in inits]
@@ -65,21 +76,14 @@ def test_load_from_onnx_restores_an_int8_export(tmp_path, monkeypatch, mem_proj)
     """chunks.load_from_onnx (train_chunks --init kernels/model) reads the shipped int8 graphs back: every weight
     equals the rounded checkpoint's, with or without the memory's own projections."""
     from chunks import load_from_onnx
-    cfg = Config(vocab=300, d_model=32, n_layers=2, n_heads=2, n_kv_heads=1, d_head=16, d_ff=64, seg_len=256,
-                 block=32, window=3, n_global=1, n_random=1, emb_dim=16, mem_proj=mem_proj)
+    cfg = small_cfg(mem_proj=mem_proj)
     torch.manual_seed(5)
     m = Encoder(cfg)
     with torch.no_grad():
         for b in m.blocks:
             b.attn.beta.normal_()
-    state, scales = quant8.round_state(m.state_dict())
-    run = tmp_path / "run"
-    run.mkdir()
-    torch.save(dict(model=state, config=cfg.to_dict(), **{quant8.SCALES: scales}), run / "ckpt.pt")
-    monkeypatch.setattr(sys, "argv", ["export.py", "--run", str(run), "--out", str(run / "model"),
-                                      "--precisions", "fp32"])
-    export.main()
-    got = load_from_onnx(Encoder(cfg), str(run / "model" / "query.fp32.onnx")).state_dict()
+    state, _, query = export_rounded(tmp_path, monkeypatch, cfg, m)
+    got = load_from_onnx(Encoder(cfg), query).state_dict()
     for k, v in state.items():
         tol = 1e-3 if v.dim() == 1 else 0.0                                  # vectors are stored as float16
         assert torch.allclose(got[k], v.float(), rtol=tol, atol=tol), k

@@ -20,6 +20,7 @@ PYTHONPATH=kernels/train/cpu_tokenizers python3 kernels/train/mem_adapter.py cac
 PYTHONPATH=kernels/train/cpu_tokenizers python3 kernels/train/mem_adapter.py cache --passkey 64 --filler repeat \
     --batches 24 --out /tmp/ma/pk64rep
 python3 kernels/train/mem_adapter.py train --train /tmp/ma/train --test /tmp/ma/test,/tmp/ma/pk64rep --out /tmp/ma/run.json
+python3 kernels/train/mem_adapter.py bootstrap --init /tmp/ma/run.pt --test /tmp/ma/test --out /tmp/ma/boot.json
 """
 import argparse
 import dataclasses
@@ -291,6 +292,36 @@ def evaluate(mod, test):
     return res
 
 
+@torch.no_grad()
+def bootstrap(args):
+    """A trained run's projections (--init) on a fact cache (--test), per fact (the tokens of one value averaged):
+    memory on against the guess, by facts in the memory, with a 95 % bootstrap interval over the facts."""
+    model, cfg = load_model(args.seg_len)
+    mod = LastLayerMemory(model, cfg, args.mem_init, args.beta0)
+    ck = torch.load(args.init)
+    mod.wqkv_m.copy_(ck["wqkv_m"]), mod.beta.copy_(ck["beta"])
+    on, guess, nf = [], [], []
+    for p in sorted(glob.glob(os.path.join(args.test, "*.pt"))):
+        b = torch.load(p)
+        ok = (mod(b).argmax(-1) == b["labels"]).double().numpy()
+        si, ti = b["si"].numpy(), b["ti"].numpy()
+        fact = np.cumsum(np.r_[True, (si[1:] != si[:-1]) | (ti[1:] != ti[:-1] + 1)]) - 1   # one value, one run
+        for f in range(fact.max() + 1):
+            sel = fact == f
+            on.append(ok[sel].mean()), guess.append(b["guess"].numpy()[sel].mean()), nf.append(int(b["n_facts"][sel][0]))
+    on, guess, nf = np.array(on), np.array(guess), np.array(nf)
+    rng, res = np.random.default_rng(0), {}
+    for lo, hi in ((1, 2), (3, 4), (5, 8), (1, 8)):
+        sel = (nf >= lo) & (nf <= hi)
+        d = on[sel] - guess[sel]
+        bs = [d[rng.integers(0, len(d), len(d))].mean() for _ in range(5000)]
+        res[f"{lo}-{hi}"] = dict(facts=int(sel.sum()), on=float(on[sel].mean()), guess=float(guess[sel].mean()),
+                                 on_minus_guess=float(d.mean()), ci95=[float(np.percentile(bs, 2.5)),
+                                                                       float(np.percentile(bs, 97.5))])
+        print(f"facts {lo}-{hi}: {json.dumps(res[f'{lo}-{hi}'])}", flush=True)
+    json.dump(res, open(args.out, "w"), indent=1)
+
+
 def train(args):
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
@@ -334,7 +365,7 @@ def train(args):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("cmd", choices=["cache", "train", "add-layout"])
+    ap.add_argument("cmd", choices=["cache", "train", "add-layout", "bootstrap"])
     ap.add_argument("--seg-len", type=int, default=256)
     ap.add_argument("--nseg", type=int, default=16)
     ap.add_argument("--seqs", type=int, default=4)
@@ -364,6 +395,8 @@ def main():
         train(args)
     elif args.cmd == "add-layout":
         add_layout(args)
+    elif args.cmd == "bootstrap":
+        bootstrap(args)
     elif args.passkey:
         cache_passkey(args)
     else:

@@ -1,6 +1,7 @@
 """A stand-in for the HF `tokenizers` package on a machine without PyPI (the project's 2-core CPU box): the same
 `Tokenizer.from_file(...).encode(...).ids` / `encode_batch` calls, answered by the extension's own
-@huggingface/tokenizers in a Node child process (server.mjs beside this folder). Ids only: `offsets` raises.
+@huggingface/tokenizers in a Node child process (server.mjs beside this folder): ids, and offsets as code-point
+ranges (byte-level BPE through GPT-2's byte table; word-level models by each token's place in the text).
 Use: PYTHONPATH=kernels/train/cpu_tokenizers python3 ... (run from the repo root, after npm ci)."""
 import json
 import os
@@ -11,12 +12,8 @@ SERVER = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))
 
 
 class Encoding:
-    def __init__(self, ids):
-        self.ids = ids
-
-    @property
-    def offsets(self):
-        raise NotImplementedError("cpu_tokenizers gives ids only; offsets need the HF tokenizers package")
+    def __init__(self, ids, offsets):
+        self.ids, self.offsets = ids, [tuple(o) for o in offsets]
 
 
 class Tokenizer:
@@ -39,7 +36,8 @@ class Tokenizer:
         assert not add_special_tokens, "the project always encodes with add_special_tokens=False"
         self.proc.stdin.write(json.dumps({"texts": list(texts)}) + "\n")
         self.proc.stdin.flush()
-        return [Encoding(ids) for ids in json.loads(self.proc.stdout.readline())["ids"]]
+        out = json.loads(self.proc.stdout.readline())
+        return [Encoding(ids, offs) for ids, offs in zip(out["ids"], out["offsets"])]
 
     def encode(self, text, add_special_tokens=True):
         return self.encode_batch([text], add_special_tokens)[0]

@@ -80,12 +80,12 @@ export function encoderForward(cfg: EncoderConfig, w: EncoderWeights, inp: Encod
       const h = layerNorm(x[s]!, T, d, lw.ln1.g, lw.ln1.b);                 // [T, d]
       const qkv = matmul(h, lw.wqkv, T, d, (H + 2 * Hkv) * Dh, lw.bqkv);     // [T, (H+2Hkv)·Dh]
       const nAll = H + 2 * Hkv;
-      const ks = Array.from({ length: Hkv }, (_, g) => headSlice(qkv, T, nAll, Dh, H + g));        // [T, Dh]
-      const vs = Array.from({ length: Hkv }, (_, g) => headSlice(qkv, T, nAll, Dh, H + Hkv + g));  // [T, Dh]
+      const kvHeads = (m: Float64Array, first: number) => Array.from({ length: Hkv }, (_, g) => headSlice(m, T, nAll, Dh, first + g));
+      const ks = kvHeads(qkv, H), vs = kvHeads(qkv, H + Hkv);                 // [T, Dh] each
       // The memory reads and writes through the same q/k/v, or through its own projections (mem_proj).
       const qkvM = cfg.mem_proj ? matmul(h, need(lw.wqkvM, 'wqkvM'), T, d, nAll * Dh) : qkv;
-      const vms = cfg.mem_proj ? Array.from({ length: Hkv }, (_, g) => headSlice(qkvM, T, nAll, Dh, H + Hkv + g)) : vs;
-      const sks = Array.from({ length: Hkv }, (_, g) => sigma(headSlice(qkvM, T, nAll, Dh, H + g))); // [T, Dh]
+      const vms = cfg.mem_proj ? kvHeads(qkvM, H + Hkv) : vs;
+      const sks = (cfg.mem_proj ? kvHeads(qkvM, H) : ks).map(sigma);         // [T, Dh]
       const attn = new Float64Array(T * H * Dh);                             // [T, H·Dh]
       for (let hq = 0; hq < H; hq++) {
         const g = Math.floor(hq / gqa);

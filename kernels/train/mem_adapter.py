@@ -35,7 +35,7 @@ import torch.nn.functional as F
 
 from chunks import load_from_onnx
 from data import MASK, MLMBatches, fact_bank, load_shard, tokenize_files
-from model import Config, Encoder, attn_dense, rope, sigma
+from model import Config, Encoder, attn_dense, mem_contrib, mem_parallel, mem_read, rope, sigma
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MODEL_DIR = os.path.join(ROOT, "kernels", "model")
@@ -75,9 +75,9 @@ def build_stream(tok, held, max_mb):
 def draw_with_layout(mb):
     """One MLMBatches batch, plus for every asked token the accuracy of a guess among the values the memory holds
     (the shortcut of a memory keyed on the token class rather than on the name): the share of the facts written
-    in a segment before its own whose value has the same token at the same place (itself included), and the
-    number of those facts. The draws are MLMBatches' own: _place is only watched (a fact is placed when both of
-    its two calls find room)."""
+    in a segment before its own whose value has the same token at the same place (itself included); and the
+    number of facts of its sequence. The draws are MLMBatches' own: _place is only watched (a fact is placed when
+    both of its two calls find room)."""
     calls, place = [], mb._place
 
     def watched(busy, b, s, n):
@@ -97,21 +97,22 @@ def draw_with_layout(mb):
         row, pq, m = q[0] * n + q[1], q[2], q[3]
         off = int(np.argmax(ask[row, pq:pq + m]))
         facts.append((w[0], w[1], row, pq + off, labels[row, pq + off:pq + m].copy()))
-    share, before = np.zeros(ask.shape), np.zeros(ask.shape, dtype=np.int64)
+    share, count = np.zeros(ask.shape), np.zeros(ask.shape, dtype=np.int64)
     for b, _, row, start, val in facts:
         held = [v for b2, j2, _, _, v in facts if b2 == b and j2 < row % n]
         for p, tokv in enumerate(val):
             share[row, start + p] = np.mean([len(v) > p and v[p] == tokv for v in held])
-            before[row, start + p] = len(held)
-    return (inp, labels, seg_doc, mem_mask, ask), before[ask], share[ask]
+        count[row, start:start + len(val)] = sum(1 for f in facts if f[0] == b)
+    return (inp, labels, seg_doc, mem_mask, ask), count[ask], share[ask]
 
 
-def fact_counts(ask, seqs, nseg):
-    """Per asked token: the number of facts asked in its sequence (contiguous runs of the ask mask)."""
-    a = ask.reshape(seqs, -1)
-    starts = a & ~np.concatenate([np.zeros((seqs, 1), bool), a[:, :-1]], 1)
-    per_seq = starts.sum(1)
-    return np.repeat(per_seq, a.shape[1]).reshape(a.shape)[a]
+def fact_batches(args, cfg, tok, stream):
+    """The fact batches of a cache part: its seed, and the name bank of the train or the held-out side."""
+    part = int(args.part.split("/")[0])
+    bank_seed = 1001 if args.held_out else 1000               # held-out sequences ask about other names
+    return MLMBatches(stream, cfg, args.nseg, args.seqs, splice_p=0.0, seed=args.seed * 100 + part + 17 * args.held_out,
+                      facts=fact_bank(tok, seed=bank_seed), recall_p=1.0, gap=args.gap, recall_n=args.recall_n,
+                      shuffle_values=True)
 
 
 @torch.no_grad()
@@ -120,20 +121,16 @@ def cache(args):
     torch.set_num_threads(1)
     model, cfg = load_model(args.seg_len)
     tok = Tokenizer.from_file(os.path.join(MODEL_DIR, "tokenizer.json"))
-    part, parts = (int(x) for x in args.part.split("/"))
+    part = int(args.part.split("/")[0])
     stream = build_stream(tok, args.held_out, args.max_mb)
-    bank_seed = 1001 if args.held_out else 1000               # held-out sequences ask about other names
-    mb = MLMBatches(stream, cfg, args.nseg, args.seqs, splice_p=0.0, seed=args.seed * 100 + part + 17 * args.held_out,
-                    facts=fact_bank(tok, seed=bank_seed), recall_p=1.0, gap=args.gap, recall_n=args.recall_n,
-                    shuffle_values=True)
+    mb = fact_batches(args, cfg, tok, stream)
     os.makedirs(args.out, exist_ok=True)
     print(f"stream {len(stream)} tokens; {args.batches} batches of {args.seqs} x {args.nseg} x {cfg.seg_len}",
           flush=True)
     T0 = time.time()
     for i in range(args.batches):
-        (inp, labels, seg_doc, _, ask), before, share = draw_with_layout(mb)
-        store(model, cfg, inp, labels, seg_doc, ask, fact_counts(ask, args.seqs, args.nseg),
-              os.path.join(args.out, f"b{part:02d}_{i:04d}.pt"), before, share)
+        (inp, labels, seg_doc, _, ask), n_facts, guess = draw_with_layout(mb)
+        store(model, cfg, inp, labels, seg_doc, ask, n_facts, guess, os.path.join(args.out, f"b{part:02d}_{i:04d}.pt"))
         print(f"batch {i + 1}/{args.batches}: {int(ask.sum())} asked tokens, {time.time() - T0:.0f}s", flush=True)
 
 
@@ -168,15 +165,16 @@ def cache_passkey(args):
         ask[d, p1 + len(pre):p1 + len(pre) + len(kid)] = True
         labels[d, p1 + len(pre):p1 + len(pre) + len(kid)] = kid
         ids[ask] = MASK
-        store(model, cfg, ids, labels, np.zeros(d + 1, np.int64), ask, np.ones(int(ask.sum()), np.int64),
+        one = np.ones(int(ask.sum()))                      # one fact, so a guess among the earlier values is right
+        store(model, cfg, ids, labels, np.zeros(d + 1, np.int64), ask, one.astype(np.int64), one,
               os.path.join(args.out, f"p{d:03d}_{i:04d}.pt"))
         print(f"trial {i + 1}/{args.batches}: {time.time() - T0:.0f}s", flush=True)
 
 
 @torch.no_grad()
-def store(model, cfg, inp, labels, seg_doc, ask, n_facts, path, n_before=None, guess=None):
+def store(model, cfg, inp, labels, seg_doc, ask, n_facts, guess, path):
     """Run the frozen encoder up to its last block; save what that block needs at the asked tokens."""
-    L, H, G, D = cfg.n_layers, cfg.n_heads, cfg.n_kv_heads, cfg.d_head
+    L, G, D = cfg.n_layers, cfg.n_kv_heads, cfg.d_head
     last = model.blocks[L - 1]
     S, T = inp.shape
     ids, valid, doc = torch.from_numpy(inp), torch.ones(S, T, dtype=torch.bool), torch.from_numpy(seg_doc)
@@ -186,10 +184,7 @@ def store(model, cfg, inp, labels, seg_doc, ask, n_facts, path, n_before=None, g
     for l in range(L - 1):
         x, _ = model.blocks[l](x, ctx, l)
     h1 = last.ln1(x)                                        # [S, T, d]: the last block's attention input
-    q, k, v = last.attn.wqkv(h1).split([H * D, G * D, G * D], dim=-1)
-    q = q.reshape(S, T, H, D).transpose(1, 2)
-    k = k.reshape(S, T, G, D).transpose(1, 2)
-    v = v.reshape(S, T, G, D).transpose(1, 2)
+    q, k, v = last.attn.heads(last.attn.wqkv, h1)
     cos, sin = model.cos[:T], model.sin[:T]
     a_local = attn_dense(rope(q, cos, sin), rope(k, cos, sin), v, valid)   # [S, H, T, D]
     xs, _ = last(x, ctx, L - 1)                             # the shipped last block, its own memory as trained
@@ -198,31 +193,27 @@ def store(model, cfg, inp, labels, seg_doc, ask, n_facts, path, n_before=None, g
     torch.save(dict(h1=h1.half(), seg_doc=doc, si=torch.from_numpy(si), ti=torch.from_numpy(ti),
                     x=x[si, ti].clone(), a_local=a_local[si, :, ti].clone(),
                     labels=torch.from_numpy(labels[si, ti]), shipped=shipped[si, ti].clone(),
-                    n_facts=torch.from_numpy(n_facts), n_before=torch.from_numpy(
-                        n_facts if n_before is None else n_before),
-                    guess=torch.from_numpy(1.0 / n_facts if guess is None else guess)), path)
+                    n_facts=torch.from_numpy(n_facts), guess=torch.from_numpy(guess)), path)
 
 
 def add_layout(args):
     """For a fact cache written before the guess baseline was stored: replay its draws (same stream, bank and
-    seed; no model), check that they give the cached labels, and add n_before and guess to every file."""
+    seed; no model), check that they give the cached labels and fact counts, and add the guess to every file."""
     from tokenizers import Tokenizer
     _, cfg = load_model(args.seg_len)
     tok = Tokenizer.from_file(os.path.join(MODEL_DIR, "tokenizer.json"))
-    part, _ = (int(x) for x in args.part.split("/"))
-    stream = build_stream(tok, args.held_out, args.max_mb)
-    mb = MLMBatches(stream, cfg, args.nseg, args.seqs, splice_p=0.0, seed=args.seed * 100 + part + 17 * args.held_out,
-                    facts=fact_bank(tok, seed=1001 if args.held_out else 1000), recall_p=1.0, gap=args.gap,
-                    recall_n=args.recall_n, shuffle_values=True)
+    part = int(args.part.split("/")[0])
+    mb = fact_batches(args, cfg, tok, build_stream(tok, args.held_out, args.max_mb))
     for i in range(args.batches):
-        (_, labels, _, _, ask), before, share = draw_with_layout(mb)
+        (_, labels, _, _, ask), n_facts, guess = draw_with_layout(mb)
         path = os.path.join(args.out, f"b{part:02d}_{i:04d}.pt")
         b = torch.load(path)
         si, ti = np.nonzero(ask)
         assert torch.equal(b["labels"], torch.from_numpy(labels[si, ti])), f"{path}: the replay differs"
-        b["n_before"], b["guess"] = torch.from_numpy(before), torch.from_numpy(share)
+        assert torch.equal(b["n_facts"], torch.from_numpy(n_facts)), f"{path}: other fact counts"
+        b["guess"] = torch.from_numpy(guess)
         torch.save(b, path)
-    print(f"n_before and guess added to {args.batches} files of {args.out}", flush=True)
+    print(f"guess added to {args.batches} files of {args.out}", flush=True)
 
 
 class LastLayerMemory(torch.nn.Module):
@@ -235,6 +226,13 @@ class LastLayerMemory(torch.nn.Module):
         self.wqkv_m = torch.nn.Parameter(torch.randn((H + 2 * G) * D, cfg.d_model) * mem_init)
         self.beta = torch.nn.Parameter(torch.full((H,), float(beta0)))
 
+    def load(self, path):
+        """An earlier train run's projections and gates."""
+        ck = torch.load(path)
+        with torch.no_grad():
+            self.wqkv_m.copy_(ck["wqkv_m"]), self.beta.copy_(ck["beta"])
+        return self
+
     def forward(self, b, memory=True):
         cfg, m = self.cfg, self.m
         H, G, D = cfg.n_heads, cfg.n_kv_heads, cfg.d_head
@@ -245,17 +243,10 @@ class LastLayerMemory(torch.nn.Module):
         wq, wk, wv = self.wqkv_m.split([H * D, G * D, G * D], dim=0)
         sk = sigma(h1 @ wk.t()).reshape(S, T, G, D).transpose(1, 2)             # [S, G, T, D]
         vm = (h1 @ wv.t()).reshape(S, T, G, D).transpose(1, 2)
-        C, zc = sk.transpose(-1, -2) @ vm, sk.sum(2)                            # [S, G, D, D], [S, G, D]
-        doc = b["seg_doc"]
-        ar = torch.arange(S)
-        P = ((doc[:, None] == doc[None, :]) & (ar[None, :] < ar[:, None])).float()   # earlier segments, same doc
-        M = (P @ C.reshape(S, -1)).reshape(C.shape)
-        z = (P @ zc.reshape(S, -1)).reshape(zc.shape)
-        sq = sigma(h1[si, ti] @ wq.t()).reshape(-1, H, D)                       # [N, H, D]
-        rep = H // G
-        Mq = M[si].repeat_interleave(rep, dim=1)                                # [N, H, D, D]
-        zq = z[si].repeat_interleave(rep, dim=1)                                # [N, H, D]
-        a_mem = (sq[:, :, None, :] @ Mq)[:, :, 0] / ((sq * zq).sum(-1, keepdim=True) + 1e-6)
+        C, zc = mem_contrib(sk, vm, torch.ones(S, T))                           # the model's own memory functions
+        M, z = mem_parallel(C, zc, b["seg_doc"], torch.zeros(G, D, D), torch.zeros(G, D))[:2]   # before each segment
+        sq = sigma(h1[si, ti] @ wq.t()).reshape(-1, H, 1, D)                    # [N, H, 1, D]: asked tokens only
+        a_mem = mem_read(sq, M[si], z[si])[:, :, 0]                             # [N, H, D]
         if not memory:
             a_mem = torch.zeros_like(a_mem)
         g = torch.sigmoid(self.beta)[None, :, None]
@@ -268,15 +259,14 @@ class LastLayerMemory(torch.nn.Module):
 @torch.no_grad()
 def evaluate(mod, test):
     ok = {"on": [], "off": [], "shipped": []}
-    nf, nb, gs = [], [], []
+    nf, gs = [], []
     for b in test:
         for name, mem in (("on", True), ("off", False)):
             ok[name].append((mod(b, memory=mem).argmax(-1) == b["labels"]).numpy())
         ok["shipped"].append((b["shipped"] == b["labels"]).numpy())
         nf.append(b["n_facts"].numpy())
-        nb.append(b.get("n_before", b["n_facts"]).numpy())
-        gs.append(b["guess"].numpy() if "guess" in b else 1 / nb[-1])
-    nf, nb, gs = np.concatenate(nf), np.concatenate(nb), np.concatenate(gs)
+        gs.append(b["guess"].numpy())
+    nf, gs = np.concatenate(nf), np.concatenate(gs)
     res = {k: float(np.concatenate(v).mean()) for k, v in ok.items()}
     res["file_exact"] = {k: float(np.mean([o.all() for o in v])) for k, v in ok.items()}   # a passkey file: one key
     res["n"] = int(len(nf))
@@ -297,9 +287,7 @@ def bootstrap(args):
     """A trained run's projections (--init) on a fact cache (--test), per fact (the tokens of one value averaged):
     memory on against the guess, by facts in the memory, with a 95 % bootstrap interval over the facts."""
     model, cfg = load_model(args.seg_len)
-    mod = LastLayerMemory(model, cfg, args.mem_init, args.beta0)
-    ck = torch.load(args.init)
-    mod.wqkv_m.copy_(ck["wqkv_m"]), mod.beta.copy_(ck["beta"])
+    mod = LastLayerMemory(model, cfg, args.mem_init, args.beta0).load(args.init)
     on, guess, nf = [], [], []
     for p in sorted(glob.glob(os.path.join(args.test, "*.pt"))):
         b = torch.load(p)
@@ -332,9 +320,7 @@ def train(args):
     evaluate_all = lambda: {name: evaluate(mod, te) for name, te in tests.items()}
     mod = LastLayerMemory(model, cfg, args.mem_init, args.beta0)
     if args.init:                                          # go on from an earlier run's projections and gates
-        ck = torch.load(args.init)
-        with torch.no_grad():
-            mod.wqkv_m.copy_(ck["wqkv_m"]), mod.beta.copy_(ck["beta"])
+        mod.load(args.init)
     opt = torch.optim.AdamW([dict(params=[mod.wqkv_m], lr=args.lr, weight_decay=0.0),
                              dict(params=[mod.beta], lr=args.beta_lr, weight_decay=0.0)])
     log = [dict(step=0, **evaluate_all())]

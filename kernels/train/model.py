@@ -331,14 +331,19 @@ class Attention(nn.Module):
         if cfg.mem_proj:                               # memory keys free of the local attention's (no RoPE either)
             self.wqkv_m = nn.Linear(cfg.d_model, (H + 2 * G) * D, bias=False)
 
+    def heads(self, proj, x):
+        """q [S, H, T, D], k and v [S, G, T, D] of x [S, T, d] through proj (wqkv, or the memory's wqkv_m)."""
+        S, T, _ = x.shape
+        H, G, D = self.cfg.n_heads, self.cfg.n_kv_heads, self.cfg.d_head
+        q, k, v = proj(x).split([H * D, G * D, G * D], dim=-1)
+        return (q.reshape(S, T, H, D).transpose(1, 2), k.reshape(S, T, G, D).transpose(1, 2),
+                v.reshape(S, T, G, D).transpose(1, 2))
+
     def forward(self, x, ctx, l):
         cfg = self.cfg
         S, T, _ = x.shape
         H, G, D = cfg.n_heads, cfg.n_kv_heads, cfg.d_head
-        q, k, v = self.wqkv(x).split([H * D, G * D, G * D], dim=-1)
-        q = q.reshape(S, T, H, D).transpose(1, 2)                            # [S, H, T, D]
-        k = k.reshape(S, T, G, D).transpose(1, 2)                            # [S, G, T, D]
-        v = v.reshape(S, T, G, D).transpose(1, 2)                            # [S, G, T, D]
+        q, k, v = self.heads(self.wqkv, x)
         cos, sin = ctx["cos"][:T], ctx["sin"][:T]
         qr, kr = rope(q, cos, sin), rope(k, cos, sin)
         valid, mode, extra = ctx["valid"], ctx["attn"], {}
@@ -361,10 +366,7 @@ class Attention(nn.Module):
         # memory path in float32 (sums over many segments overflow fp16), position-free σ(q), σ(k)
         mt = torch.float64 if q.dtype == torch.float64 else torch.float32
         if cfg.mem_proj:
-            q, k, v = self.wqkv_m(x).split([H * D, G * D, G * D], dim=-1)
-            q = q.reshape(S, T, H, D).transpose(1, 2)
-            k = k.reshape(S, T, G, D).transpose(1, 2)
-            v = v.reshape(S, T, G, D).transpose(1, 2)
+            q, k, v = self.heads(self.wqkv_m, x)
         sq, sk, vf, vm = sigma(q.to(mt)), sigma(k.to(mt)), v.to(mt), valid.to(mt)
         mem_in, z_in = ctx["mem_in"][l], ctx["z_in"][l]
         if ctx["memory"] == "query":                                         # every row reads mem_in alone

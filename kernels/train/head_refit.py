@@ -1,0 +1,237 @@
+"""Refit the embedding head W_e on the shipped encoder's frozen features (CPU experiment, no GPU lent).
+
+The retrieval embedding is normalize(mean_t W_e LN(h_t)) = normalize(W_e f), f = mean_t LN(h_t) over the valid
+positions (CONTRACT.md, "Pooling and embeddings"). So with f cached for every train and val sequence — computed by
+the shipped int8 query graph itself with onnxruntime-node (features.mjs) — W_e (and the final LayerNorm's bias,
+which adds W_e·Δβ) can be refit by contrastive training on this machine in minutes, and written back into
+weights.bin without touching any graph.
+
+  ids     tokenized sequences of the val set (train_chunks.val_set, the selection metric of every run) and of the
+          train pairs (chunk alone, no context lines), as flat int32 files for features.mjs
+  refit   symmetric InfoNCE over the train features from the shipped W_e, val MRR@10 each epoch; keeps the best
+  write   the refit W_e (int8 rows, as quant8 stores them) and LN bias into a copy of kernels/model
+
+PYTHONPATH=kernels/train/cpu_tokenizers:kernels/train python3 kernels/train/head_refit.py ids --data .data --out DIR
+python3 kernels/train/head_refit.py graph --dir DIR
+node kernels/train/features.mjs DIR                      # DIR/*.ids.i32 -> DIR/*.f32 (pooled LN(h), 384-d)
+python3 kernels/train/head_refit.py refit --dir DIR --out DIR/refit.pt
+python3 kernels/train/head_refit.py write --refit DIR/refit.pt --dir DIR --out MODEL_DIR --run RUN_DIR
+"""
+import argparse
+import json
+import os
+import shutil
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+MODEL = os.path.join(HERE, "..", "model")
+
+
+def write_seqs(path, seqs):
+    """seqs -> PATH.ids.i32 (concatenated) + PATH.len.i32 (lengths)."""
+    np.concatenate([np.asarray(s, dtype=np.int32) for s in seqs]).tofile(path + ".ids.i32")
+    np.array([len(s) for s in seqs], dtype=np.int32).tofile(path + ".len.i32")
+
+
+def cmd_ids(a):
+    from tokenizers import Tokenizer
+    from chunks import Spans, query_ids
+    from train_chunks import load_pack, val_set
+    tok = Tokenizer.from_file(os.path.join(MODEL, "tokenizer.json"))
+    cc = json.load(open(os.path.join(HERE, "configs", "big18a.json")))["chunks"]   # the shipped run's val set
+    files, pairs, pairs_val = load_pack(a.data)
+    vs, pv, _ = val_set(tok, cc, files, pairs_val)
+    os.makedirs(a.out, exist_ok=True)
+    write_seqs(os.path.join(a.out, "val_code"), vs.code + vs.distract)
+    write_seqs(os.path.join(a.out, "val_q"), vs.q)
+    fmap = {f["id"]: f for f in files}
+    pairs = [p for p in pairs if p["file_id"] in fmap and fmap[p["file_id"]]["split"] == "train"]
+    for p in pairs:
+        p["pkg"] = fmap[p["file_id"]]["pkg"]
+    sp = Spans(tok, fmap, pairs, ctx=0)
+    write_seqs(os.path.join(a.out, "train_code"), [sp.chunk(i, cc["max_code"]) for i in range(len(pairs))])
+    write_seqs(os.path.join(a.out, "train_q"), query_ids(tok, [p["query"] for p in pairs]))
+    json.dump(dict(val_pairs=len(pv), val_distract=len(vs.distract), train_pairs=len(pairs),
+                   train_pkg=[p["pkg"] for p in pairs]), open(os.path.join(a.out, "meta.json"), "w"))
+    print(len(pv), len(vs.distract), len(pairs))
+
+
+def cmd_graph(a):
+    """DIR/feat.onnx: the shipped query graph with the final LayerNorm's output [B, T, 384] as a second output
+    (reads a copy of weights.bin beside it)."""
+    import onnx
+    m = onnx.load(os.path.join(MODEL, "query.fp32.onnx"), load_external_data=False)
+    ln = "/m/ln_f/LayerNormalization_output_0"
+    assert any(n.output[0] == ln for n in m.graph.node), "no final LayerNorm output in the query graph"
+    m.graph.output.append(onnx.helper.make_tensor_value_info(ln, onnx.TensorProto.FLOAT, ["B", "T", 384]))
+    os.makedirs(a.dir, exist_ok=True)
+    onnx.save(m, os.path.join(a.dir, "feat.onnx"))
+    w = os.path.join(a.dir, "weights.bin")
+    if not os.path.exists(w):
+        shutil.copyfile(os.path.join(MODEL, "weights.bin"), w)             # ORT refuses links out of the folder
+
+
+def load_f(d, name):
+    n = np.fromfile(os.path.join(d, name + ".len.i32"), dtype=np.int32).size
+    return torch.from_numpy(np.fromfile(os.path.join(d, name + ".f32"), dtype=np.float32).reshape(n, -1))
+
+
+def shipped_head():
+    """W_e [256, 384] and the final LayerNorm bias, as the shipped query graph holds them (int8 codes x scale)."""
+    from chunks import load_from_onnx
+    from model import Config, Encoder
+    import dataclasses
+    card = json.load(open(os.path.join(MODEL, "model-card.json")))
+    fields = {f.name for f in dataclasses.fields(Config)}
+    m = load_from_onnx(Encoder(Config(**{k: v for k, v in card["config"].items() if k in fields})),
+                       os.path.join(MODEL, "query.fp32.onnx"))
+    return m.proj.weight.detach().clone(), m
+
+
+def mrr10(s):
+    rank = (s > s.diagonal()[:, None]).sum(1)
+    return float(torch.where(rank < 10, 1.0 / (rank + 1).float(), torch.zeros_like(rank, dtype=torch.float)).mean())
+
+
+def val_mrr(W, b, fq, fc):
+    q = F.normalize((fq + b) @ W.t(), dim=-1)
+    c = F.normalize((fc + b) @ W.t(), dim=-1)
+    return mrr10(q @ c.t())
+
+
+def cmd_refit(a):
+    torch.manual_seed(a.seed)
+    W0, _ = shipped_head()
+    vq, vc = load_f(a.dir, "val_q"), load_f(a.dir, "val_code")
+    tq, tc = load_f(a.dir, "train_q"), load_f(a.dir, "train_code")
+    print("features", tuple(vq.shape), tuple(vc.shape), tuple(tq.shape), tuple(tc.shape))
+    W = W0.clone().requires_grad_(True)
+    b = torch.zeros(W0.shape[1], requires_grad=True)          # Δβ of the final LayerNorm (feeds only W_e)
+    params = [W] + ([b] if a.bias else [])
+    log_t = torch.tensor(np.log(a.tau), requires_grad=True)
+    opt = torch.optim.AdamW([{"params": params, "weight_decay": 0.0}, {"params": [log_t], "weight_decay": 0.0}],
+                            lr=a.lr)
+    base = val_mrr(W0, torch.zeros_like(b), vq, vc)
+    print(f"shipped head: val MRR@10 {base:.4f}")
+    best, best_state, n = base, (W0.clone(), torch.zeros_like(b)), len(tq)
+    log = [dict(epoch=0, val=base)]
+    for ep in range(1, a.epochs + 1):
+        perm = torch.randperm(n)
+        tot = 0.0
+        for i in range(0, n - a.batch + 1, a.batch):
+            idx = perm[i:i + a.batch]
+            q = F.normalize((tq[idx] + b) @ W.t(), dim=-1)
+            c = F.normalize((tc[idx] + b) @ W.t(), dim=-1)
+            s = q @ c.t() / log_t.exp()
+            y = torch.arange(len(idx))
+            loss = 0.5 * (F.cross_entropy(s, y) + F.cross_entropy(s.t(), y)) + a.l2 * ((W - W0) ** 2).sum()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            tot += float(loss)
+        with torch.no_grad():
+            v = val_mrr(W, b, vq, vc)
+        log.append(dict(epoch=ep, val=v, loss=tot / max(1, n // a.batch), tau=float(log_t.exp()),
+                        rel_change=float((W - W0).norm() / W0.norm())))
+        print(json.dumps(log[-1]), flush=True)
+        if v > best:
+            best, best_state = v, (W.detach().clone(), b.detach().clone())
+    torch.save(dict(W=best_state[0], b=best_state[1], val=best, base=base, log=log, args=vars(a)), a.out)
+    print(f"best val MRR@10 {best:.4f} (shipped {base:.4f}) -> {a.out}")
+
+
+def external(graph_path, init_name):
+    """(offset, length) of an initializer stored in weights.bin."""
+    import onnx
+    g = onnx.load(graph_path, load_external_data=False).graph
+    t = next(t for t in g.initializer if t.name == init_name)
+    e = {x.key: x.value for x in t.external_data}
+    assert e.get("location") == "weights.bin", (graph_path, init_name, e)
+    return int(e["offset"]), int(e["length"])
+
+
+def proj_initializers(graph_path):
+    """Names of W_eᵀ's int8 codes and row scales in a graph (the initializers behind /m/proj/MatMul)."""
+    import onnx
+    g = onnx.load(graph_path, load_external_data=False).graph
+    w = next(n for n in g.node if n.name == "/m/proj/MatMul").input[1]
+    names = {t.name for t in g.initializer}
+    assert w + "__q8" in names and w + "__s8" in names, (graph_path, w)
+    return w + "__q8", w + "__s8"
+
+
+def cmd_write(a):
+    """A model folder (copy of kernels/model) with the refit W_e in weights.bin — int8 codes and row scales at the
+    offsets every graph reads them from (the graphs are unchanged) — and a run folder (RUN/ckpt.pt, the same
+    weights in float32) for fixtures.py --graphs."""
+    from quant8 import fake_int8
+    r = torch.load(a.refit)
+    if float(r["b"].abs().max()) > 0:
+        raise SystemExit("a refit with a LayerNorm bias changes graph initializers, not weights.bin: not written")
+    W, m = shipped_head()
+    deq, codes, scales = fake_int8(r["W"])                                 # [256, 384], per output row
+    shutil.copytree(MODEL, a.out, dirs_exist_ok=True)
+    q8, s8 = proj_initializers(os.path.join(MODEL, "query.fp32.onnx"))
+    at = {}
+    for g in sorted(os.listdir(MODEL)):
+        if g.endswith(".onnx") and not g.startswith("lens."):               # the lens graph has no embedding head
+            gq, gs = proj_initializers(os.path.join(MODEL, g))
+            at[g] = (external(os.path.join(MODEL, g), gq), external(os.path.join(MODEL, g), gs))
+    (oq, lq), (os_, ls) = at["query.fp32.onnx"]
+    assert all(v == at["query.fp32.onnx"] for v in at.values()), at          # one copy of W_e for every graph
+    cq = codes.t().contiguous().numpy()                                     # W_eᵀ [384, 256], as the graphs store it
+    cs = scales.float().numpy().reshape(1, -1)
+    assert cq.nbytes == lq and cs.nbytes == ls, (cq.nbytes, lq, cs.nbytes, ls)
+    with open(os.path.join(a.out, "weights.bin"), "r+b") as fh:
+        fh.seek(oq)
+        fh.write(cq.astype(np.int8).tobytes())
+        fh.seek(os_)
+        fh.write(cs.astype(np.float32).tobytes())
+    from chunks import load_from_onnx
+    back = load_from_onnx(type(m)(m.cfg), os.path.join(a.out, "query.fp32.onnx")).proj.weight
+    assert torch.equal(back, deq), "weights.bin does not read back as the refit head"
+    sd = m.state_dict()
+    sd["proj.weight"] = deq
+    import dataclasses
+    os.makedirs(a.run, exist_ok=True)
+    torch.save(dict(model=sd, config=dataclasses.asdict(m.cfg)), os.path.join(a.run, "ckpt.pt"))
+    shutil.copyfile(os.path.join(MODEL, "tokenizer.json"), os.path.join(a.run, "tokenizer.json"))
+    vq, vc = load_f(a.dir, "val_q"), load_f(a.dir, "val_code")
+    zero = torch.zeros(W.shape[1])
+    print(json.dumps(dict(val_shipped=val_mrr(W, zero, vq, vc), val_refit_float=val_mrr(r["W"], zero, vq, vc),
+                          val_refit_int8=val_mrr(deq, zero, vq, vc), graphs=sorted(at),
+                          rel_change=float((deq - W).norm() / W.norm()))))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("ids")
+    p.add_argument("--data", required=True)
+    p.add_argument("--out", required=True)
+    p = sub.add_parser("write")
+    p.add_argument("--refit", required=True)
+    p.add_argument("--dir", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--run", required=True)
+    p = sub.add_parser("graph")
+    p.add_argument("--dir", required=True)
+    p = sub.add_parser("refit")
+    p.add_argument("--dir", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--batch", type=int, default=1024)
+    p.add_argument("--lr", type=float, default=3e-4)
+    p.add_argument("--tau", type=float, default=0.05)
+    p.add_argument("--l2", type=float, default=0.0)
+    p.add_argument("--bias", action="store_true")
+    p.add_argument("--seed", type=int, default=0)
+    a = ap.parse_args()
+    {"ids": cmd_ids, "graph": cmd_graph, "refit": cmd_refit, "write": cmd_write}[a.cmd](a)
+
+
+if __name__ == "__main__":
+    main()

@@ -6,15 +6,20 @@ the shipped int8 query graph itself with onnxruntime-node (features.mjs) — W_e
 which adds W_e·Δβ) can be refit by contrastive training on this machine in minutes, and written back into
 weights.bin without touching any graph.
 
-  ids     tokenized sequences of the val set (train_chunks.val_set, the selection metric of every run) and of the
-          train pairs (chunk alone, no context lines), as flat int32 files for features.mjs
-  refit   symmetric InfoNCE over the train features from the shipped W_e, val MRR@10 each epoch; keeps the best
-  write   the refit W_e (int8 rows, as quant8 stores them) and LN bias into a copy of kernels/model
+  ids      tokenized sequences of the val set (train_chunks.val_set, the selection metric of every run) and of the
+           train pairs (the function alone), as flat int32 files for features.mjs
+  graph    DIR/feat.onnx: the shipped query graph that also outputs the final LayerNorm's output
+  corpus   the train files that carry pairs, as a folder the extension's CLI can index (lexical pass only)
+  ext-ids  the code side as the extension embeds it: the chunk its chunker makes around each pair's function
+  refit    symmetric InfoNCE over the train features from the shipped W_e, val MRR@10 each epoch; keeps the best
+  write    the refit W_e (int8 rows, as quant8 stores them) into a copy of kernels/model, and a run folder for
+           fixtures.py --graphs
+  card     kernels/model/model-card.json for the refit head (hashes, dev numbers, a head_refit section)
 
 PYTHONPATH=kernels/train/cpu_tokenizers:kernels/train python3 kernels/train/head_refit.py ids --data .data --out DIR
 python3 kernels/train/head_refit.py graph --dir DIR
 node kernels/train/features.mjs DIR                      # DIR/*.ids.i32 -> DIR/*.f32 (pooled LN(h), 384-d)
-python3 kernels/train/head_refit.py refit --dir DIR --out DIR/refit.pt
+python3 kernels/train/head_refit.py refit --dir DIR --out DIR/refit.pt [--code train_xcode]
 python3 kernels/train/head_refit.py write --refit DIR/refit.pt --dir DIR --out MODEL_DIR --run RUN_DIR
 """
 import argparse
@@ -74,20 +79,83 @@ def cmd_graph(a):
         shutil.copyfile(os.path.join(MODEL, "weights.bin"), w)             # ORT refuses links out of the folder
 
 
+def cmd_corpus(a):
+    """Every train file that carries a pair, written to OUT/<file id>/<pkg>/<path> (its real extension, so the
+    extension's chunker parses it), and OUT.map.json: file id -> that path. Index it with `cli.js index OUT`."""
+    from train_chunks import load_pack
+    files, pairs, _ = load_pack(a.data)
+    fmap = {f["id"]: f for f in files}
+    need = sorted({p["file_id"] for p in pairs if p["file_id"] in fmap and fmap[p["file_id"]]["split"] == "train"})
+    where = {}
+    for fid in need:
+        f = fmap[fid]
+        rel = f"{fid}/{f['pkg']}/{f['path']}".replace("..", "_")
+        path = os.path.join(a.out, rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w", encoding="utf-8", newline="") as fh:
+            fh.write(f["text"])
+        where[fid] = rel
+    json.dump(where, open(a.out.rstrip("/") + ".map.json", "w"))
+    print(len(need), "files")
+
+
+def cmd_ext_ids(a):
+    """train_xcode: for a seeded subset of the train pairs, the chunk the EXTENSION makes around each pair's
+    function (its chunker's symbol chunks, packed groups and pieces, read from a lexical index of the pairs' files:
+    `cli.js index CORPUS --index-dir D`), tokenized alone as the extension embeds it (<doc> + <= 511 tokens of the
+    chunk's lines, CR stripped). Chunks are stored once; train_xcode.pair.i32 maps each kept pair (row of
+    train_q) -> its chunk's row."""
+    import sqlite3
+    from tokenizers import Tokenizer
+    from data import DOC
+    from train_chunks import load_pack
+    tok = Tokenizer.from_file(os.path.join(MODEL, "tokenizer.json"))
+    files, pairs, _ = load_pack(a.data)
+    fmap = {f["id"]: f for f in files}
+    pairs = [p for p in pairs if p["file_id"] in fmap and fmap[p["file_id"]]["split"] == "train"]   # as in ids
+    where = json.load(open(a.corpus_map))                                  # file id -> path in the corpus
+    db = sqlite3.connect(a.index)
+    by_path = {}
+    for path, s, e in db.execute("select f.path, c.start_line, c.end_line from chunks c join files f on f.id = c.file_id"):
+        by_path.setdefault(path, []).append((s, e))
+    rng = np.random.default_rng(a.seed)
+    keep = np.sort(rng.permutation(len(pairs))[:a.limit]) if a.limit else np.arange(len(pairs))
+    rows, chunk_row, texts = [], {}, []
+    for i in keep:
+        p = pairs[i]
+        path = where[str(p["file_id"])]
+        best = max(by_path.get(path, []), default=None,
+                   key=lambda c: (min(c[1], p["end_line"]) - max(c[0], p["start_line"]), -c[0]))
+        if best is None or min(best[1], p["end_line"]) < max(best[0], p["start_line"]):
+            continue                                                         # no chunk overlaps the function
+        key = (path, best)
+        if key not in chunk_row:
+            lines = [l[:-1] if l.endswith("\r") else l for l in fmap[p["file_id"]]["text"].split("\n")]
+            chunk_row[key] = len(texts)
+            texts.append("\n".join(lines[best[0] - 1:best[1]]))
+        rows.append((int(i), chunk_row[key]))
+    encs = tok.encode_batch(texts, add_special_tokens=False)
+    write_seqs(os.path.join(a.dir, "train_xcode"), [[DOC] + e.ids[:511] for e in encs])
+    np.array(rows, dtype=np.int32).tofile(os.path.join(a.dir, "train_xcode.pair.i32"))
+    print(json.dumps(dict(pairs=len(pairs), asked=len(keep), kept=len(rows), chunks=len(texts))))
+
+
 def load_f(d, name):
     n = np.fromfile(os.path.join(d, name + ".len.i32"), dtype=np.int32).size
     return torch.from_numpy(np.fromfile(os.path.join(d, name + ".f32"), dtype=np.float32).reshape(n, -1))
 
 
-def shipped_head():
-    """W_e [256, 384] and the final LayerNorm bias, as the shipped query graph holds them (int8 codes x scale)."""
+def shipped_head(model_dir=None):
+    """W_e [256, 384] and the model, as a model folder's query graph holds them (int8 codes x scale);
+    default kernels/model."""
+    model_dir = model_dir or MODEL
     from chunks import load_from_onnx
     from model import Config, Encoder
     import dataclasses
-    card = json.load(open(os.path.join(MODEL, "model-card.json")))
+    card = json.load(open(os.path.join(model_dir, "model-card.json")))
     fields = {f.name for f in dataclasses.fields(Config)}
     m = load_from_onnx(Encoder(Config(**{k: v for k, v in card["config"].items() if k in fields})),
-                       os.path.join(MODEL, "query.fp32.onnx"))
+                       os.path.join(model_dir, "query.fp32.onnx"))
     return m.proj.weight.detach().clone(), m
 
 
@@ -104,9 +172,14 @@ def val_mrr(W, b, fq, fc):
 
 def cmd_refit(a):
     torch.manual_seed(a.seed)
-    W0, _ = shipped_head()
+    W0, _ = shipped_head(a.init_model)
     vq, vc = load_f(a.dir, "val_q"), load_f(a.dir, "val_code")
-    tq, tc = load_f(a.dir, "train_q"), load_f(a.dir, "train_code")
+    tq, tc = load_f(a.dir, "train_q"), load_f(a.dir, a.code)
+    code_of = torch.arange(len(tq))                                        # pair -> row of the code features
+    if a.code == "train_xcode":                                           # extension chunks: a subset of the pairs
+        pm = torch.from_numpy(np.fromfile(os.path.join(a.dir, "train_xcode.pair.i32"), dtype=np.int32)
+                              .reshape(-1, 2).astype(np.int64))
+        tq, code_of = tq[pm[:, 0]], pm[:, 1]
     print("features", tuple(vq.shape), tuple(vc.shape), tuple(tq.shape), tuple(tc.shape))
     W = W0.clone().requires_grad_(True)
     b = torch.zeros(W0.shape[1], requires_grad=True)          # Δβ of the final LayerNorm (feeds only W_e)
@@ -124,8 +197,11 @@ def cmd_refit(a):
         for i in range(0, n - a.batch + 1, a.batch):
             idx = perm[i:i + a.batch]
             q = F.normalize((tq[idx] + b) @ W.t(), dim=-1)
-            c = F.normalize((tc[idx] + b) @ W.t(), dim=-1)
+            ci = code_of[idx]
+            c = F.normalize((tc[ci] + b) @ W.t(), dim=-1)
             s = q @ c.t() / log_t.exp()
+            same = (ci[:, None] == ci[None, :]) & ~torch.eye(len(idx), dtype=torch.bool)
+            s = s.masked_fill(same, float("-inf"))                         # one chunk holding two pairs' functions
             y = torch.arange(len(idx))
             loss = 0.5 * (F.cross_entropy(s, y) + F.cross_entropy(s.t(), y)) + a.l2 * ((W - W0) ** 2).sum()
             opt.zero_grad()
@@ -206,6 +282,51 @@ def cmd_write(a):
                           rel_change=float((deq - W).norm() / W.norm()))))
 
 
+def scored(path):
+    """overall + by_language of a kit-scored run (bm25_baseline.py --json-out)."""
+    d = json.load(open(path))
+    return dict(overall=d["overall"], by_language=d["by_language"])
+
+
+def cmd_card(a):
+    """kernels/model/model-card.json for the refit head: file hashes, the extension's dev numbers, the val numbers,
+    and a head_refit section (how it was made and what it measured against the head before it)."""
+    import hashlib
+    card_path = os.path.join(MODEL, "model-card.json")
+    card = json.load(open(card_path))
+    r = torch.load(a.refit)
+    meas = json.load(open(a.measured))
+    before = dict(version=card["version"], dev_extension=card["eval"]["dev_extension"],
+                  val_mrr10=card["eval"]["val_mrr10"])
+    card["version"] = a.version
+    card["eval"]["dev_extension"]["dense"] = scored(a.dev_dense)
+    card["eval"]["dev_extension"]["hybrid"] = scored(a.dev_hybrid)
+    card["eval"]["dev_extension"]["weights"] = "the int8 weights with the refit head (head_refit)"
+    card["eval"]["dev"]["weights"] = ("run 18's head, before the refit (40-line windows on the H200); not re-measured: "
+                                      "the head refit had no GPU")
+    card["eval"]["val_mrr10"] = meas["val_pairs_int8"]
+    last = r["log"][-1]
+    card["head_refit"] = dict(
+        what=("W_e (the 384 -> 256 embedding head, 98,304 weights) refit on the shipped run-18 encoder's frozen "
+              "features: every other weight is run 18's, byte for byte"),
+        machine="this project's CPU machine (2 cores, no GPU lent in sessions 14-15); no GPU minutes",
+        data=("a seeded half (26,000) of the 52,732 train pairs; code side = the chunk the extension's own chunker "
+              "makes around each pair's function (21,282 distinct chunks, 7.50 M tokens), query side = the docstring "
+              "sentence; features = mean of the final LayerNorm output through the shipped int8 query graph "
+              "(onnxruntime-node, CPU)"),
+        objective=("symmetric InfoNCE, in-batch negatives (batch 4096, chunks shared by two pairs masked), learnable "
+                   "temperature, AdamW lr 3e-4 no decay, from the shipped W_e; kept = best epoch on the val pairs"),
+        epochs_run=len(r["log"]) - 1, kept_epoch=max(r["log"], key=lambda x: x["val"])["epoch"],
+        relative_change=meas["rel_change"], args=r["args"],
+        measured=meas, before=before,
+        command="see kernels/train/NOTES.md, section 'Session 15'")
+    for f in sorted(card["files"]):
+        b = open(os.path.join(MODEL, f), "rb").read()
+        card["files"][f] = dict(bytes=len(b), sha256=hashlib.sha256(b).hexdigest())
+    json.dump(card, open(card_path, "w"), indent=1, ensure_ascii=False)
+    print("wrote", card_path)
+
+
 def main():
     ap = argparse.ArgumentParser()
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -217,6 +338,22 @@ def main():
     p.add_argument("--dir", required=True)
     p.add_argument("--out", required=True)
     p.add_argument("--run", required=True)
+    p = sub.add_parser("corpus")
+    p.add_argument("--data", required=True)
+    p.add_argument("--out", required=True)
+    p = sub.add_parser("ext-ids")
+    p.add_argument("--data", required=True)
+    p.add_argument("--dir", required=True)
+    p.add_argument("--index", required=True)
+    p.add_argument("--corpus-map", required=True)
+    p.add_argument("--limit", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0)
+    p = sub.add_parser("card")
+    p.add_argument("--refit", required=True)
+    p.add_argument("--measured", required=True, help="JSON of the measurements (NOTES, session 15)")
+    p.add_argument("--dev-dense", required=True)
+    p.add_argument("--dev-hybrid", required=True)
+    p.add_argument("--version", type=int, required=True)
     p = sub.add_parser("graph")
     p.add_argument("--dir", required=True)
     p = sub.add_parser("refit")
@@ -228,9 +365,12 @@ def main():
     p.add_argument("--tau", type=float, default=0.05)
     p.add_argument("--l2", type=float, default=0.0)
     p.add_argument("--bias", action="store_true")
+    p.add_argument("--init-model", default=None, help="model folder whose head to start from (default kernels/model;\n"
+                   "version 27 was refit from run 18's: `git show 8581626:kernels/model/...`)")
+    p.add_argument("--code", default="train_code", help="train_code (function alone) or train_xcode (ext-ids)")
     p.add_argument("--seed", type=int, default=0)
     a = ap.parse_args()
-    {"ids": cmd_ids, "graph": cmd_graph, "refit": cmd_refit, "write": cmd_write}[a.cmd](a)
+    {"ids": cmd_ids, "graph": cmd_graph, "refit": cmd_refit, "write": cmd_write, "ext-ids": cmd_ext_ids, "card": cmd_card, "corpus": cmd_corpus}[a.cmd](a)
 
 
 if __name__ == "__main__":

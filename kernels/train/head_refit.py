@@ -176,10 +176,10 @@ def cmd_refit(a):
     vq, vc = load_f(a.dir, "val_q"), load_f(a.dir, "val_code")
     tq, tc = load_f(a.dir, "train_q"), load_f(a.dir, a.code)
     code_of = torch.arange(len(tq))                                        # pair -> row of the code features
-    if a.code == "train_xcode":                                           # extension chunks: a subset of the pairs
+    if a.code == "train_xcode" or a.xcode_pairs:                          # the pairs ext-ids kept
         pm = torch.from_numpy(np.fromfile(os.path.join(a.dir, "train_xcode.pair.i32"), dtype=np.int32)
                               .reshape(-1, 2).astype(np.int64))
-        tq, code_of = tq[pm[:, 0]], pm[:, 1]
+        tq, code_of = tq[pm[:, 0]], pm[:, 1] if a.code == "train_xcode" else pm[:, 0]
     print("features", tuple(vq.shape), tuple(vc.shape), tuple(tq.shape), tuple(tc.shape))
     W = W0.clone().requires_grad_(True)
     b = torch.zeros(W0.shape[1], requires_grad=True)          # Δβ of the final LayerNorm (feeds only W_e)
@@ -350,6 +350,8 @@ def main():
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--init-model", default=None, help="model folder whose head to start from (default kernels/model; "
                    "version 27 was refit from run 18's: `git show 8581626:kernels/model/...`)")
+    r.add_argument("--xcode-pairs", action="store_true", help="only the pairs ext-ids kept, in its order (to compare "
+                   "code sides on the same pairs and steps)")
     r.add_argument("--code", default="train_code", help="train_code (function alone) or train_xcode (ext-ids)")
     a = ap.parse_args()
     {"ids": cmd_ids, "graph": cmd_graph, "refit": cmd_refit, "write": cmd_write, "ext-ids": cmd_ext_ids, "card": cmd_card, "corpus": cmd_corpus}[a.cmd](a)

@@ -275,6 +275,8 @@ def cmd_write(a):
     os.makedirs(a.run, exist_ok=True)
     torch.save(dict(model=sd, config=dataclasses.asdict(m.cfg)), os.path.join(a.run, "ckpt.pt"))
     shutil.copyfile(os.path.join(MODEL, "tokenizer.json"), os.path.join(a.run, "tokenizer.json"))
+    if not os.path.exists(os.path.join(a.dir, "val_code.f32")):
+        return                                                              # no cached val features to score
     vq, vc = load_f(a.dir, "val_q"), load_f(a.dir, "val_code")
     zero = torch.zeros(W.shape[1])
     print(json.dumps(dict(val_shipped=val_mrr(W, zero, vq, vc), val_refit_float=val_mrr(r["W"], zero, vq, vc),

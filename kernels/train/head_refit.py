@@ -116,8 +116,12 @@ def cmd_ext_ids(a):
     where = json.load(open(a.corpus_map))                                  # file id -> path in the corpus
     db = sqlite3.connect(a.index)
     by_path = {}
-    for path, s, e in db.execute("select f.path, c.start_line, c.end_line from chunks c join files f on f.id = c.file_id"):
-        by_path.setdefault(path, []).append((s, e))
+    for path, s, e, parts in db.execute("select f.path, c.start_line, c.end_line, c.parts from chunks c "
+                                        "join files f on f.id = c.file_id"):
+        if a.members and parts:                                            # a packed chunk: embedded member by member
+            by_path.setdefault(path, []).extend((m[2], m[3]) for m in json.loads(parts))
+        else:
+            by_path.setdefault(path, []).append((s, e))
     rng = np.random.default_rng(a.seed)
     keep = np.sort(rng.permutation(len(pairs))[:a.limit]) if a.limit else np.arange(len(pairs))
     rows, chunk_row, texts = [], {}, []
@@ -135,8 +139,9 @@ def cmd_ext_ids(a):
             texts.append("\n".join(lines[best[0] - 1:best[1]]))
         rows.append((int(i), chunk_row[key]))
     encs = tok.encode_batch(texts, add_special_tokens=False)
-    write_seqs(os.path.join(a.dir, "train_xcode"), [[DOC] + e.ids[:511] for e in encs])
-    np.array(rows, dtype=np.int32).tofile(os.path.join(a.dir, "train_xcode.pair.i32"))
+    name = "train_mcode" if a.members else "train_xcode"
+    write_seqs(os.path.join(a.dir, name), [[DOC] + e.ids[:511] for e in encs])
+    np.array(rows, dtype=np.int32).tofile(os.path.join(a.dir, name + ".pair.i32"))
     print(json.dumps(dict(pairs=len(pairs), asked=len(keep), kept=len(rows), chunks=len(texts))))
 
 
@@ -176,10 +181,11 @@ def cmd_refit(a):
     vq, vc = load_f(a.dir, "val_q"), load_f(a.dir, "val_code")
     tq, tc = load_f(a.dir, "train_q"), load_f(a.dir, a.code)
     code_of = torch.arange(len(tq))                                        # pair -> row of the code features
-    if a.code == "train_xcode" or a.xcode_pairs:                          # the pairs ext-ids kept
-        pm = torch.from_numpy(np.fromfile(os.path.join(a.dir, "train_xcode.pair.i32"), dtype=np.int32)
+    if a.code in ("train_xcode", "train_mcode") or a.xcode_pairs:          # the pairs ext-ids kept
+        pairs_of = a.code if a.code != "train_code" else "train_xcode"
+        pm = torch.from_numpy(np.fromfile(os.path.join(a.dir, pairs_of + ".pair.i32"), dtype=np.int32)
                               .reshape(-1, 2).astype(np.int64))
-        tq, code_of = tq[pm[:, 0]], pm[:, 1] if a.code == "train_xcode" else pm[:, 0]
+        tq, code_of = tq[pm[:, 0]], pm[:, 1] if a.code != "train_code" else pm[:, 0]
     print("features", tuple(vq.shape), tuple(vc.shape), tuple(tq.shape), tuple(tc.shape))
     W = W0.clone().requires_grad_(True)
     b = torch.zeros(W0.shape[1], requires_grad=True)          # Δβ of the final LayerNorm (feeds only W_e)
@@ -341,6 +347,8 @@ def main():
             p[cmd].add_argument("--" + n, required=True)
     p["ext-ids"].add_argument("--limit", type=int, default=0)
     p["ext-ids"].add_argument("--seed", type=int, default=0)
+    p["ext-ids"].add_argument("--members", action="store_true", help="a packed chunk's members apart, as the "
+                              "extension embeds them -> train_mcode")
     p["card"].add_argument("--version", type=int, required=True)
     r = p["refit"]
     r.add_argument("--epochs", type=int, default=10)

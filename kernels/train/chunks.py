@@ -262,3 +262,14 @@ def load_from_onnx(model, query_onnx):
         assert sd[n].shape == model.state_dict()[n].shape, n
     model.load_state_dict(sd)
     return model
+
+
+def load_model_dir(model_dir, **overrides):
+    """The encoder of a model folder (kernels/model or a copy): Config from its model-card.json (the keys that are
+    Config fields, then `overrides`), weights from its query graph (load_from_onnx)."""
+    import dataclasses
+    from model import Config, Encoder
+    card = json.load(open(os.path.join(model_dir, "model-card.json")))
+    keys = {f.name for f in dataclasses.fields(Config)}
+    cfg = dataclasses.replace(Config(**{k: v for k, v in card["config"].items() if k in keys}), **overrides)
+    return load_from_onnx(Encoder(cfg), os.path.join(model_dir, "query.fp32.onnx"))

@@ -18,7 +18,7 @@ weights.bin without touching any graph.
 
 PYTHONPATH=kernels/train/cpu_tokenizers:kernels/train python3 kernels/train/head_refit.py ids --data .data --out DIR
 python3 kernels/train/head_refit.py graph --dir DIR
-node kernels/train/features.mjs DIR                      # DIR/*.ids.i32 -> DIR/*.f32 (pooled LN(h), 384-d)
+node --import tsx kernels/train/features.mjs DIR                      # DIR/*.ids.i32 -> DIR/*.f32 (pooled LN(h), 384-d)
 python3 kernels/train/head_refit.py refit --dir DIR --out DIR/refit.pt [--code train_xcode]
 python3 kernels/train/head_refit.py write --refit DIR/refit.pt --dir DIR --out MODEL_DIR --run RUN_DIR
 """
@@ -41,6 +41,13 @@ def write_seqs(path, seqs):
     np.array([len(s) for s in seqs], dtype=np.int32).tofile(path + ".len.i32")
 
 
+def train_pairs(files, pairs):
+    """{file id: file} and the pairs whose file is kept and in the train split (the same list for ids, corpus and
+    ext-ids, so their rows line up)."""
+    fmap = {f["id"]: f for f in files}
+    return fmap, [p for p in pairs if p["file_id"] in fmap and fmap[p["file_id"]]["split"] == "train"]
+
+
 def cmd_ids(a):
     from tokenizers import Tokenizer
     from chunks import Spans, query_ids
@@ -52,8 +59,7 @@ def cmd_ids(a):
     os.makedirs(a.out, exist_ok=True)
     write_seqs(os.path.join(a.out, "val_code"), vs.code + vs.distract)
     write_seqs(os.path.join(a.out, "val_q"), vs.q)
-    fmap = {f["id"]: f for f in files}
-    pairs = [p for p in pairs if p["file_id"] in fmap and fmap[p["file_id"]]["split"] == "train"]
+    fmap, pairs = train_pairs(files, pairs)
     for p in pairs:
         p["pkg"] = fmap[p["file_id"]]["pkg"]
     sp = Spans(tok, fmap, pairs, ctx=0)
@@ -65,15 +71,17 @@ def cmd_ids(a):
 
 
 def cmd_graph(a):
-    """DIR/feat.onnx: the shipped query graph with the final LayerNorm's output [B, T, 384] as a second output
-    (reads a copy of weights.bin beside it)."""
+    """DIR/feat.onnx: the shipped query graph with the final LayerNorm's output [B, T, d_model] as a second output
+    (reads a copy of weights.bin beside it; the card beside it gives features.mjs the shapes)."""
     import onnx
     m = onnx.load(os.path.join(MODEL, "query.fp32.onnx"), load_external_data=False)
     ln = "/m/ln_f/LayerNormalization_output_0"
     assert any(n.output[0] == ln for n in m.graph.node), "no final LayerNorm output in the query graph"
-    m.graph.output.append(onnx.helper.make_tensor_value_info(ln, onnx.TensorProto.FLOAT, ["B", "T", 384]))
+    d_model = json.load(open(os.path.join(MODEL, "model-card.json")))["config"]["d_model"]
+    m.graph.output.append(onnx.helper.make_tensor_value_info(ln, onnx.TensorProto.FLOAT, ["B", "T", d_model]))
     os.makedirs(a.dir, exist_ok=True)
     onnx.save(m, os.path.join(a.dir, "feat.onnx"))
+    shutil.copyfile(os.path.join(MODEL, "model-card.json"), os.path.join(a.dir, "model-card.json"))   # features.mjs
     w = os.path.join(a.dir, "weights.bin")
     if not os.path.exists(w):
         shutil.copyfile(os.path.join(MODEL, "weights.bin"), w)             # ORT refuses links out of the folder
@@ -84,8 +92,8 @@ def cmd_corpus(a):
     extension's chunker parses it), and OUT.map.json: file id -> that path. Index it with `cli.js index OUT`."""
     from train_chunks import load_pack
     files, pairs, _ = load_pack(a.data)
-    fmap = {f["id"]: f for f in files}
-    need = sorted({p["file_id"] for p in pairs if p["file_id"] in fmap and fmap[p["file_id"]]["split"] == "train"})
+    fmap, pairs = train_pairs(files, pairs)
+    need = sorted({p["file_id"] for p in pairs})
     where = {}
     for fid in need:
         f = fmap[fid]
@@ -111,8 +119,7 @@ def cmd_ext_ids(a):
     from train_chunks import load_pack
     tok = Tokenizer.from_file(os.path.join(MODEL, "tokenizer.json"))
     files, pairs, _ = load_pack(a.data)
-    fmap = {f["id"]: f for f in files}
-    pairs = [p for p in pairs if p["file_id"] in fmap and fmap[p["file_id"]]["split"] == "train"]   # as in ids
+    fmap, pairs = train_pairs(files, pairs)                               # the rows of ids' train_q
     where = json.load(open(a.corpus_map))                                  # file id -> path in the corpus
     db = sqlite3.connect(a.index)
     by_path = {}
@@ -124,7 +131,7 @@ def cmd_ext_ids(a):
             by_path.setdefault(path, []).append((s, e))
     rng = np.random.default_rng(a.seed)
     keep = np.sort(rng.permutation(len(pairs))[:a.limit]) if a.limit else np.arange(len(pairs))
-    rows, chunk_row, texts = [], {}, []
+    rows, chunk_row, texts, file_lines = [], {}, [], {}
     for i in keep:
         p = pairs[i]
         path = where[str(p["file_id"])]
@@ -134,7 +141,10 @@ def cmd_ext_ids(a):
             continue                                                         # no chunk overlaps the function
         key = (path, best)
         if key not in chunk_row:
-            lines = [l[:-1] if l.endswith("\r") else l for l in fmap[p["file_id"]]["text"].split("\n")]
+            if p["file_id"] not in file_lines:                               # split once per file, CR stripped
+                file_lines[p["file_id"]] = [l[:-1] if l.endswith("\r") else l
+                                            for l in fmap[p["file_id"]]["text"].split("\n")]
+            lines = file_lines[p["file_id"]]
             chunk_row[key] = len(texts)
             texts.append("\n".join(lines[best[0] - 1:best[1]]))
         rows.append((int(i), chunk_row[key]))
@@ -153,23 +163,13 @@ def load_f(d, name):
 def shipped_head(model_dir=None):
     """W_e [256, 384] and the model, as a model folder's query graph holds them (int8 codes x scale);
     default kernels/model."""
-    model_dir = model_dir or MODEL
-    from chunks import load_from_onnx
-    from model import Config, Encoder
-    import dataclasses
-    card = json.load(open(os.path.join(model_dir, "model-card.json")))
-    fields = {f.name for f in dataclasses.fields(Config)}
-    m = load_from_onnx(Encoder(Config(**{k: v for k, v in card["config"].items() if k in fields})),
-                       os.path.join(model_dir, "query.fp32.onnx"))
+    from chunks import load_model_dir
+    m = load_model_dir(model_dir or MODEL)
     return m.proj.weight.detach().clone(), m
 
 
-def mrr10(s):
-    rank = (s > s.diagonal()[:, None]).sum(1)
-    return float(torch.where(rank < 10, 1.0 / (rank + 1).float(), torch.zeros_like(rank, dtype=torch.float)).mean())
-
-
 def val_mrr(W, b, fq, fc):
+    from chunks import mrr10
     q = F.normalize((fq + b) @ W.t(), dim=-1)
     c = F.normalize((fc + b) @ W.t(), dim=-1)
     return mrr10(q @ c.t())
@@ -181,11 +181,12 @@ def cmd_refit(a):
     vq, vc = load_f(a.dir, "val_q"), load_f(a.dir, "val_code")
     tq, tc = load_f(a.dir, "train_q"), load_f(a.dir, a.code)
     code_of = torch.arange(len(tq))                                        # pair -> row of the code features
-    if a.code in ("train_xcode", "train_mcode") or a.xcode_pairs:          # the pairs ext-ids kept
-        pairs_of = a.code if a.code != "train_code" else "train_xcode"
-        pm = torch.from_numpy(np.fromfile(os.path.join(a.dir, pairs_of + ".pair.i32"), dtype=np.int32)
+    pair_map = a.code if a.code != "train_code" else ("train_xcode" if a.xcode_pairs else None)
+    if pair_map:                                                           # the pairs ext-ids kept, in its order
+        pm = torch.from_numpy(np.fromfile(os.path.join(a.dir, pair_map + ".pair.i32"), dtype=np.int32)
                               .reshape(-1, 2).astype(np.int64))
-        tq, code_of = tq[pm[:, 0]], pm[:, 1] if a.code != "train_code" else pm[:, 0]
+        tq = tq[pm[:, 0]]
+        code_of = pm[:, 1] if a.code != "train_code" else pm[:, 0]         # ext-ids' chunk row, or the pair's own
     print("features", tuple(vq.shape), tuple(vc.shape), tuple(tq.shape), tuple(tc.shape))
     W = W0.clone().requires_grad_(True)
     b = torch.zeros(W0.shape[1], requires_grad=True)          # Δβ of the final LayerNorm (feeds only W_e)
@@ -285,7 +286,7 @@ def cmd_write(a):
         return                                                              # no cached val features to score
     vq, vc = load_f(a.dir, "val_q"), load_f(a.dir, "val_code")
     zero = torch.zeros(W.shape[1])
-    print(json.dumps(dict(val_shipped=val_mrr(W, zero, vq, vc), val_refit_float=val_mrr(r["W"], zero, vq, vc),
+    print(json.dumps(dict(val_replaced_head=val_mrr(W, zero, vq, vc), val_refit_float=val_mrr(r["W"], zero, vq, vc),
                           val_refit_int8=val_mrr(deq, zero, vq, vc), graphs=sorted(at),
                           rel_change=float((deq - W).norm() / W.norm()))))
 

@@ -23,7 +23,6 @@ python3 kernels/train/mem_adapter.py train --train /tmp/ma/train --test /tmp/ma/
 python3 kernels/train/mem_adapter.py bootstrap --init /tmp/ma/run.pt --test /tmp/ma/test --out /tmp/ma/boot.json
 """
 import argparse
-import dataclasses
 import glob
 import json
 import os
@@ -33,9 +32,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from chunks import load_from_onnx
+from chunks import load_model_dir
 from data import MASK, MLMBatches, fact_bank, load_shard, tokenize_files
-from model import Config, Encoder, attn_dense, mem_contrib, mem_parallel, mem_read, rope, sigma
+from model import attn_dense, mem_contrib, mem_parallel, mem_read, rope, sigma
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MODEL_DIR = os.path.join(ROOT, "kernels", "model")
@@ -43,11 +42,8 @@ MODEL_DIR = os.path.join(ROOT, "kernels", "model")
 
 def load_model(seg_len):
     """The shipped weights (int8 matrices dequantised) in float32, with segments of seg_len tokens."""
-    card = json.load(open(os.path.join(MODEL_DIR, "model-card.json")))
-    keys = {f.name for f in dataclasses.fields(Config)}
-    cfg = Config(**{k: v for k, v in card["config"].items() if k in keys})
-    cfg = dataclasses.replace(cfg, seg_len=seg_len)          # the weights do not depend on the segment length
-    model = load_from_onnx(Encoder(cfg), os.path.join(MODEL_DIR, "query.fp32.onnx")).eval()
+    model = load_model_dir(MODEL_DIR, seg_len=seg_len).eval()  # the weights do not depend on the segment length
+    cfg = model.cfg
     for p in model.parameters():
         p.requires_grad_(False)
     return model, cfg

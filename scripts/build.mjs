@@ -2,6 +2,7 @@
 // webview (browser ESM). Entries that do not exist yet are skipped so partial checkouts still build.
 import { build } from 'esbuild';
 import { existsSync, mkdirSync, cpSync } from 'node:fs';
+import { patchSqliteVfs, VFS_FILE } from './patch-sqlite-vfs.mjs';
 
 const quiet = process.argv.includes('--quiet');
 const watch = process.argv.includes('--watch');
@@ -18,6 +19,8 @@ const targets = [
   { entry: 'webview/src/main.ts', out: 'dist/webview/lens.js', platform: 'browser', format: 'esm', target: 'es2022',
     bundle: true, sourcemap: true, logLevel: quiet ? 'error' : 'info' },
 ];
+// The sqlite VFS fix (hot journals, lock owners) must be in the bundle even if `npm ci --ignore-scripts` skipped postinstall.
+for (const what of patchSqliteVfs(VFS_FILE)) console.log(`build: patched node-sqlite3-wasm (${what})`);
 mkdirSync('dist', { recursive: true });
 // Runtime assets travel beside the bundles: tree-sitter grammars and the sqlite wasm are loaded from dist/
 // (extension/src/core/assets.ts looks there first). web-tree-sitter is pinned to 0.22.6, the ABI that

@@ -19,7 +19,7 @@ import type { ProviderSetting } from '../../kernels/runtime/providers.js';
 import { benchOne, ONE_COMMAND, runBench } from './cliBench.js';
 import { fuseHybrid, HYBRID_DEFAULTS, hybridDepths, resolveFusion, type FusionSettings, type Ranked } from './search/hybrid.js';
 import { LEXICAL_WEIGHTS, resolveLexicalWeights } from './search/lexicalRanker.js';
-import type { ColumnWeights } from './index/store.js';
+import { IndexBusyError, IndexUnusableError, type ColumnWeights } from './index/store.js';
 
 const USAGE = `usage:
   infini-lens index <folder> [--index-dir DIR] [--exclude GLOB]... [--verbose] [--embed] [--workers N|auto] [--timings]
@@ -85,6 +85,7 @@ async function main(argv: string[]): Promise<void> {
   const open = async (folder: string, indexDir?: string, wantSemantic = mode !== 'lexical') => {
     const index = await WorkspaceIndex.open(folder, {
       storageDir: indexDir ?? path.join(folder, '.infinilens'), excludeGlobs: values.exclude ?? [], logger, fusion, lexicalWeights, lexicalWorkers,
+      access: command === 'index' ? 'write' : 'shared', // only `index` insists on writing; the others read a busy or read-only index
     });
     if (wantSemantic || semantic.memory) await attachEncoder(index, semantic, logger);
     return index;
@@ -466,7 +467,10 @@ function stderrLogger(verbose: boolean): Logger {
 // runtime must not keep a finished command (or a CI step waiting on it) alive.
 const closeEncoders = () => Promise.all(encoders.map((e) => e.close().catch(() => undefined)));
 main(process.argv.slice(2)).finally(closeEncoders).then(() => process.exit(process.exitCode ?? 0), (err: unknown) => {
-  if (err instanceof UsageError || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+  if (err instanceof IndexBusyError || err instanceof IndexUnusableError) {
+    process.stderr.write(`infini-lens: ${(err as Error).message}\n`); // nothing was changed: no stack trace
+    process.exitCode = 1;
+  } else if (err instanceof UsageError || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
     process.stderr.write(`infini-lens: ${(err as Error).message}\n${USAGE}\n`);
     process.exitCode = 2;
   } else {

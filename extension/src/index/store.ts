@@ -3,16 +3,18 @@
 //
 // Crash safety: that VFS has no shared memory, so WAL is out; we use the rollback journal with
 // synchronous=FULL (its xSync is fsync), and the indexer commits one transaction per batch of files, so a
-// kill -9 at any moment leaves the last committed batch. The VFS locks with a `<file>.lock` directory that a
-// killed process leaves behind; we record our pid beside it and clear a lock whose owner is dead.
-// Corruption (open failure, quick_check, unknown schema) moves the file aside and starts empty: one clear
-// message, then a rebuild — never a crash loop.
+// kill -9 at any moment leaves the last committed batch: SQLite rolls the hot journal back on the next open
+// (with the VFS fix of scripts/patch-sqlite-vfs.mjs). Who may write, stale locks, read-only indexes and what
+// counts as damage: storeFiles.ts.
 import { createHash } from 'node:crypto';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Database } from 'node-sqlite3-wasm';
+import type { Database } from 'node-sqlite3-wasm';
 import { MAX_CHUNK_MEMBERS, type Chunk, type Logger, type SkipReason } from '../core/api.js';
 import { quantizeRows } from '../core/embeddingMatrix.js';
+import type { WriterLock } from './fileLock.js';
+import { IndexUnusableError, openDatabase } from './storeFiles.js';
+
+export { IndexBusyError, IndexUnusableError } from './storeFiles.js';
 
 /** Bump when the schema, the chunker or the tokeniser changes: stored chunks are derived data, and an index
  * built by other rules would silently mix with new ones (unchanged files are never re-read). */
@@ -75,44 +77,42 @@ export interface ChunkRow extends Chunk {
   snippet: string;
 }
 
-export class IndexStore {
-  private constructor(readonly file: string, private db: Database, private readonly logger: Logger) {}
+export interface StoreOpenOptions {
+  /** 'write': this process must update the index (throws IndexBusyError while another process does, and
+   * IndexUnusableError when the files are read-only). 'shared' (default): writes when it can, else opens the
+   * index read-only (`readOnly` says why) and never changes its files. */
+  access?: 'write' | 'shared';
+  /** What this process is doing, told to another one that finds the index locked. */
+  purpose?: string;
+}
 
-  /** Opens `file`, repairing what a crash or corruption left behind. Throws only if a fresh file fails too. */
-  static async open(file: string, logger: Logger): Promise<IndexStore> {
-    fs.mkdirSync(path.dirname(file), { recursive: true });
-    clearStaleLock(file, logger);
-    let db: Database | undefined;
-    let problem: string | undefined;
+export class IndexStore {
+  private constructor(readonly file: string, private db: Database, private readonly logger: Logger,
+    /** Why this process only reads the index (another process writes it, or its files are read-only). */
+    readonly readOnly: string | undefined, private readonly lock: WriterLock | undefined) {}
+
+  /** Opens `file`, repairing what a crash or corruption left behind (unless read-only: see StoreOpenOptions). */
+  static async open(file: string, logger: Logger, options: StoreOpenOptions = {}): Promise<IndexStore> {
+    const { db, lock, readOnly } = openDatabase(file, logger, options.access ?? 'shared',
+      options.purpose ?? `${path.basename(process.argv[1] ?? 'node')} ${process.argv[2] ?? ''}`.trim(), checkDatabase);
+    const store = new IndexStore(file, db, logger, readOnly, lock);
     try {
-      db = new Database(file);
-      problem = checkDatabase(db);
+      store.init();
     } catch (err) {
-      problem = `cannot open: ${(err as Error).message}`;
+      store.close();
+      throw err;
     }
-    if (problem) {
-      try { db?.close(); } catch { /* already unusable */ }
-      db = undefined;
-      if (problem.startsWith('schema version')) {
-        // Not damage: an index written by another version. It is only a cache, so rebuild in place.
-        fs.rmSync(file, { force: true });
-        logger.info(`Infini Lens: the index at ${file} has ${problem}; rebuilding it.`);
-      } else {
-        const aside = `${file}.corrupt`; // only the latest bad copy is kept, for a bug report
-        fs.rmSync(aside, { force: true });
-        if (fs.existsSync(file)) fs.renameSync(file, aside);
-        logger.warn(`Infini Lens: the index at ${file} was unusable (${problem}); moved it to ${aside} and rebuilding from scratch.`);
-      }
-      fs.rmSync(`${file}-journal`, { force: true });
-      db = new Database(file);
-    }
-    const store = new IndexStore(file, db!, logger);
-    store.init();
-    fs.writeFileSync(`${file}.pid`, String(process.pid));
+    if (readOnly) logger.warn(`Infini Lens: reading the index at ${file} without updating it: ${readOnly}.`);
     return store;
   }
 
   private init(): void {
+    if (this.readOnly) {
+      if (!this.db.get("SELECT 1 AS x FROM sqlite_master WHERE type = 'table' AND name = 'meta'")) {
+        throw new IndexUnusableError(`the index at ${this.file} is empty, and this process cannot build it: ${this.readOnly}`);
+      }
+      return;
+    }
     this.db.exec('PRAGMA journal_mode=DELETE; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;');
     this.db.exec(SCHEMA);
     this.db.run('INSERT OR IGNORE INTO meta(key, value) VALUES (?, ?)', ['schema_version', String(SCHEMA_VERSION)]);
@@ -358,7 +358,7 @@ export class IndexStore {
   close(): void {
     if (!this.db.isOpen) return;
     this.db.close();
-    fs.rmSync(`${this.file}.pid`, { force: true });
+    this.lock?.release();
   }
 }
 
@@ -396,24 +396,4 @@ function checkDatabase(db: Database): string | undefined {
   const v = db.get("SELECT value FROM meta WHERE key = 'schema_version'") as { value: string } | null;
   if (v && v.value !== String(SCHEMA_VERSION)) return `schema version ${v.value}, this build needs ${SCHEMA_VERSION}`;
   return undefined;
-}
-
-/** The VFS lock is a directory; a process killed while holding it leaves it behind forever. */
-function clearStaleLock(file: string, logger: Logger): void {
-  const lock = `${file}.lock`;
-  if (!fs.existsSync(lock)) return;
-  let pid = NaN;
-  try { pid = Number(fs.readFileSync(`${file}.pid`, 'utf8').trim()); } catch { /* no owner recorded */ }
-  if (Number.isInteger(pid) && pid !== process.pid && isAlive(pid)) return; // a live indexer owns it
-  fs.rmSync(lock, { recursive: true, force: true });
-  logger.info(`Infini Lens: cleared a stale lock left by an interrupted indexer (${lock}).`);
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }

@@ -66,6 +66,9 @@ export interface WorkspaceIndexOptions {
   fusion?: Fusion;
   /** bm25 column weights over LEXICAL_WEIGHTS (search/lexicalRanker.ts): name, path, body, context. */
   lexicalWeights?: Partial<ColumnWeights>;
+  /** 'write': fail when another process updates this index or it is read-only; 'shared' (default): then search
+   * it read-only instead (update() and applyChanges() leave it as it is). See store.ts StoreOpenOptions. */
+  access?: 'write' | 'shared';
 }
 
 /** A file-watcher event, path relative to the root (POSIX) or absolute inside it. */
@@ -99,7 +102,7 @@ export class WorkspaceIndex {
   private semantic?: { opts: SemanticOptions; embedder: ChunkEmbedder; dense: DenseRanker; memory?: MemorySync; matrix?: EmbeddingMatrix; lastEmbedded: number };
   private constructor(
     readonly root: string,
-    private readonly options: Required<Omit<WorkspaceIndexOptions, 'logger' | 'fusion' | 'lexicalWorkers' | 'lexicalWeights'>> & { logger: Logger },
+    private readonly options: Required<Omit<WorkspaceIndexOptions, 'logger' | 'fusion' | 'lexicalWorkers' | 'lexicalWeights' | 'access'>> & { logger: Logger },
     private readonly store: IndexStore,
     private readonly indexer: Indexer,
     private readonly engine: SearchEngine,
@@ -115,7 +118,7 @@ export class WorkspaceIndex {
       followSymlinks: options.followSymlinks ?? true,
       logger: options.logger ?? silentLogger,
     };
-    const store = await IndexStore.open(path.join(full.storageDir, 'index.sqlite'), full.logger);
+    const store = await IndexStore.open(path.join(full.storageDir, 'index.sqlite'), full.logger, { access: options.access });
     const indexer = new Indexer(abs, store, full.logger, options.lexicalWorkers ?? 0);
     await indexer.init();
     return new WorkspaceIndex(abs, full, store, indexer, new SearchEngine(store, options.fusion, options.lexicalWeights));
@@ -124,6 +127,7 @@ export class WorkspaceIndex {
   /** Full incremental pass: walks the folder, re-reads files whose mtime/size changed, drops deleted ones. */
   update(onProgress?: (p: IndexProgress) => void, cancellation?: Cancellation): Promise<IndexStats> {
     return (async () => {
+      if (this.store.readOnly) return this.indexer.stats(); // said once at open: searching what is committed
       await this.serial(() => this.fullSync(onProgress, cancellation));
       await this.semanticPass(onProgress, cancellation);
       return this.indexer.stats();
@@ -154,7 +158,12 @@ export class WorkspaceIndex {
    */
   enableSemantic(opts: SemanticOptions): Promise<void> {
     return this.serial(async () => {
-      if (this.store.useEmbeddingModel(opts.modelTag)) this.options.logger.info(`Infini Lens: embeddings are (re)built for model ${opts.modelTag}.`);
+      if (this.store.readOnly && this.store.getMeta('embedding_model') !== opts.modelTag) {
+        this.options.logger.warn(`Infini Lens: the read-only index at ${this.store.file} holds no embeddings of model ${opts.modelTag}; dense search is off.`);
+        return;
+      }
+      if (this.store.readOnly) opts = { ...opts, memory: false };
+      if (!this.store.readOnly && this.store.useEmbeddingModel(opts.modelTag)) this.options.logger.info(`Infini Lens: embeddings are (re)built for model ${opts.modelTag}.`);
       const lock = <T>(fn: () => Promise<T> | T) => this.serial(async () => fn());
       const embedder = new ChunkEmbedder(this.root, this.store, opts.encoder, lock, this.options.logger, (stored) => {
         if (this.semantic) this.semantic.matrix = undefined;
@@ -243,6 +252,7 @@ export class WorkspaceIndex {
   /** Applies watcher events without a full walk. Paths outside the root or excluded are ignored. */
   applyChanges(events: readonly FileChange[]): Promise<IndexStats> {
     return (async () => {
+      if (this.store.readOnly) return this.indexer.stats();
       await this.serial(async () => {
         await this.indexer.applyChanges(events, this.walkOptions(), () => this.fullSync());
         if (this.semantic) this.semantic.matrix = undefined; // deleted chunks' ids must not match reused ones
@@ -280,6 +290,11 @@ export class WorkspaceIndex {
    * while that pass runs). */
   lastTimings(): UpdateTimings {
     return { ...this.timings };
+  }
+
+  /** Why this process only reads the index (another process updates it, or it is read-only), else undefined. */
+  get readOnly(): string | undefined {
+    return this.store.readOnly;
   }
 
   /** Where the index file lives (for "reveal index" / diagnostics). */

@@ -107,12 +107,14 @@ test('a corrupt index file is moved aside with a message and rebuilt; a stale lo
     const bytes = fs.readFileSync(file);
     bytes.fill(0x5a, 4096, Math.min(bytes.length, 4096 * 3)); // trash b-tree pages
     fs.writeFileSync(file, bytes);
-    fs.mkdirSync(`${file}.lock`); // what a killed process leaves behind
-    fs.writeFileSync(`${file}.pid`, '999999');
+    fs.mkdirSync(`${file}.lock`); // what a process killed in a statement leaves behind: SQLite's lock, its pid inside
+    fs.writeFileSync(`${file}.lock/pid`, '999999');
     const { index: reopened, logger } = await openIndex(ws);
     assert.ok(logger.lines.some((l) => l.startsWith('warn') && l.includes('unusable') && l.includes('rebuilding')), logger.lines.join('\n'));
     assert.ok(logger.lines.some((l) => l.includes('stale lock')), logger.lines.join('\n'));
-    assert.ok(fs.existsSync(`${file}.corrupt`));
+    const aside = fs.readdirSync(path.dirname(file)).filter((n) => n.startsWith('index.sqlite.corrupt-'));
+    assert.equal(aside.length, 1, 'the damaged file is kept aside');
+    assert.equal(fs.statSync(path.join(path.dirname(file), aside[0]!)).size, bytes.length, 'all of it');
     const stats = await reopened.update();
     assert.ok(stats.chunks > 0);
     assert.ok((await reopened.search('parse config file')).some((h) => h.name?.includes('parse_config_file')));

@@ -23,6 +23,7 @@ import { IndexBusyError, IndexUnusableError, type ColumnWeights } from './index/
 
 const USAGE = `usage:
   infini-lens index <folder> [--index-dir DIR] [--exclude GLOB]... [--verbose] [--embed] [--workers N|auto] [--timings]
+                     [--follow-symlinks]
   infini-lens search "<query>" --workspace <folder> [--json] [--limit N] [--mode lexical|dense|hybrid]
   infini-lens similar <file> --workspace <folder> --lines START-END [--limit N] [--json]
   infini-lens eval --set <dir> --mode lexical|dense|hybrid --out <run.jsonl> [--limit N] [--index-dir DIR]
@@ -34,6 +35,8 @@ indexing options (every command that updates the index):
   --workers N|auto     chunk worker threads for the lexical pass (default auto: cores - 1, at most 12, on more
                        than 2 cores and >= 128 files to read; 0 = read files in the main thread)
   --timings            print where index spent its time (walk, lexical pass, embedding, tokens/s); also --verbose
+  --follow-symlinks    also follow links whose real target is outside the folder (default: skipped and logged
+                       as outside-workspace; nothing outside the folder is read)
 semantic options (dense/hybrid, similar, index --embed):
   --embed-batch N      chunks per encode request (default 48 on the CPU, 512 on a GPU provider)
   --model DIR          the encoder (default: kernels/model of this build)
@@ -50,7 +53,7 @@ semantic options (dense/hybrid, similar, index --embed):
 
 const MODES: readonly SearchMode[] = ['lexical', 'dense', 'hybrid'];
 
-class UsageError extends Error {}
+import { checkIndexDir, checkQuery, checkStorageDir, isUsageError, USAGE_HINT, UsageError, usageLine } from './cliArgs.js';
 
 async function main(argv: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
@@ -64,9 +67,10 @@ async function main(argv: string[]): Promise<void> {
       graphs: { type: 'string' }, fusion: { type: 'string' }, 'dense-weight': { type: 'string' }, 'rrf-k': { type: 'string' },
       'dense-only': { type: 'string' }, 'lexical-weights': { type: 'string' }, grid: { type: 'string' }, 'out-dir': { type: 'string' },
       workers: { type: 'string' }, timings: { type: 'boolean' }, 'embed-batch': { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
+      help: { type: 'boolean', short: 'h' }, 'follow-symlinks': { type: 'boolean' },
     },
   });
+  values['index-dir'] = checkIndexDir(values['index-dir']);
   const [command, arg] = positionals;
   if (values.help || !command) return void console.log(USAGE);
   const logger = stderrLogger(values.verbose ?? false);
@@ -83,9 +87,12 @@ async function main(argv: string[]): Promise<void> {
   if (semantic.queryMemory && !semantic.memory) throw new UsageError('--query-memory on needs --memory on');
   // The encoder is opened only for commands that need it, once, and closed on exit.
   const open = async (folder: string, indexDir?: string, wantSemantic = mode !== 'lexical') => {
+    const storageDir = indexDir ?? path.join(folder, '.infinilens');
+    checkStorageDir(storageDir);
     const index = await WorkspaceIndex.open(folder, {
-      storageDir: indexDir ?? path.join(folder, '.infinilens'), excludeGlobs: values.exclude ?? [], logger, fusion, lexicalWeights, lexicalWorkers,
+      storageDir, excludeGlobs: values.exclude ?? [], logger, fusion, lexicalWeights, lexicalWorkers,
       access: command === 'index' ? 'write' : 'shared', // only `index` insists on writing; the others read a busy or read-only index
+      followSymlinks: values['follow-symlinks'] ?? false,
     });
     if (wantSemantic || semantic.memory) await attachEncoder(index, semantic, logger);
     return index;
@@ -121,13 +128,13 @@ async function main(argv: string[]): Promise<void> {
       return;
     }
     case 'search': {
-      if (!arg) throw new UsageError('search needs a query');
+      const query = checkQuery(arg, 'search');
       const folder = requireDir(values.workspace, '--workspace <folder>');
       const index = await open(folder, values['index-dir']);
       try {
         requireMode(index, mode);
         await index.update(progressPrinter());
-        const hits = await index.search(arg, { limit: limit ?? 10, mode });
+        const hits = await index.search(query, { limit: limit ?? 10, mode });
         if (values.json) console.log(JSON.stringify(hits, null, 2));
         else for (const h of hits) console.log(`${h.path}:${h.startLine}-${h.endLine}  ${h.kind}${h.name ? ` ${h.name}` : ''}  (${h.score.toFixed(2)})${h.focus ? `  best match at ${h.focus.startLine}-${h.focus.endLine}` : ''}\n    ${h.snippet.split('\n')[0]?.trim() ?? ''}`);
       } finally {
@@ -470,8 +477,8 @@ main(process.argv.slice(2)).finally(closeEncoders).then(() => process.exit(proce
   if (err instanceof IndexBusyError || err instanceof IndexUnusableError) {
     process.stderr.write(`infini-lens: ${(err as Error).message}\n`); // nothing was changed: no stack trace
     process.exitCode = 1;
-  } else if (err instanceof UsageError || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
-    process.stderr.write(`infini-lens: ${(err as Error).message}\n${USAGE}\n`);
+  } else if (isUsageError(err)) {
+    process.stderr.write(`infini-lens: ${usageLine(err)}\n${USAGE_HINT}\n`);
     process.exitCode = 2;
   } else {
     process.stderr.write(`infini-lens: ${(err as Error).stack ?? String(err)}\n`);

@@ -46,7 +46,12 @@ export interface SearchOptions {
 }
 
 /** Why a file was not indexed: surfaced as counts in the status bar, details in the output channel. */
-export type SkipReason = 'binary' | 'too-large' | 'minified' | 'unreadable' | 'vanished' | 'invalid-utf8' | 'ignored';
+/** Why a file was left out. not-a-file: a FIFO, socket or device; outside-workspace: a link whose real target is
+ * outside the root (followed only with followSymlinks); bad-name: a name that is not valid UTF-8; broken-link: a
+ * dangling or looping link; duplicate-link: a second path to a folder walked already; failed: reading or chunking
+ * threw (the rest of the workspace goes on). */
+export type SkipReason = 'binary' | 'too-large' | 'minified' | 'unreadable' | 'vanished' | 'invalid-utf8' | 'ignored'
+  | 'not-a-file' | 'outside-workspace' | 'bad-name' | 'broken-link' | 'duplicate-link' | 'failed';
 
 export interface IndexProgress {
   phase: 'walk' | 'chunk' | 'encode' | 'store' | 'done';

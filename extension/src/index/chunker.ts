@@ -5,7 +5,7 @@
 import Parser from 'web-tree-sitter';
 import { MAX_CHUNK_MEMBERS, type Chunk } from '../core/api.js';
 import { assetPath } from '../core/assets.js';
-import { CONTAINER_KINDS, LANGUAGES, languageOf, type LanguageId, type LanguageSpec } from './languages.js';
+import { CONTAINER_KINDS, LANGUAGES, languageOf, type Ancestors, type LanguageId, type LanguageSpec } from './languages.js';
 
 export interface ChunkOptions {
   /** A symbol longer than this is split (nested symbols apart, the rest in pieces of this size). */
@@ -102,24 +102,33 @@ export class Chunker {
     }
   }
 
-  /** Symbols → line ranges: containers and oversized symbols give way to their children. */
+  /** Symbols → line ranges: containers and oversized symbols give way to their children. Iterative (an explicit
+   * stack in the order recursion would take) so a file of thousands of nested classes cannot overflow the stack. */
   private symbolRanges(top: SymbolNode[], lines: string[]): Range[] {
     const out: Range[] = [];
-    const emit = (sym: SymbolNode): void => {
+    // 'emit' a symbol, or 'own' = its lines outside its children, in pieces (after all its children, as before).
+    const work: { sym: SymbolNode; own: boolean }[] = [];
+    for (let i = top.length - 1; i >= 0; i--) work.push({ sym: top[i]!, own: false });
+    for (let task = work.pop(); task; task = work.pop()) {
+      const { sym } = task;
+      if (task.own) {
+        for (const run of ownRuns(sym.start, sym.end, sym.children, lines)) {
+          for (const p of this.pieces(run.start, run.end, sym.kind, sym.name)) out.push(p);
+        }
+        continue;
+      }
       const size = sym.end - sym.start + 1;
       const split = CONTAINER_KINDS.has(sym.kind) || size > this.options.maxLines;
       if (!split || (sym.children.length === 0 && size <= this.options.maxLines)) {
         out.push({ start: sym.start, end: sym.end, kind: sym.kind, name: sym.name });
-        return;
+        continue;
       }
-      const kids = sym.children;
-      for (const k of kids) emit(k);
-      for (const run of ownRuns(sym.start, sym.end, kids, lines)) {
-        out.push(...this.pieces(run.start, run.end, sym.kind, sym.name));
-      }
-    };
-    for (const s of top) emit(s);
-    for (const run of ownRuns(0, lines.length - 1, top, lines)) out.push(...this.pieces(run.start, run.end, 'block'));
+      work.push({ sym, own: true });
+      for (let i = sym.children.length - 1; i >= 0; i--) work.push({ sym: sym.children[i]!, own: false });
+    }
+    for (const run of ownRuns(0, lines.length - 1, top, lines)) {
+      for (const p of this.pieces(run.start, run.end, 'block')) out.push(p);
+    }
     return pack(out.sort((a, b) => a.start - b.start || a.end - b.end), this.options.packLines);
   }
 
@@ -171,28 +180,51 @@ function pack(ranges: Range[], budget: number): Range[] {
   return out;
 }
 
-/** Depth-first walk with a cursor (cheaper than node.children across the wasm boundary). */
+/** One node on the cursor's path from the root, with the run of comment siblings just before it. */
+interface Level { node: Parser.SyntaxNode; comments: Parser.SyntaxNode[] }
+
+/**
+ * Depth-first walk with a cursor (cheaper than node.children across the wasm boundary). Ancestors and preceding
+ * comments come from the walk's own path, never from node.parent / previousNamedSibling: tree-sitter answers
+ * those by descending from the root, which made a file of 2,000 nested classes take minutes.
+ */
 function collectSymbols(spec: LanguageSpec, root: Parser.SyntaxNode): SymbolNode[] {
   const top: SymbolNode[] = [];
-  const stack: { sym: SymbolNode | undefined; endIndex: number }[] = [];
+  const open: { sym: SymbolNode; endIndex: number }[] = [];
+  const levels: Level[] = [{ node: root, comments: [] }];
+  const up: Ancestors = (k) => levels[levels.length - 1 - k]?.node;
   const cursor = root.walk();
   try {
     for (;;) {
-      const node = cursor.currentNode;
-      while (stack.length > 0 && node.startIndex >= stack[stack.length - 1]!.endIndex) stack.pop();
-      const kind = spec.symbolKind(node);
+      const node = levels[levels.length - 1]!.node;
+      while (open.length > 0 && node.startIndex >= open[open.length - 1]!.endIndex) open.pop();
+      const kind = spec.symbolKind(node, up);
       if (kind) {
-        const ext = spec.extent(node);
-        const start = withLeadingComments(ext).startPosition.row;
+        const ext = spec.extent(node, up);
+        const start = withLeadingComments(ext, levels).startPosition.row;
         const end = ext.endPosition.column === 0 && ext.endPosition.row > start ? ext.endPosition.row - 1 : ext.endPosition.row;
         const sym: SymbolNode = { kind, name: spec.name(node)?.slice(0, 200), start, end, children: [] };
-        const parent = stack.length > 0 ? stack[stack.length - 1]!.sym : undefined;
+        const parent = open.length > 0 ? open[open.length - 1]!.sym : undefined;
         (parent ? parent.children : top).push(sym);
-        stack.push({ sym, endIndex: node.endIndex });
+        open.push({ sym, endIndex: node.endIndex });
       }
-      if (cursor.gotoFirstChild()) continue;
-      while (!cursor.gotoNextSibling()) {
+      if (cursor.gotoFirstChild()) {
+        levels.push({ node: cursor.currentNode, comments: [] });
+        continue;
+      }
+      for (;;) {
+        const level = levels[levels.length - 1]!;
+        if (cursor.gotoNextSibling()) {
+          // previousNamedSibling skips anonymous nodes; a named non-comment ends the run of comments.
+          const prev = level.node;
+          if (prev.isNamed) {
+            if (prev.type === 'comment') level.comments.push(prev); else level.comments = [];
+          }
+          level.node = cursor.currentNode;
+          break;
+        }
         if (!cursor.gotoParent()) return dropOverlaps(top);
+        levels.pop();
       }
     }
   } finally {
@@ -200,25 +232,43 @@ function collectSymbols(spec: LanguageSpec, root: Parser.SyntaxNode): SymbolNode
   }
 }
 
-/** Doc comments directly above a symbol (at most one blank line between, GNU style) belong to it. */
-function withLeadingComments(node: Parser.SyntaxNode): Parser.SyntaxNode {
+/** Doc comments directly above a symbol (at most one blank line between, GNU style) belong to it. `node` is on
+ * the walk's path (the symbol or a wrapper of it); its preceding comments are those of its level. */
+function withLeadingComments(node: Parser.SyntaxNode, levels: readonly Level[]): Parser.SyntaxNode {
+  let i = levels.length - 1;
+  while (i > 0 && levels[i]!.node.id !== node.id) i--;
+  const comments = levels[i]!.comments;
   let first = node;
-  for (let p = node.previousNamedSibling; p && p.type === 'comment' && p.endPosition.row >= first.startPosition.row - 2; p = p.previousNamedSibling) {
+  for (let j = comments.length - 1; j >= 0; j--) {
+    const p = comments[j]!;
+    if (p.endPosition.row < first.startPosition.row - 2) break;
     if (p.endPosition.row === first.startPosition.row && p.startPosition.row === p.endPosition.row && p.startPosition.column > 0) break;
     first = p;
   }
   return first;
 }
 
-/** Siblings that share lines (two one-line functions on one line, leading comments claimed twice) merge. */
-function dropOverlaps(list: SymbolNode[]): SymbolNode[] {
+/** Siblings that share lines (two one-line functions on one line, leading comments claimed twice) merge, at every
+ * level. Children are merged before their parent's level (reverse pre-order), without recursion: nesting depth is
+ * the file's to choose. */
+function dropOverlaps(top: SymbolNode[]): SymbolNode[] {
+  const preorder: SymbolNode[] = [];
+  const stack = [...top];
+  for (let s = stack.pop(); s; s = stack.pop()) {
+    preorder.push(s);
+    for (const c of s.children) stack.push(c);
+  }
+  for (let i = preorder.length - 1; i >= 0; i--) preorder[i]!.children = mergeSiblings(preorder[i]!.children);
+  return mergeSiblings(top);
+}
+
+function mergeSiblings(list: SymbolNode[]): SymbolNode[] {
   const out: SymbolNode[] = [];
   for (const s of list) {
-    s.children = dropOverlaps(s.children);
     const last = out[out.length - 1];
     if (last && s.start <= last.end) {
       last.end = Math.max(last.end, s.end);
-      last.children.push(...s.children);
+      for (const c of s.children) last.children.push(c);
       continue;
     }
     out.push(s);

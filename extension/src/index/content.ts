@@ -24,6 +24,8 @@ export function classifyContent(bytes: Uint8Array): Classified {
     return { ok: false, reason: 'invalid-utf8', detail: `not valid UTF-8 at byte ${firstInvalidUtf8(bytes)}; re-save as UTF-8 to index it` };
   }
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1); // BOM: not part of the code, and shifts offsets
+  // A lone CR ends a line too (classic Mac files; VS Code counts it): one character for another keeps every offset.
+  if (text.includes('\r')) text = text.replace(/\r(?!\n)/g, '\n');
   if (bytes.length >= MINIFIED_MIN_BYTES) {
     let lines = 1;
     let longest = 0;

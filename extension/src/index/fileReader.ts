@@ -3,13 +3,13 @@
 // (chunkWorker.ts); its result is plain data (structured-clone safe) that the indexer applies to the store.
 // Log lines are returned, not written, so the indexer emits them in file order whichever thread did the work.
 import { createHash } from 'node:crypto';
-import * as fs from 'node:fs/promises';
 import type { SkipReason } from '../core/api.js';
 import { indexTokens } from '../search/tokenize.js';
 import { splitLines, type Chunker, type ChunkWithText } from './chunker.js';
 import { classifyContent } from './content.js';
 import type { StoredChunk } from './store.js';
-import { reasonOf, type WalkedFile } from './walker.js';
+import { readBounded, type ReadGuard } from './fileAccess.js';
+import type { WalkedFile } from './walker.js';
 
 /** What reading one file produced, applied to the store inside the batch transaction. */
 export type FileOutcome =
@@ -17,8 +17,9 @@ export type FileOutcome =
   | { kind: 'put'; file: WalkedFile; hash: string; chunks: StoredChunk[]; skip?: { reason: SkipReason; detail?: string } }
   | { kind: 'gone'; path: string };
 
-/** One file to read, with what the store knows of it (an unchanged hash only touches the row). */
-export interface ReadRequest { file: WalkedFile; knownHash?: string; knownId?: number }
+/** One file to read, with what the store knows of it (an unchanged hash only touches the row) and what the read
+ * may touch (the walk's guard: root, links, size limit). */
+export interface ReadRequest { file: WalkedFile; guard: ReadGuard; knownHash?: string; knownId?: number }
 
 export interface ReadLog { level: 'info' | 'debug'; message: string }
 
@@ -27,35 +28,45 @@ export interface ReadResult {
   /** Whether the bytes were read (counts toward filesReadLastUpdate). */
   read: boolean;
   logs: ReadLog[];
+  /** A skip that is not stored with the file (it vanished): the indexer still counts it for the summary. */
+  unstoredSkip?: SkipReason;
 }
 
-export async function readFileForIndex({ file, knownHash, knownId }: ReadRequest, chunker: Chunker): Promise<ReadResult> {
+export async function readFileForIndex({ file, guard, knownHash, knownId }: ReadRequest, chunker: Chunker): Promise<ReadResult> {
   const logs: ReadLog[] = [];
-  let bytes: Buffer;
-  try {
-    bytes = await fs.readFile(file.abs);
-  } catch (err) {
-    const reason = reasonOf(err);
-    logs.push({ level: 'info', message: `skip ${file.path}: ${reason} while indexing` });
-    if (reason === 'vanished') return { outcome: { kind: 'gone', path: file.path }, read: false, logs };
-    // mtime -1 so the next update tries again (permissions may be fixed without touching the file).
+  const skipLog = (reason: SkipReason, detail?: string) =>
+    logs.push({ level: 'info', message: `skip ${file.path}: ${reason} (${detail ? `${detail}; ` : ''}found while indexing)` });
+  const r = await readBounded(file.abs, guard);
+  if (!r.ok) {
+    skipLog(r.reason, r.detail);
+    if (r.reason === 'vanished') return { outcome: { kind: 'gone', path: file.path }, read: false, logs, unstoredSkip: 'vanished' };
+    // mtime -1 so the next update tries again (permissions fixed, the file swapped back, the limit raised).
     return {
-      outcome: { kind: 'put', file: { ...file, mtimeMs: -1 }, hash: '', chunks: [], skip: { reason, detail: String((err as NodeJS.ErrnoException).code) } },
+      outcome: { kind: 'put', file: { ...file, mtimeMs: -1 }, hash: '', chunks: [], skip: { reason: r.reason, detail: r.detail } },
       read: false, logs,
     };
   }
+  const { bytes } = r;
+  const read: WalkedFile = { ...file, size: r.size, mtimeMs: r.mtimeMs }; // what was read, not what the walk saw
   logs.push({ level: 'debug', message: `read ${file.path} (new or mtime/size changed)` });
   const hash = createHash('sha256').update(bytes).digest('hex');
-  if (knownId !== undefined && hash === knownHash) return { outcome: { kind: 'same', file, id: knownId }, read: true, logs };
+  if (knownId !== undefined && hash === knownHash) return { outcome: { kind: 'same', file: read, id: knownId }, read: true, logs };
   const content = classifyContent(bytes);
   if (!content.ok) {
     logs.push({ level: 'info', message: `skip ${file.path}: ${content.reason} (${content.detail})` });
-    return { outcome: { kind: 'put', file, hash, chunks: [], skip: { reason: content.reason, detail: content.detail } }, read: true, logs };
+    return { outcome: { kind: 'put', file: read, hash, chunks: [], skip: { reason: content.reason, detail: content.detail } }, read: true, logs };
   }
-  const chunks = await chunker.chunk(file.path, content.text);
-  const pathTokens = indexTokens(file.path);
-  const lines = splitLines(content.text);
-  return { outcome: { kind: 'put', file, hash, chunks: chunks.map((c) => toStored(c, pathTokens, lines)) }, read: true, logs };
+  try {
+    const chunks = await chunker.chunk(file.path, content.text);
+    const pathTokens = indexTokens(file.path);
+    const lines = splitLines(content.text);
+    return { outcome: { kind: 'put', file: read, hash, chunks: chunks.map((c) => toStored(c, pathTokens, lines)) }, read: true, logs };
+  } catch (err) {
+    // One file the chunker cannot take costs only itself; it is tried again when its content changes.
+    const detail = `${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`.slice(0, 300);
+    logs.push({ level: 'info', message: `skip ${file.path}: failed (${detail})` });
+    return { outcome: { kind: 'put', file: read, hash, chunks: [], skip: { reason: 'failed', detail } }, read: true, logs };
+  }
 }
 
 /** Lines on each side of a chunk indexed as its context: neighbouring code and comments often say what a

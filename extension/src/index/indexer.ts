@@ -8,6 +8,7 @@ import { ChunkPool, PoolClosedError, poolSize, type LexicalWorkers } from './chu
 import { Chunker } from './chunker.js';
 import { readFileForIndex, type FileOutcome, type ReadRequest, type ReadResult } from './fileReader.js';
 import type { IndexStore } from './store.js';
+import { readGuard } from './fileAccess.js';
 import { statOne, type SkippedFile, type WalkOptions, type WalkResult } from './walker.js';
 
 /** Commit after this many files or this much time, whichever comes first. */
@@ -63,9 +64,13 @@ export class Indexer {
       const k = known.get(f.path);
       return !k || k.mtime !== f.mtimeMs || k.size !== f.size;
     });
+    // Skips not stored with a file (the walk's, files that vanished before their read) are counted in the meta
+    // row the summary reads, so its counts equal this run's log lines.
+    const unstored = countReasons(walk.skipped);
+    const saveUnstored = () => this.store.setMeta('walk_skips', JSON.stringify(unstored));
     this.store.transaction(() => {
       for (const p of gone) this.store.deleteFile(p);
-      this.store.setMeta('walk_skips', JSON.stringify(countReasons(walk.skipped)));
+      saveUnstored();
     });
     onProgress?.({ phase: 'chunk', filesDone: 0, filesTotal: todo.length });
     // Files are read in walk order; with a pool, up to `ahead` of them are read on the workers while the
@@ -82,14 +87,14 @@ export class Indexer {
       ({ lexicalMs, filesRead: this.filesRead, workers: pool?.size ?? 0, readWaitMs, storeMs: this.storeMs });
     const request = (i: number): ReadRequest => {
       const k = known.get(todo[i]!.path);
-      return { file: todo[i]!, knownHash: k?.hash, knownId: k?.id };
+      return { file: todo[i]!, guard: walk.guard, knownHash: k?.hash, knownId: k?.id };
     };
     try {
       let batch: FileOutcome[] = [];
       let batchStart = Date.now();
       for (let i = 0; i < todo.length; i++) {
         if (cancellation?.isCancellationRequested) {
-          this.commit(batch);
+          this.commit(batch, saveUnstored);
           this.logger.info(`Indexing cancelled after ${i} of ${todo.length} files; the next update carries on.`);
           this.lastSync = timings(Date.now() - t0);
           return false;
@@ -99,15 +104,16 @@ export class Indexer {
         const r = await reads[i]!;
         readWaitMs += performance.now() - w0;
         batch.push(this.take(r));
+        if (r.unstoredSkip) unstored[r.unstoredSkip] = (unstored[r.unstoredSkip] ?? 0) + 1;
         reads[i] = undefined;
         if (batch.length >= BATCH_FILES || Date.now() - batchStart >= BATCH_MS) {
-          this.commit(batch);
+          this.commit(batch, saveUnstored);
           batch = [];
           batchStart = Date.now();
           onProgress?.({ phase: 'store', filesDone: i + 1, filesTotal: todo.length });
         }
       }
-      this.commit(batch);
+      this.commit(batch, saveUnstored);
     } finally {
       await pool?.close();
     }
@@ -136,6 +142,7 @@ export class Indexer {
     this.filesRead = 0;
     const known = this.store.allFiles();
     const outcomes: FileOutcome[] = [];
+    const guard = await readGuard(this.root, options.followSymlinks, options.maxFileBytes);
     for (const ev of events) {
       const rel = this.relative(ev.path);
       if (rel === undefined) continue;
@@ -158,7 +165,7 @@ export class Indexer {
       }
       const k = known.get(rel);
       if (k && k.mtime === st.mtimeMs && k.size === st.size) continue;
-      outcomes.push(this.take(await readFileForIndex({ file: st, knownHash: k?.hash, knownId: k?.id }, this.chunker)));
+      outcomes.push(this.take(await readFileForIndex({ file: st, guard, knownHash: k?.hash, knownId: k?.id }, this.chunker)));
     }
     this.commit(outcomes);
     this.lastUpdateMs = Date.now() - t0;
@@ -184,10 +191,11 @@ export class Indexer {
     return r.outcome;
   }
 
-  private commit(batch: readonly FileOutcome[]): void {
+  private commit(batch: readonly FileOutcome[], alsoInTransaction?: () => void): void {
     if (batch.length === 0) return;
     const t0 = performance.now();
     this.store.transaction(() => {
+      alsoInTransaction?.();
       for (const o of batch) {
         if (o.kind === 'gone') this.store.deleteFile(o.path);
         else if (o.kind === 'same') this.store.touchFile(o.id, o.file.mtimeMs, o.file.size);

@@ -4,6 +4,10 @@ import type Parser from 'web-tree-sitter';
 
 type Node = Parser.SyntaxNode;
 
+/** The k-th ancestor of the node being looked at (1 = parent), from the walk's path: node.parent costs a descent
+ * from the root in tree-sitter, quadratic on deeply nested files. */
+export type Ancestors = (k: number) => Node | undefined;
+
 export type LanguageId = 'python' | 'javascript' | 'typescript' | 'tsx' | 'c';
 
 export interface LanguageSpec {
@@ -11,9 +15,10 @@ export interface LanguageSpec {
   /** File name inside tree-sitter-wasms/out (and dist/grammars). */
   wasm: string;
   /** Node type → chunk kind, or a function deciding from the node (undefined = not a symbol). */
-  symbolKind(node: Node): string | undefined;
-  /** Node that carries the symbol's name and full extent (decorators, export, `const x =` wrappers). */
-  extent(node: Node): Node;
+  symbolKind(node: Node, up: Ancestors): string | undefined;
+  /** Node that carries the symbol's name and full extent (decorators, export, `const x =` wrappers): the node or
+   * one of its ancestors. */
+  extent(node: Node, up: Ancestors): Node;
   name(node: Node): string | undefined;
 }
 
@@ -39,18 +44,18 @@ const fieldText = (node: Node, field: string): string | undefined => node.childF
 const python: LanguageSpec = {
   id: 'python',
   wasm: 'tree-sitter-python.wasm',
-  symbolKind(node) {
+  symbolKind(node, up) {
     if (node.type === 'class_definition') return 'class';
     if (node.type !== 'function_definition') return undefined;
-    return enclosingOf(node, 'class_definition', 'function_definition') ? 'method' : 'function';
+    return enclosingOf(up, 'class_definition', 'function_definition') ? 'method' : 'function';
   },
-  extent: (node) => (node.parent?.type === 'decorated_definition' ? node.parent : node),
+  extent: (node, up) => (up(1)?.type === 'decorated_definition' ? up(1)! : node),
   name: (node) => fieldText(node, 'name'),
 };
 
 /** Nearest ancestor of one of the given types, skipping the body/decorator wrappers in between. */
-function enclosingOf(node: Node, want: string, stopAt: string): boolean {
-  for (let p = node.parent; p; p = p.parent) {
+function enclosingOf(up: Ancestors, want: string, stopAt: string): boolean {
+  for (let k = 1, p = up(1); p; p = up(++k)) {
     if (p.type === want) return true;
     if (p.type === stopAt) return false;
   }
@@ -66,13 +71,13 @@ const ES_KINDS: Record<string, string> = {
   internal_module: 'namespace', module: 'namespace',
 };
 
-function esSymbolKind(node: Node): string | undefined {
+function esSymbolKind(node: Node, up: Ancestors): string | undefined {
   const kind = ES_KINDS[node.type];
   if (kind) return kind;
   // `const f = () => {}`, `a.b = function () {}`, `{ key: function () {} }`, `field = () => {}` are functions too.
   if (node.type === 'variable_declarator') return FUNCTION_VALUES.has(node.childForFieldName('value')?.type ?? '') ? 'function' : undefined;
   if (node.type === 'assignment_expression') {
-    return FUNCTION_VALUES.has(node.childForFieldName('right')?.type ?? '') && node.parent?.type === 'expression_statement' ? 'function' : undefined;
+    return FUNCTION_VALUES.has(node.childForFieldName('right')?.type ?? '') && up(1)?.type === 'expression_statement' ? 'function' : undefined;
   }
   if (node.type === 'pair') return FUNCTION_VALUES.has(node.childForFieldName('value')?.type ?? '') ? 'method' : undefined;
   if (node.type === 'public_field_definition' || node.type === 'field_definition') {
@@ -81,13 +86,15 @@ function esSymbolKind(node: Node): string | undefined {
   return undefined;
 }
 
-function esExtent(node: Node): Node {
+function esExtent(node: Node, up: Ancestors): Node {
   let n = node;
+  let k = 0; // n = up(k)
   // `export default class ...`, `const f = ...;` (one declarator), `a.b = function(){};`
-  if (n.type === 'variable_declarator' && n.parent && /^(lexical|variable)_declaration$/.test(n.parent.type)
-    && n.parent.namedChildCount === 1) n = n.parent;
-  if (n.type === 'assignment_expression' && n.parent?.type === 'expression_statement') n = n.parent;
-  if (n.parent?.type === 'export_statement') n = n.parent;
+  const parent = () => up(k + 1);
+  if (n.type === 'variable_declarator' && /^(lexical|variable)_declaration$/.test(parent()?.type ?? '')
+    && parent()!.namedChildCount === 1) n = up(++k)!;
+  if (n.type === 'assignment_expression' && parent()?.type === 'expression_statement') n = up(++k)!;
+  if (parent()?.type === 'export_statement') n = up(++k)!;
   return n;
 }
 
@@ -114,8 +121,8 @@ const c: LanguageSpec = {
     // Only definitions with a body; `struct foo *p;` is a use, not a symbol.
     return kind && node.childForFieldName('body') ? kind : undefined;
   },
-  extent(node) {
-    const p = node.parent;
+  extent(node, up) {
+    const p = up(1);
     return p && (p.type === 'type_definition' || p.type === 'declaration') && node.type !== 'function_definition' ? p : node;
   },
   name(node) {

@@ -55,7 +55,8 @@ export interface WorkspaceIndexOptions {
   excludeGlobs?: readonly string[];
   /** Files above this size are skipped as 'too-large'. Default 1 MiB. */
   maxFileBytes?: number;
-  /** Follow symbolic links (cycles are detected by realpath). Default true. */
+  /** Follow symbolic links whose real target is outside the root (links inside it are always followed; cycles are
+   * cut by realpath). Default false: nothing outside the workspace is read (VS Code: infiniLens.followSymlinks). */
   followSymlinks?: boolean;
   logger?: Logger;
   /** Lexical pass on a pool of chunk worker threads (chunkPool.ts): 'auto' = cores − 1 (at most 12) for a full
@@ -115,7 +116,7 @@ export class WorkspaceIndex {
       storageDir: path.resolve(options.storageDir),
       excludeGlobs: options.excludeGlobs ?? [],
       maxFileBytes: options.maxFileBytes ?? 1024 * 1024,
-      followSymlinks: options.followSymlinks ?? true,
+      followSymlinks: options.followSymlinks ?? false,
       logger: options.logger ?? silentLogger,
     };
     const store = await IndexStore.open(path.join(full.storageDir, 'index.sqlite'), full.logger, { access: options.access });

@@ -4,6 +4,8 @@ import type { SearchMode } from '../core/api.js';
 
 export interface LensConfig {
   maxFileBytes: number;
+  /** Follow links whose target is outside the workspace folder (links inside it are always followed). */
+  followSymlinks: boolean;
   excludeGlobs: string[];
   searchMode: SearchMode;
   maxResults: number;
@@ -12,12 +14,13 @@ export interface LensConfig {
 }
 
 /** Settings whose change needs a re-walk (anything else is read at search time). */
-export const INDEX_SETTINGS = ['infiniLens.maxFileSizeKB', 'infiniLens.exclude', 'infiniLens.embeddings.enabled', 'files.exclude', 'search.exclude'];
+export const INDEX_SETTINGS = ['infiniLens.maxFileSizeKB', 'infiniLens.followSymlinks', 'infiniLens.exclude', 'infiniLens.embeddings.enabled', 'files.exclude', 'search.exclude'];
 
 export function readConfig(folder: vscode.WorkspaceFolder): LensConfig {
   const lens = vscode.workspace.getConfiguration('infiniLens', folder.uri);
   return {
     maxFileBytes: Math.max(1, lens.get<number>('maxFileSizeKB', 1024)) * 1024,
+    followSymlinks: lens.get<boolean>('followSymlinks', false) === true,
     excludeGlobs: [...new Set([
       ...lens.get<string[]>('exclude', []),
       ...enabledGlobs(vscode.workspace.getConfiguration('files', folder.uri).get('exclude')),

@@ -150,7 +150,7 @@ export class IndexController implements vscode.Disposable {
       this.log.info(`opening index for ${this.folder.uri.fsPath} in ${this.storageDir}; excluding ${config.excludeGlobs.join(', ') || 'nothing'}`);
       const opened = this.client.open({
         root: this.folder.uri.fsPath, storageDir: this.storageDir,
-        excludeGlobs: config.excludeGlobs, maxFileBytes: config.maxFileBytes,
+        excludeGlobs: config.excludeGlobs, maxFileBytes: config.maxFileBytes, followSymlinks: config.followSymlinks,
         // The index worker opens its own encoder (the host's lens encoder lives in the host's thread tree).
         semantic: config.embeddings ? {
           modelDir: path.join(this.context.extensionPath, 'kernels', 'model'),

@@ -98,7 +98,8 @@ const handlers: Handlers = {
     opened = params;
     cancelCell = new Int32Array(params.cancelFlag);
     index = await WorkspaceIndex.open(params.root, {
-      storageDir: params.storageDir, excludeGlobs: params.excludeGlobs, maxFileBytes: params.maxFileBytes, logger,
+      storageDir: params.storageDir, excludeGlobs: params.excludeGlobs, maxFileBytes: params.maxFileBytes,
+      followSymlinks: params.followSymlinks ?? false, logger,
     });
     return index.stats();
   },

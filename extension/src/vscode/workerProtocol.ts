@@ -18,6 +18,8 @@ export interface OpenParams {
   storageDir: string;
   excludeGlobs: string[];
   maxFileBytes: number;
+  /** infiniLens.followSymlinks: follow links out of the workspace (default false). */
+  followSymlinks?: boolean;
   /** One Int32 cell: the host stores 1 to cancel the running update; read by the worker between files. */
   cancelFlag: SharedArrayBuffer;
   semantic?: SemanticParams;

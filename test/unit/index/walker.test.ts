@@ -72,7 +72,9 @@ test('a symlink loop is walked once and never followed back', async () => {
     const count = files.filter((f) => f.path.endsWith('geometry.py')).length;
     assert.equal(count, 1);
     assert.ok(!files.some((f) => f.path.startsWith('js-again/')), 'a second path to a seen folder is not walked');
-    assert.equal(skipped.find((s) => s.path === 'dangling.py')?.reason, 'vanished');
+    assert.equal(skipped.find((s) => s.path === 'dangling.py')?.reason, 'broken-link');
+    assert.equal(skipped.find((s) => s.path === 'py/loop')?.reason, 'duplicate-link');
+    assert.equal(skipped.find((s) => s.path === 'js-again')?.reason, 'duplicate-link');
   } finally {
     cleanup(ws);
   }

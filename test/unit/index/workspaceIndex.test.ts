@@ -84,10 +84,11 @@ test('a file that vanishes or cannot be read mid-update costs only itself', asyn
     const walk = await walkWorkspace(ws, { excludeGlobs: [], maxFileBytes: 1 << 20, followSymlinks: true, logger });
     fs.rmSync(path.join(ws, 'js/server.js')); // vanishes between the walk and the read
     fs.rmSync(path.join(ws, 'c/list.c'));
-    fs.mkdirSync(path.join(ws, 'c/list.c')); // now unreadable as a file (EISDIR), also when run as root
+    fs.mkdirSync(path.join(ws, 'c/list.c')); // now a folder: not read at all, also when run as root
     await indexer.sync(walk, {});
     const stats = indexer.stats();
-    assert.equal(stats.skipped.unreadable, 1);
+    assert.equal(stats.skipped['not-a-file'], 1);
+    assert.equal(stats.skipped.vanished, 1, 'counted although not stored');
     assert.ok(stats.files >= 4);
     assert.ok(logger.lines.some((l) => l.includes('js/server.js') && l.includes('vanished')));
     indexer.dispose();

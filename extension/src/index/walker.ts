@@ -40,16 +40,17 @@ export interface WalkResult {
 
 export const DEFAULT_MAX_FILE_BYTES = 1024 * 1024;
 
-/** A folder waiting to be listed: its ignore rules are read when it is entered. */
-interface PendingDir { abs: string; rel: string; real: string; parentRules: IgnoreRules }
+/** A folder waiting to be listed: its ignore rules are read when it is entered. `link`: reached through a link. */
+interface PendingDir { abs: string; rel: string; real: string; parentRules: IgnoreRules; link?: string }
 
 const utf8Name = new TextDecoder('utf-8', { fatal: true });
 
 /**
  * Depth-first in name order, with an explicit stack (a deep tree costs heap, not call stack). Links are followed
- * when their real target stays inside the root, or anywhere with followSymlinks; every entry left out (not a
- * regular file or folder, a name that is not UTF-8, a link out, a dangling link, a second path to a folder) is
- * reported with a reason and logged.
+ * when their real target stays inside the root, or anywhere with followSymlinks; links to folders wait until every
+ * real folder is walked, so a folder is indexed under its own path and a link to it is the duplicate. Every entry
+ * left out (not a regular file or folder, a name that is not UTF-8, a link out, a dangling link, a second path to a
+ * folder) is reported with a reason and logged.
  */
 export async function walkWorkspace(root: string, options: WalkOptions): Promise<WalkResult> {
   const guard = await readGuard(root, options.followSymlinks, options.maxFileBytes);
@@ -57,10 +58,22 @@ export async function walkWorkspace(root: string, options: WalkOptions): Promise
   const seenDirs = new Set<string>([guard.rootReal]);
   const rootRules = await IgnoreRules.create(options.excludeGlobs).enter(root, '');
   const stack: (PendingDir & { rules?: IgnoreRules })[] = [{ abs: root, rel: '', real: guard.rootReal, parentRules: rootRules, rules: rootRules }];
-  for (let dir = stack.pop(); dir; dir = stack.pop()) {
+  const linked: PendingDir[] = [];
+  for (;;) {
+    let dir = stack.pop();
+    if (!dir) {
+      dir = linked.shift();
+      if (!dir) break;
+      if (seenDirs.has(dir.real)) {
+        result.skipped.push({ path: dir.rel, reason: 'duplicate-link', detail: `${dir.link}: that folder is walked already (or this is a link back into it)` });
+        continue;
+      }
+      seenDirs.add(dir.real);
+    }
     const rules = dir.rules ?? await dir.parentRules.enter(dir.abs, dir.rel);
-    const subdirs = await listDir(dir, rules, seenDirs, guard, result);
+    const { subdirs, links } = await listDir(dir, rules, seenDirs, guard, result);
     for (let i = subdirs.length - 1; i >= 0; i--) stack.push(subdirs[i]!);
+    linked.push(...links);
   }
   result.files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   for (const s of result.skipped) {
@@ -69,18 +82,20 @@ export async function walkWorkspace(root: string, options: WalkOptions): Promise
   return result;
 }
 
-/** Lists one folder: files go to `out`, folders to enter are returned in name order. */
-async function listDir(dir: PendingDir, rules: IgnoreRules, seenDirs: Set<string>, guard: ReadGuard, out: WalkResult): Promise<PendingDir[]> {
+/** Lists one folder: files go to `out`; folders to enter are returned in name order, those behind links apart. */
+async function listDir(dir: PendingDir, rules: IgnoreRules, seenDirs: Set<string>, guard: ReadGuard, out: WalkResult):
+  Promise<{ subdirs: PendingDir[]; links: PendingDir[] }> {
   let entries: Dirent<Buffer>[];
   try {
     entries = await fs.readdir(dir.abs, { withFileTypes: true, encoding: 'buffer' });
   } catch (err) {
     // A folder that vanished or cannot be listed loses only itself, never the walk.
     out.skipped.push({ path: dir.rel || '.', ...skipOf(err) });
-    return [];
+    return { subdirs: [], links: [] };
   }
   entries.sort((a, b) => Buffer.compare(a.name, b.name));
   const subdirs: PendingDir[] = [];
+  const links: PendingDir[] = [];
   const skip = (p: string, s: Skip) => out.skipped.push({ path: p, ...s });
   for (const entry of entries) {
     let name: string;
@@ -124,9 +139,13 @@ async function listDir(dir: PendingDir, rules: IgnoreRules, seenDirs: Set<string
       continue;
     }
     if (isDir) {
-      const dirReal = real ?? path.join(dir.real, name);
-      if (seenDirs.has(dirReal)) {
-        skip(rel, { reason: 'duplicate-link', detail: `${link || dirReal}: that folder is walked already (or this is a link back into it)` });
+      if (real !== undefined) {
+        links.push({ abs, rel, real, parentRules: rules, link: link || real });
+        continue;
+      }
+      const dirReal = path.join(dir.real, name);
+      if (seenDirs.has(dirReal)) { // inside a linked folder, already walked through another link
+        skip(rel, { reason: 'duplicate-link', detail: `${dirReal} is walked already through another link` });
         continue;
       }
       seenDirs.add(dirReal);
@@ -145,7 +164,7 @@ async function listDir(dir: PendingDir, rules: IgnoreRules, seenDirs: Set<string
     }
     out.files.push({ path: rel, abs, size: st.size, mtimeMs: st.mtimeMs });
   }
-  return subdirs;
+  return { subdirs, links };
 }
 
 function isSpecial(e: Dirent<Buffer>): boolean {

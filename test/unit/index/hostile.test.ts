@@ -163,3 +163,19 @@ test('FIFOs, sockets, non-UTF-8 names and CR-only files get correct reasons; sum
     cleanup(ws);
   }
 });
+
+test('a folder is indexed under its own path, a link to it is the duplicate, whichever sorts first', { skip: posix ? false : 'POSIX only' }, async () => {
+  const ws = copyFixture();
+  try {
+    fs.symlinkSync('py', path.join(ws, 'a-link-to-py'));
+    fs.mkdirSync(path.join(ws, 'deep'));
+    fs.symlinkSync('../py', path.join(ws, 'deep/also-py'));
+    const logger = memoryLogger();
+    const { files, skipped } = await walkWorkspace(ws, walkOptions(logger));
+    assert.ok(files.some((f) => f.path === 'py/geometry.py'));
+    assert.ok(!files.some((f) => f.path.startsWith('a-link-to-py/') || f.path.startsWith('deep/also-py/')));
+    assert.deepEqual(skipped.filter((s) => s.reason === 'duplicate-link').map((s) => s.path).sort(), ['a-link-to-py', 'deep/also-py']);
+  } finally {
+    cleanup(ws);
+  }
+});

@@ -130,12 +130,12 @@ async function listDir(dir: PendingDir, rules: IgnoreRules, seenDirs: Set<string
       if (entry.isSymbolicLink()) link = `a link to ${real}`;
     }
     if (rules.ignores(rel, isDir)) { skip(rel, { reason: 'ignored' }); continue; }
-    if (!isDir && !isFile) {
-      skip(rel, { reason: 'not-a-file', detail: st ? `${link ? `${link}, ` : ''}${kindOf(st)}` : kindOf(entry) });
-      continue;
-    }
     if (real !== undefined && !guard.followSymlinks && !isInside(guard.rootReal, real)) {
       skip(rel, { reason: 'outside-workspace', detail: `${link || real}; set infiniLens.followSymlinks (CLI: --follow-symlinks) to index it` });
+      continue;
+    }
+    if (!isDir && !isFile) {
+      skip(rel, { reason: 'not-a-file', detail: st ? `${link ? `${link}, ` : ''}${kindOf(st)}` : kindOf(entry) });
       continue;
     }
     if (isDir) {

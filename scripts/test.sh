@@ -14,6 +14,8 @@ step "unit tests"
 npm run -s test:unit
 step "hostile tree: 600 entries indexed, every skip reason and count checked (scripts/fuzz-tree.mjs)"
 node scripts/fuzz-tree.mjs --entries 600
+step "training package: pytest and the smoke recipe (kernels/train)"
+bash scripts/test-train.sh
 [ "${SKIP_INTEGRATION:-}" = 1 ] && { echo "SKIP_INTEGRATION=1: integration tests skipped"; exit 0; }
 
 step "integration setup (cached in .test-cache/)"

@@ -62,8 +62,8 @@ if (( DRY )); then SZ="1k,2k,4k"; Q="--quick"; else SZ="4k,64k,1M"; Q=""; fi
 
 # ---- 1. PyTorch peer (also measures the card's bf16 matmul peak and copy bandwidth)
 if want torch; then
-  if (( DRY )); then step torch 240 env PYTHONUNBUFFERED=1 "$PY" kernels/train/bench_torch.py --smoke --model kernels/model --out "$OUT/torch.json"
-  else step torch 110 env PYTHONUNBUFFERED=1 "$PY" kernels/train/bench_torch.py --model kernels/model --out "$OUT/torch.json" --budget 90; fi
+  if (( DRY )); then step torch 240 env PYTHONUNBUFFERED=1 PYTHONPATH=kernels/train "$PY" -m lens_train.bench_torch --smoke --model kernels/model --out "$OUT/torch.json"
+  else step torch 110 env PYTHONUNBUFFERED=1 PYTHONPATH=kernels/train "$PY" -m lens_train.bench_torch --model kernels/model --out "$OUT/torch.json" --budget 90; fi
 fi
 # ---- 2./3. the extension's runtime: WebGPU, then the CPU with every core
 want webgpu && step webgpu 150 node dist/gpuBench.js encoder --provider webgpu --sizes "$SZ" $Q --budget $(( DRY ? 20 : 135 )) --out "$OUT/bench_webgpu.json"

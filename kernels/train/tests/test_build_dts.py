@@ -1,10 +1,8 @@
 """pairs/build_dts.py: which /** */ comments of a declaration file become (query, code) pairs, and what the code
 side holds."""
 import os
-import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from pairs.build_dts import declaration, file_pairs  # noqa: E402
+from lens_train.pairs.build_dts import declaration, file_pairs
 
 DTS = '''/**
  * Returns the {@link Vector3} that lies halfway between two points, in world space.

@@ -3,7 +3,6 @@
 although only rank 0's clock decides, and average_grads is the mean of the ranks' gradients."""
 import os
 import socket
-import sys
 import tempfile
 
 import numpy as np
@@ -12,9 +11,8 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from model import Config, Encoder  # noqa: E402
-import train  # noqa: E402
+from lens_train.model import Config, Encoder
+from lens_train import train
 
 SMALL = Config(vocab=512, d_model=64, n_layers=2, n_heads=4, n_kv_heads=2, d_head=16, d_ff=96,
                seg_len=256, block=32)

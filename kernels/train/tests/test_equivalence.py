@@ -2,13 +2,11 @@
 segment, odd lengths 63 and 500. Fresh random inputs each run; float64 on the CPU, flex on the GPU."""
 import dataclasses
 import os
-import sys
 
 import pytest
 import torch
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from model import (Config, Encoder, attn_gather, attn_masked, attn_naive, block_layout, key_blocks_for, base_slots,  # noqa
+from lens_train.model import (Config, Encoder, attn_gather, attn_masked, attn_naive, block_layout, key_blocks_for, base_slots,  # noqa
                    mem_contrib, mem_parallel, mem_read, mem_sequential, mulberry32, random_blocks, sigma)
 
 SMALL = Config(vocab=512, d_model=64, n_layers=2, n_heads=4, n_kv_heads=2, d_head=16, d_ff=96,

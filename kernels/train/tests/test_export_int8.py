@@ -9,10 +9,9 @@ import pytest
 import torch
 from onnx import numpy_helper
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-import export  # noqa: E402
-import quant8  # noqa: E402
-from model import Config, Encoder  # noqa: E402
+from lens_train import export
+from lens_train import quant8
+from lens_train.model import Config, Encoder
 
 
 def small_cfg(**kw):
@@ -75,7 +74,7 @@ def test_unrounded_checkpoint_is_refused():
 def test_load_from_onnx_restores_an_int8_export(tmp_path, monkeypatch, mem_proj):
     """chunks.load_from_onnx (train_chunks --init kernels/model) reads the shipped int8 graphs back: every weight
     equals the rounded checkpoint's, with or without the memory's own projections."""
-    from chunks import load_from_onnx
+    from lens_train.chunks import load_from_onnx
     cfg = small_cfg(mem_proj=mem_proj)
     torch.manual_seed(5)
     m = Encoder(cfg)

@@ -2,13 +2,11 @@
 original layers; the new layers add nothing at first), and its new layers' residual outputs are zero while their
 other weights are copies; a packed int8 checkpoint loads back within half a step of each row's scale."""
 import os
-import sys
 
 import torch
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from model import Config, Encoder, grow_depth  # noqa: E402
-import quant8  # noqa: E402
+from lens_train.model import Config, Encoder, grow_depth
+from lens_train import quant8
 
 
 def small(n_layers):
@@ -27,7 +25,7 @@ def test_grown_encoder_is_the_same_function():
     valid = torch.ones(3, 256)
     valid[-1, 100:] = 0
     seg_doc = torch.tensor([0, 0, 1])
-    from model import random_blocks
+    from lens_train.model import random_blocks
     oa = a(ids, valid, seg_doc, random_blocks(7, 2, 2, 8, 3, 1, 1), attn="naive")
     og = g(ids, valid, seg_doc, random_blocks(7, 4, 2, 8, 3, 1, 1)[[0, 0, 1, 1]], attn="naive")
     assert torch.allclose(oa["emb"], og["emb"], atol=1e-12, rtol=0)

@@ -2,19 +2,17 @@
 nothing else in the file moves; a refit with a LayerNorm bias (a graph initializer, not weights.bin) is refused."""
 import json
 import os
-import sys
 import types
 
 import pytest
 import torch
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-import export  # noqa: E402
-import head_refit  # noqa: E402
-import quant8  # noqa: E402
-from chunks import load_from_onnx  # noqa: E402
-from model import Encoder  # noqa: E402
-from test_export_int8 import export_rounded, small_cfg  # noqa: E402
+from lens_train import export
+from lens_train import head_refit
+from lens_train import quant8
+from lens_train.chunks import load_from_onnx
+from lens_train.model import Encoder
+from test_export_int8 import export_rounded, small_cfg
 
 
 @pytest.fixture
@@ -37,7 +35,7 @@ def small_model(tmp_path, monkeypatch):
 def write(tmp_path, W, b):
     torch.save(dict(W=W, b=b), tmp_path / "refit.pt")
     a = types.SimpleNamespace(refit=str(tmp_path / "refit.pt"), dir=str(tmp_path), out=str(tmp_path / "out"),
-                              run=str(tmp_path / "newrun"))
+                              run=str(tmp_path / "newrun"), model=head_refit.MODEL)
     head_refit.cmd_write(a)
     return tmp_path / "out"
 

@@ -2,7 +2,7 @@
 import numpy as np
 import torch
 
-from chunks import ValSet
+from lens_train.chunks import ValSet
 
 
 def reference(s, L, w, lex_depth, dense_depth):

@@ -1,12 +1,10 @@
 """quant8.fake_int8: per-row symmetric int8 and back; each row's largest magnitude is exact, every value is
 within half a step of its row's scale, the codes stay in [-127, 127], and a zero row stays zero."""
 import os
-import sys
 
 import torch
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-import quant8  # noqa: E402
+from lens_train import quant8
 
 
 def test_fake_int8_per_row():

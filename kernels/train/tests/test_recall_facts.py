@@ -2,16 +2,14 @@
 segment that writes 'name = value' in full; the written fact and the asked prefix are never masked; the loss of
 train.mlm_loss adds the facts' own mean; without facts the batch is unchanged in shape and content."""
 import os
-import sys
 
 import numpy as np
 import pytest
 import torch
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from data import MASK, MLMBatches  # noqa: E402
-from model import Config, Encoder, random_blocks  # noqa: E402
-from train import mlm_loss  # noqa: E402
+from lens_train.data import MASK, MLMBatches
+from lens_train.model import Config, Encoder, random_blocks
+from lens_train.train import mlm_loss
 
 
 def cfg():

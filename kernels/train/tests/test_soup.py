@@ -8,10 +8,9 @@ import sys
 import pytest
 import torch
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from model import Config, Encoder  # noqa: E402
-import quant8  # noqa: E402
-import soup  # noqa: E402
+from lens_train.model import Config, Encoder
+from lens_train import quant8
+from lens_train import soup
 
 TINY = Config(vocab=512, d_model=32, n_layers=1, n_heads=2, n_kv_heads=1, d_head=16, d_ff=48, seg_len=512,
               block=32, emb_dim=16)
@@ -131,6 +130,6 @@ def test_end_to_end_on_synthetic_data(tmp_path, monkeypatch, force, swa, packed)
         return soup.average([x["model"] for x in torch.load(os.path.join(tmp_path, n.split(".swa")[0], "snapshots.pt"))])
     want = soup.average([state(n) for n in sorted(s["chosen_members"], key=s["ingredients"].index)])
     assert all(torch.equal(ck["model"][k], v.half().float()) for k, v in want.items())   # the chosen weights, rounded
-    import evaluate
+    from lens_train import evaluate
     model, cfg, _ = evaluate.load(str(out))                               # the downstream reader takes it as is
     assert cfg == TINY

@@ -1,4 +1,4 @@
-// The TypeScript reference against the float64 kernel fixtures written by kernels/train/fixtures.py
+// The TypeScript reference against the float64 kernel fixtures written by kernels/train/lens_train/fixtures.py
 // (PyTorch float64). Skipped, with a message, until test/fixtures/model/kernels.json exists.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,7 +12,7 @@ import { encoderForward, type EncoderConfig, type EncoderWeights } from '../../.
 import { relError } from './helpers.js';
 
 const FILE = path.join(__dirname, '../../fixtures/model/kernels.json');
-const skip = existsSync(FILE) ? false : 'test/fixtures/model/kernels.json not written yet (kernels/train/fixtures.py --kernels)';
+const skip = existsSync(FILE) ? false : 'test/fixtures/model/kernels.json not written yet (kernels/train/lens_train/fixtures.py --kernels)';
 const TOL = 1e-10; // float64 against float64: only summation order differs
 
 type Nested = number | Nested[];

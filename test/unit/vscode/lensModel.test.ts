@@ -116,7 +116,7 @@ test('lens weights of a token equal the reference computation (real lens graph, 
 
 test('the prefix cut after a safe newline tokenizes exactly like the whole file', { skip }, () => {
   const tok = CodeTokenizer.load(MODEL);
-  const files = ['extension/src/vscode/lens/runtimeEngine.ts', 'kernels/runtime/tokenizer.ts', 'kernels/train/model.py', 'README.md']
+  const files = ['extension/src/vscode/lens/runtimeEngine.ts', 'kernels/runtime/tokenizer.ts', 'kernels/train/lens_train/model.py', 'README.md']
     .map((f) => readFileSync(path.resolve(__dirname, '../../..', f), 'utf8'));
   files.push('a\n  b\n\n\tc  \n d\n\u00e9t\u00e9\n<doc>\nx'.repeat(50));
   for (const text of files) {

@@ -136,9 +136,10 @@ def pretrain_mlm(ctx):
             s = json.load(open(os.path.join(d, "mlm_log.json")))["summary"]
             return dict(ckpt_sha256=sha256(os.path.join(d, "ckpt_mlm.pt")), card=s.get("card"), steps=s["steps"], tokens=s["tokens"], seconds=round(s["sec"], 1),
                         tokens_per_s=round(s["tokens_per_s"]), mfu_vs_989_tflops=round(s["mfu_vs_989tflops"], 4),
-                        stream_tokens=s["stream_tokens"], resumed=prev is not None,
+                        stream_tokens=s["stream_tokens"], resumed=bool(prev) and prev[0] == "--resume",
                         sequence=f"{mlm['nseg']} segments x {conf['model']['seg_len']} tokens, {mlm['seqs']} "
-                                 f"sequences a step, memory on", gpus=gpus, name=call["name"], seed=s["seed"])
+                                 f"sequences a step, memory on", gpus=gpus, name=call["name"], seed=s["seed"],
+                        **({"init_model": c["init_model"]} if prev and prev[0] == "--init-model" else {}))
         summaries.append(ctx.step("call_" + call["name"], run_call, need=60 * mlm["minutes"] + OVERHEAD_S))
         if prev and prev[0] == "--resume":                 # only the newest checkpoint travels (64 MiB carry)
             for f in (prev[1], os.path.join(os.path.dirname(prev[1]), "val_stream.npy")):

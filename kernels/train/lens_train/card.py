@@ -76,11 +76,12 @@ def fill_md(t, ctx):
     return PLACE.sub(lambda m: format(lookup(ctx, m.group(1)), m.group(2) or ""), t)
 
 
-def build(recipe, manifests, cfg):
-    """(model-card.json as a dict, MODEL_CARD.md as text)."""
+def build(recipe, manifests, cfg, read=lambda p: os.path.join(ROOT, p)):
+    """(model-card.json as a dict, MODEL_CARD.md as text); `read` maps a template's path to the file to open (the
+    card stage records it as an input)."""
     ctx = context(recipe, manifests)
-    jt = cfg["json"] if "json" in cfg else json.load(open(os.path.join(ROOT, cfg["json_template"])))
-    mt = cfg["md"] if "md" in cfg else open(os.path.join(ROOT, cfg["md_template"])).read()
+    jt = cfg["json"] if "json" in cfg else json.load(open(read(cfg["json_template"])))
+    mt = cfg["md"] if "md" in cfg else open(read(cfg["md_template"])).read()
     return fill_json(jt, ctx), fill_md("".join(mt) if isinstance(mt, list) else mt, ctx)
 
 

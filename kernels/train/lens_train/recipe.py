@@ -172,15 +172,21 @@ def outputs(d):
 
 
 def is_done(ctx):
-    """The stage's manifest exists with today's settings and the same upstream manifests."""
+    """The stage's manifest exists with today's settings, the same upstream manifests and the same input files."""
     m = ctx.path("manifest.json")
     if not os.path.exists(m):
         return False
     man = json.load(open(m))
     if man.get("settings") != ctx.settings:
         return False
-    return all(os.path.exists(os.path.join(ctx.out, s, "manifest.json"))
-               and sha256(os.path.join(ctx.out, s, "manifest.json")) == h for s, h in man.get("read", {}).items())
+    if not all(os.path.exists(os.path.join(ctx.out, s, "manifest.json"))
+               and sha256(os.path.join(ctx.out, s, "manifest.json")) == h for s, h in man.get("read", {}).items()):
+        return False
+    for i in man.get("inputs", {}).values():                             # files from outside: unchanged?
+        p = i["path"] if os.path.isabs(i["path"]) else os.path.join(ROOT, i["path"])
+        if not os.path.exists(p) or tree_hash(p) != i["sha256"]:
+            return False
+    return True
 
 
 def run(impl, recipe_path, out, from_stage=None, to_stage=None, deadline_s=0, force=False):

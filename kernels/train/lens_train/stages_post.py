@@ -151,7 +151,7 @@ def card(ctx):
     from .card import build
     man = {s["stage"]: (ctx.manifest_of(s["stage"]) if ctx.has(s["stage"]) else None)
            for s in ctx.recipe["stages"] if s["stage"] != "card"}
-    js, md = build(ctx.recipe, man, ctx.cfg)
+    js, md = build(ctx.recipe, man, ctx.cfg, read=lambda p: ctx.input(os.path.basename(p), os.path.join(ROOT, p)))
     json.dump(js, open(ctx.path("model-card.json"), "w"), indent=1, ensure_ascii=False)
     open(ctx.path("MODEL_CARD.md"), "w").write(md)
     m = dict(ran=sorted(s for s, v in man.items() if v), recorded=sorted(s for s, v in man.items() if not v))

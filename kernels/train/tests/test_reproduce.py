@@ -134,6 +134,15 @@ def test_runner_manifests_resume_and_deadline(tmp_path, monkeypatch):
     assert recipe.run(stages, rp, out, from_stage="pairs", force=True) == 0 and calls[-3:] == ["part0", "part1", "part2"]
     rp2 = write_recipe(tmp_path, ["data", "pairs"], pairs=dict(k=2))   # other settings: pairs reruns
     assert recipe.run(stages, rp2, out) == 0 and calls[-1] == "part2" and len(calls) == 10
+    src = tmp_path / "input.txt"                                     # a file from outside the run folder
+    src.write_text("one")
+    monkeypatch.setattr(stages, "data", lambda ctx: dict(n=len(open(ctx.input("src", str(src))).read())))
+    assert recipe.run(stages, rp, out, to_stage="data", force=True) == 0
+    man = json.load(open(os.path.join(out, "data", "manifest.json")))
+    assert man["metrics"] == dict(n=3) and man["inputs"]["src"]["path"] == str(src)
+    src.write_text("three")                                          # changed: data and what reads it rerun
+    assert recipe.run(stages, rp, out) == 0 and calls[-1] == "part2" and len(calls) == 13
+    assert json.load(open(os.path.join(out, "data", "manifest.json")))["metrics"] == dict(n=5)
     with pytest.raises(SystemExit, match="has not run"):
         recipe.run(stages, rp, str(tmp_path / "other"), from_stage="pairs")
     with pytest.raises(SystemExit, match="out of order"):

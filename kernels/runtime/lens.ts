@@ -39,6 +39,9 @@ export interface LensResult {
 export interface RecallResult {
   tokens: { index: number; weight: number; range: TokenRange }[]; // past tokens, largest weight first
   total: number; // Σ of all weights (≈ 1 when the memory is not empty, 0 at the first segment)
+  /** Σ of the weights per kept past segment: bySegment[i] belongs to segment firstSegment + i. */
+  firstSegment: number;
+  bySegment: number[];
 }
 
 /** How a request's text was tokenized: wholly, only past the last text, taken from a longer last text, or not at all. */
@@ -139,18 +142,21 @@ export class LensState {
     for (let a = 0; a < D; a++) den += sq[a]! * z[a]!;
     // Top-k by a small sorted buffer: O(N·log k) instead of sorting all N past tokens per layer×head.
     const top = new TopK(topK);
-    let total = 0;
-    this.pastSk.forEach((segSk, p) => {
+    const bySegment = this.pastSk.map((segSk, p) => {
       const sk = segSk.subarray((layer * Hkv + g) * T * D, (layer * Hkv + g + 1) * T * D); // [T, 64] of this layer, kv head
+      let seg = 0;
       for (let t = 0; t < T; t++) {
         let s = 0;
         for (let a = 0; a < D; a++) s += sq[a]! * sk[t * D + a]!;
         const w = s / den;
-        total += w;
+        seg += w;
         top.offer(this.pastStart + p * T + t, w);
       }
+      return seg;
     });
-    return { total, tokens: top.items().map(({ index, weight }) => ({ index, weight, range: this.range(index) })) };
+    const total = bySegment.reduce((a, b) => a + b, 0);
+    return { total, firstSegment: this.pastStart / T, bySegment,
+      tokens: top.items().map(({ index, weight }) => ({ index, weight, range: this.range(index) })) };
   }
 }
 

@@ -135,6 +135,37 @@ async function act(request) {
       }
       throw new Error('no lens webview frame');
     }
+    case 'resize': return void (await page.setViewportSize({ width: request.width, height: request.height }));
+    case 'lensHeatmap': {
+      // What the Attention tab's heatmap shows: its height, the source lines drawn inside its visible box, and
+      // the selected tokens with whether each is inside that box.
+      for (const frame of page.frames()) {
+        const probe = await frame.evaluate(() => {
+          const heat = document.querySelector('.heatmap');
+          if (!heat) return undefined;
+          const box = heat.getBoundingClientRect();
+          const inBox = (r) => r.height > 0 && r.bottom > box.top && r.top < box.bottom;
+          return {
+            height: heat.clientHeight, panelHeight: window.innerHeight,
+            lines: [...heat.querySelectorAll('.row')].filter((r) => inBox(r.getBoundingClientRect()))
+              .map((r) => Number(r.querySelector('.gutter')?.textContent)),
+            selected: [...heat.querySelectorAll('.tok.selected')].map((t) => ({ token: Number(t.dataset.token), inView: inBox(t.getBoundingClientRect()) })),
+            busy: !document.querySelector('.busy-panel')?.hidden, busyText: document.querySelector('.busy-panel')?.innerText ?? '',
+          };
+        }).catch(() => undefined);
+        if (probe) return JSON.stringify(probe);
+      }
+      throw new Error('no lens webview frame');
+    }
+    case 'lensClickToken': {
+      // A click on one token of the heatmap, with modifier keys (Control: add to the selection).
+      for (const frame of page.frames()) {
+        if (!(await frame.locator('#lens-root').count().catch(() => 0))) continue;
+        return void (await frame.locator(`.tok[data-token="${Number(request.token)}"]`).first()
+          .click({ modifiers: request.modifiers ?? [], timeout: 10_000 }));
+      }
+      throw new Error('no lens webview frame');
+    }
     case 'lensClick': {
       // A click inside the lens webview (a tab, a button) by its visible text.
       for (const frame of page.frames()) {

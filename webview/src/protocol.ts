@@ -18,6 +18,8 @@ export interface LensToken {
   /** Decoded token text, raw file content: hostile, render only with textContent. */
   text: string;
   range: SourceRange;
+  /** The model's start-of-file marker (<doc>): no text of the file; drawn as a marker, never as text. */
+  special?: 'doc';
 }
 
 /** The model config the lens needs (a subset of kernels/CONTRACT.md). */
@@ -48,6 +50,19 @@ export interface MemoryRecall {
   range: SourceRange;
   /** σ(q)·σ(k_t) / σ(q)z: the token's exact share of A_mem under the linear rule (weights over all past tokens sum to 1). */
   weight: number;
+  /** The start-of-file marker (see LensToken.special). */
+  special?: 'doc';
+}
+
+/**
+ * Which earlier segments one head's memory read draws on: shares[i] is segment first+i's part of the read
+ * (the same weights as MemoryRecall, summed per segment); `older` is the rest, the segments before `first`
+ * whose keys are no longer kept apart (their part of the memory is still read, just not attributed).
+ */
+export interface MemorySegments {
+  first: number;
+  shares: number[];
+  older: number;
 }
 
 export interface HeadAttention {
@@ -57,12 +72,17 @@ export interface HeadAttention {
   keys: AttendedKey[];
   /** Top-k of the memory read, heaviest first; empty at a file's first segment. */
   memory: MemoryRecall[];
+  /** The memory read per earlier segment; absent at a file's first segment. */
+  memorySegments?: MemorySegments;
 }
 
 /** Everything the lens shows for one selected token. */
 export interface TokenAttention {
   segment: number;
+  /** The selected token (with several, the last one added). */
   token: number;
+  /** Several tokens selected at once: their attention and memory reads are summed. Absent for one token. */
+  tokens?: number[];
   /** [L·H] in layer-major order: heads[l * H + h]. */
   heads: HeadAttention[];
 }
@@ -102,17 +122,21 @@ export interface WebviewCommands {
   'lens/reveal': { uri: string; range: SourceRange };
   'lens/setView': LensView;
   'lens/toggleDecorations': Record<string, never>;
+  /** Stop the computation in progress (the busy panel's Cancel). */
+  'lens/cancel': Record<string, never>;
 }
 
 /** Webview → host, answered by a response with the request's id. */
 export interface WebviewRequests {
-  'lens/selectToken': { params: { segment: number; token: number }; result: TokenAttention };
+  /** One token, or several at once (attention summed); the last one is the token the lens centres on. */
+  'lens/selectToken': { params: { segment: number; tokens: number[] }; result: TokenAttention };
 }
 
 /** Host → webview. */
 export interface HostNotifications {
   'lens/didChangeData': { data: LensData };
-  'lens/didChangeState': { busy: boolean; message?: string; decorations: boolean };
+  /** busy: a computation runs (message says what for; cancellable: the webview offers Cancel). */
+  'lens/didChangeState': { busy: boolean; message?: string; cancellable?: boolean; decorations: boolean };
   'lens/error': { message: string };
 }
 
@@ -139,6 +163,8 @@ export type Parsed<T> = { ok: true; value: T } | { ok: false; error: string };
 
 /** Generous bounds: a message outside them is a bug or an attack, never real use. */
 const MAX_INDEX = 1 << 20;
+/** The most tokens selected at once (each costs one attention request). */
+export const MAX_SELECTED = 32;
 const MAX_URI = 4096;
 const MAX_LINE = 1 << 28;
 
@@ -170,6 +196,7 @@ function parseRange(v: unknown): Parsed<SourceRange> {
 function parseCommandParams(method: string, p: Rec): Parsed<CommandMessage> {
   switch (method) {
     case 'lens/ready':
+    case 'lens/cancel':
     case 'lens/toggleDecorations': {
       const bad = exactKeys(p, [], method);
       return bad ? { ok: false, error: bad } : { ok: true, value: { type: 'command', method, params: {} } };
@@ -197,10 +224,13 @@ function parseCommandParams(method: string, p: Rec): Parsed<CommandMessage> {
 
 function parseRequestParams(id: number, method: string, p: Rec): Parsed<RequestMessage> {
   if (method !== 'lens/selectToken') return { ok: false, error: `unknown request '${method.slice(0, 60)}'` };
-  const bad = exactKeys(p, ['segment', 'token'], method);
+  const bad = exactKeys(p, ['segment', 'tokens'], method);
   if (bad) return { ok: false, error: bad };
-  if (!isIndex(p.segment) || !isIndex(p.token)) return { ok: false, error: 'lens/selectToken: segment and token must be indices' };
-  return { ok: true, value: { type: 'request', id, method, params: { segment: p.segment, token: p.token } } };
+  const { segment, tokens } = p;
+  if (!isIndex(segment) || !Array.isArray(tokens) || tokens.length === 0 || tokens.length > MAX_SELECTED || !tokens.every((t) => isIndex(t))) {
+    return { ok: false, error: `lens/selectToken: segment must be an index and tokens 1 to ${MAX_SELECTED} indices` };
+  }
+  return { ok: true, value: { type: 'request', id, method, params: { segment, tokens: [...new Set(tokens as number[])] } } };
 }
 
 /** Validates one message from the webview; the returned value is a fresh object holding only known fields. */

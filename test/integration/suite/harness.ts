@@ -31,3 +31,19 @@ export async function eventually<T>(probe: () => Promise<T | undefined> | T | un
     await new Promise((r) => setTimeout(r, 200));
   }
 }
+
+/** Resizes the browser page (the whole workbench, so the lens panel too). */
+export const resize = (width: number, height: number) => call({ op: 'resize', width, height });
+/** Clicks a token of the lens heatmap; modifiers as Playwright names them ('Control', 'Shift', 'Alt'). */
+export const lensClickToken = (token: number, modifiers: string[] = []) => call({ op: 'lensClickToken', token, modifiers });
+export interface HeatmapProbe {
+  height: number;
+  panelHeight: number;
+  /** 1-based source lines of the rows inside the heatmap's visible box. */
+  lines: number[];
+  selected: { token: number; inView: boolean }[];
+  busy: boolean;
+  busyText: string;
+}
+/** What the lens's heatmap shows (see run.mjs 'lensHeatmap'). */
+export const lensHeatmap = async () => JSON.parse(await call({ op: 'lensHeatmap' })) as HeatmapProbe;

@@ -8,7 +8,9 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { LensApi } from '../../../extension/src/vscode/lens/index.js';
 import type { LensData } from '../../../webview/src/protocol.js';
-import { click, harnessUrl, lensClick, lensProbe, screenshot, waitFor } from './harness.js';
+import {
+  click, eventually, harnessUrl, lensClick, lensClickToken, lensHeatmap, lensProbe, resize, screenshot, waitFor, type HeatmapProbe,
+} from './harness.js';
 
 const PAYLOAD = '</script><img src=x onerror="document.body.dataset.pwned=1">';
 const HOSTILE = [
@@ -44,6 +46,36 @@ suite('Infini Lens: attention lens (real model)', () => {
     const ms = Date.now() - t0;
     assert.ok(data, 'the lens computed attention');
     return { data, ms };
+  }
+
+  /** The busy panel while a (held) computation runs, with its screenshot; Cancel in the panel drops the result. */
+  async function busyShot(name: string): Promise<void> {
+    let release!: () => void;
+    const held = new Promise<void>((r) => { release = r; });
+    const sub = lens.useEngine({
+      async lens(_req, cancel) { await held; throw new Error(cancel.isCancellationRequested ? 'cancelled' : 'released'); },
+      async attention() { throw new Error('not used'); },
+    });
+    try {
+      const before = lens.current;
+      const editor = vscode.window.visibleTextEditors.find((e) => e.document.uri.fsPath.endsWith('huge.ts'))!;
+      const kept = editor.selection;
+      // A cursor in a segment not cached yet, so the (held) engine is asked.
+      editor.selection = new vscode.Selection(50_000, 0, 50_000, 0);
+      const shown = lens.show(editor);
+      editor.selection = kept;
+      const p = await eventually(async () => { const x = await lensHeatmap(); return x.busy ? x : undefined; }, 'the busy panel');
+      assert.match(p.busyText, /Computing attention for the token at huge\.ts:\d+:\d+/);
+      assert.match(p.busyText, /Cancel/);
+      await screenshot(`lens-${name}-busy`);
+      await lensClick('Cancel');
+      assert.equal(await shown, undefined, 'Cancel in the lens panel drops the result');
+      assert.equal(lens.current, before);
+      await eventually(async () => ((await lensHeatmap()).busy ? undefined : true), 'the busy panel goes away');
+    } finally {
+      release();
+      sub.dispose();
+    }
   }
 
   suiteSetup(async () => {
@@ -94,7 +126,7 @@ suite('Infini Lens: attention lens (real model)', () => {
   });
 
   test('a 100,000-line file: layout, heatmap, gates and memory read of the real model; times printed', async function () {
-    this.timeout(300_000);
+    this.timeout(480_000);
     await vscode.commands.executeCommand('workbench.action.closeAllEditors');
     const file = path.join(folder(), 'huge.ts');
     await writeFile(file, hugeFile());
@@ -131,14 +163,64 @@ suite('Infini Lens: attention lens (real model)', () => {
     }
     await waitFor('iframe.webview.ready');
     await vscode.commands.executeCommand('workbench.action.closeAuxiliaryBar');
-    for (const [name, theme] of [['light', 'Default Light Modern'], ['dark', 'Default Dark Modern'], ['hc', 'Default High Contrast']]) {
+    const token = data.selection.token;
+    const line = data.tokens[token]!.range.startLine + 1; // 1-based, as the heatmap's gutter
+    /** The heatmap fills its box with rows and shows the selected token's line inside it. */
+    const filled = async (what: string, selected: number[]): Promise<HeatmapProbe> => {
+      let last: HeatmapProbe | undefined;
+      try {
+        return await eventually(async () => {
+          last = await lensHeatmap();
+          const shown = last.lines.length * 20 >= last.height - 20 && last.lines.includes(line) &&
+            selected.every((t) => last!.selected.some((s) => s.token === t && s.inView));
+          return shown ? last : undefined;
+        }, what, 10_000);
+      } catch {
+        assert.fail(`${what}: the heatmap should fill its ${last?.height}px box and show line ${line} with tokens ${selected} in view: ` +
+          `lines ${last?.lines[0]}..${last?.lines.at(-1)} (${last?.lines.length}), selected ${JSON.stringify(last?.selected)}`);
+      }
+    };
+    const themes = [['light', 'Default Light Modern'], ['dark', 'Default Dark Modern'], ['hc', 'Default High Contrast']] as const;
+    for (const [name, theme] of themes) {
       await vscode.workspace.getConfiguration('workbench').update('colorTheme', theme, vscode.ConfigurationTarget.Global);
       await new Promise((r) => setTimeout(r, 1500)); // let the theme reach the webview before the picture
       for (const [tab, shot] of [['Layout', 'layout'], ['Attention', 'heatmap'], ['Gates', 'gates'], ['Memory read', 'memory']] as const) {
         await lensClick(tab);
         await new Promise((r) => setTimeout(r, 400));
+        if (tab === 'Attention') {
+          // Opened after the data arrived (it was hidden then): filled, the selected token's row in view.
+          const p = await filled(`${name}: Attention tab opened`, [token]);
+          assert.ok(p.height >= p.panelHeight * 0.5, `the heatmap takes most of the panel's height (${p.height} of ${p.panelHeight}px)`);
+          console.log(`      lens (${name}): Attention tab opened: ${p.height}px box, lines ${p.lines[0]}..${p.lines.at(-1)}, selected line ${line} in view`);
+        }
         await screenshot(`lens-${name}-${shot}`);
       }
+      // Resized smaller, then larger: still filled and still showing the selected token.
+      await lensClick('Attention');
+      for (const [w, h, shot] of [[1000, 640, 'small'], [1600, 1000, 'large']] as const) {
+        await resize(w, h);
+        const p = await filled(`${name}: resized to ${w}×${h}`, [token]);
+        console.log(`      lens (${name}): resized to ${w}×${h}: ${p.height}px box, ${p.lines.length} lines drawn in view`);
+        await screenshot(`lens-${name}-heatmap-resized-${shot}`);
+      }
+      await resize(1400, 850);
+      // Several tokens at once: Ctrl+click adds one; the attention shown is their sum.
+      const other = data.tokens.find((t) => t.range.startLine === line - 2 && t.text.trim().length > 0)!.index;
+      await lensClickToken(other, ['Control']);
+      const sel = await eventually(() => (lens.current?.selection.tokens?.length === 2 ? lens.current.selection : undefined), 'two tokens selected');
+      assert.deepEqual(sel.tokens, [token, other]);
+      const keys = sel.heads[0]!.keys.reduce((a, k) => a + k.weight, 0);
+      assert.ok(Math.abs(keys - 2) < 2e-3, `two tokens' attention summed: weights sum to ${keys}`);
+      await filled(`${name}: two tokens selected`, [token, other]);
+      await screenshot(`lens-${name}-multi`);
+      await lensClick('Memory by segment');
+      await new Promise((r) => setTimeout(r, 400));
+      assert.match((await lensProbe()).text, /Which heads read the memory, segment by segment[\s\S]*Heaviest: layer \d head \d from segment \d+/);
+      await screenshot(`lens-${name}-segments`);
+      await lensClick('Attention');
+      await lensClickToken(token); // a plain click selects one token again
+      await eventually(() => (lens.current?.selection.tokens === undefined && lens.current?.selection.token === token ? true : undefined), 'one token again');
+      await busyShot(name);
     }
     await vscode.commands.executeCommand('infiniLens.toggleAttentionHighlights');
     await vscode.commands.executeCommand('infiniLens.toggleAttentionHighlights');

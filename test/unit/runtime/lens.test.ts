@@ -88,6 +88,9 @@ function check(session: EncoderSession, state: LensState, r: LensResult, ref: Re
     near([got.total], [w.reduce((a, b) => a + b, 0)], `recall total (${l},${h},${t})`);
     near(got.tokens.map((x) => x.weight), [...w].sort((a, b) => b - a).slice(0, 20), `recall top-20 (${l},${h},${t})`);
     near(got.tokens.map((x) => x.weight), got.tokens.map((x) => w[x.index - first * T]!), `recall weights by index (${l},${h},${t})`);
+    // The read per kept past segment: the reference weights summed segment by segment.
+    assert.equal(got.firstSegment, first);
+    near(got.bySegment, Array.from({ length: s - first }, (_, j) => w.slice(j * T, (j + 1) * T).reduce((a, b) => a + b, 0)), `recall by segment (${l},${h},${t})`);
   }
   return worst;
 }

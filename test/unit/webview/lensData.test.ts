@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { blockSparseAttention, materialiseMask } from '../../../kernels/reference/attention.js';
 import { randomBlocks } from '../../../kernels/reference/random.js';
 import { readAttribution } from '../../../kernels/reference/memory.js';
-import { attendedKeys, layoutOf, memoryRecalls, tokenAtOffset, type LensGraphOutputs, type LensModelConfig } from '../../../extension/src/vscode/lens/lensData.js';
+import { attendedKeys, layoutOf, memoryRecalls, memorySegments, sumAttention, tokenAtOffset, type LensGraphOutputs, type LensModelConfig } from '../../../extension/src/vscode/lens/lensData.js';
 import { freshSeed, randArray, randn, relError } from '../kernels/helpers.js';
 
 const cfg: LensModelConfig = { layers: 1, heads: 2, kvHeads: 1, dHead: 8, segLen: 128, block: 16, window: 3, global: 2, random: 2 };
@@ -75,6 +75,34 @@ test('memory recalls: exact linear-rule shares over all past tokens, heaviest fi
   const best = top[0]!;
   const w = readAttribution(sq, past[best.segment]!.sigmaK.subarray(best.token * D, (best.token + 1) * D), z, 1, 1, D);
   assert.equal(best.weight, w[0]);
+  // Per earlier segment: the same shares summed segment by segment; together the whole read.
+  const segs = memorySegments(cfg, o, past, 0, 1, 9, 3);
+  assert.equal(segs.first, 0);
+  segs.shares.forEach((x, seg) => {
+    const want = all.filter((m) => m.segment === seg).reduce((a, m) => a + m.weight, 0);
+    assert.ok(Math.abs(x - want) < 1e-12, `segment ${seg}: ${x} vs ${want}`);
+  });
+  assert.ok(Math.abs(segs.shares.reduce((a, b) => a + b, 0) - 1) < 1e-6);
+});
+
+test('sumAttention: several tokens selected at once sum their keys, memory recalls and per-segment reads', () => {
+  const range = { startLine: 0, startChar: 0, endLine: 0, endChar: 1 };
+  const head = (keys: [number, number][], mem: [number, number, number][], shares: number[]) => ({ layer: 0, head: 0,
+    keys: keys.map(([token, weight]) => ({ token, weight })),
+    memory: mem.map(([segment, token, weight]) => ({ segment, token, weight, text: `m${token}`, range })),
+    memorySegments: { first: 0, shares, older: 0 } });
+  const a = { segment: 2, token: 5, heads: [head([[1, 0.75], [5, 0.25]], [[0, 3, 0.5], [1, 4, 0.5]], [0.5, 0.5])] };
+  const b = { segment: 2, token: 9, heads: [head([[1, 0.5], [9, 0.5]], [[0, 3, 0.25], [0, 7, 0.75]], [1, 0])] };
+  assert.equal(sumAttention([a]), a, 'one token: unchanged');
+  const sum = sumAttention([a, b]);
+  assert.equal(sum.token, 9, 'the last token added is the one the lens centres on');
+  assert.deepEqual(sum.tokens, [5, 9]);
+  const keys = new Map(sum.heads[0]!.keys.map((k) => [k.token, k.weight]));
+  assert.deepEqual([...keys].sort((x, y) => x[0] - y[0]), [[1, 1.25], [5, 0.25], [9, 0.5]]);
+  assert.ok(Math.abs([...keys.values()].reduce((x, y) => x + y, 0) - 2) < 1e-12, 'two tokens: weights sum to 2');
+  assert.deepEqual(sum.heads[0]!.memory.map((m) => [m.segment, m.token, m.weight]), [[0, 3, 0.75], [0, 7, 0.75], [1, 4, 0.5]]);
+  assert.deepEqual(sum.heads[0]!.memorySegments, { first: 0, shares: [1.5, 0.5], older: 0 });
+  assert.throws(() => sumAttention([]), /no tokens/);
 });
 
 test('tokenAtOffset finds the token covering an offset, or the one before it', () => {

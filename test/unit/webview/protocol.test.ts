@@ -12,8 +12,13 @@ test('valid commands and requests pass and come back as fresh objects', () => {
   assert.notEqual(r.value, reveal);
   assert.ok(parseWebviewMessage({ type: 'command', method: 'lens/ready', params: {} }).ok);
   assert.ok(parseWebviewMessage({ type: 'command', method: 'lens/setView', params: { layer: 3, head: 1 } }).ok);
-  const req = parseWebviewMessage({ type: 'request', id: 7, method: 'lens/selectToken', params: { segment: 2, token: 100 } });
+  assert.ok(parseWebviewMessage({ type: 'command', method: 'lens/cancel', params: {} }).ok);
+  const req = parseWebviewMessage({ type: 'request', id: 7, method: 'lens/selectToken', params: { segment: 2, tokens: [100] } });
   assert.ok(req.ok && req.value.type === 'request' && req.value.id === 7);
+  // Several tokens (attention summed); a token named twice counts once.
+  const many = parseWebviewMessage({ type: 'request', id: 8, method: 'lens/selectToken', params: { segment: 2, tokens: [4, 9, 4] } });
+  assert.ok(many.ok && many.value.type === 'request');
+  assert.deepEqual(many.ok && many.value.params, { segment: 2, tokens: [4, 9] });
 });
 
 test('malformed, unknown and smuggling messages are rejected with a reason', () => {
@@ -29,9 +34,14 @@ test('malformed, unknown and smuggling messages are rejected with a reason', () 
     { type: 'command', method: 'lens/reveal', params: { uri: 'file:///a', range: { ...range, startChar: 1.5 } } },
     { type: 'command', method: 'lens/reveal', params: { uri: 'x'.repeat(5000), range } },
     { type: 'command', method: 'lens/setView', params: { layer: '1', head: 0 } },
-    { type: 'request', id: -1, method: 'lens/selectToken', params: { segment: 0, token: 0 } },
-    { type: 'request', id: 1, method: 'lens/selectToken', params: { segment: 0, token: Number.NaN } },
+    { type: 'request', id: -1, method: 'lens/selectToken', params: { segment: 0, tokens: [0] } },
+    { type: 'request', id: 1, method: 'lens/selectToken', params: { segment: 0, tokens: [Number.NaN] } },
+    { type: 'request', id: 1, method: 'lens/selectToken', params: { segment: 0, token: 0 } },
+    { type: 'request', id: 1, method: 'lens/selectToken', params: { segment: 0, tokens: [] } },
+    { type: 'request', id: 1, method: 'lens/selectToken', params: { segment: 0, tokens: Array.from({ length: 33 }, (_, i) => i) } },
+    { type: 'request', id: 1, method: 'lens/selectToken', params: { segment: 0, tokens: '1' } },
     { type: 'request', id: 1, method: 'lens/selectToken', params: { segment: 0 } },
+    { type: 'command', method: 'lens/cancel', params: { now: true } },
     { type: 'request', id: 1, method: 'lens/eval', params: {} },
   ];
   for (const m of bad) {

@@ -17,7 +17,7 @@ const HOSTILE = `const a = "${XSS}";\n// ${RLO}evil${LRI} admin${ZWSP}\nlet b = 
 
 /** The elements and attributes our renderers may create; anything else came from content. */
 const OUR_TAGS = new Set(['MAIN', 'DIV', 'SPAN', 'CODE', 'BUTTON', 'OL', 'LI', 'H3', 'P', 'VSCODE-SINGLE-SELECT', 'VSCODE-OPTION',
-  'VSCODE-BADGE', 'VSCODE-BUTTON', 'VSCODE-LABEL', 'VSCODE-TABS', 'VSCODE-TAB-HEADER', 'VSCODE-TAB-PANEL']);
+  'VSCODE-BADGE', 'VSCODE-BUTTON', 'VSCODE-LABEL', 'VSCODE-TABS', 'VSCODE-TAB-HEADER', 'VSCODE-TAB-PANEL', 'VSCODE-PROGRESS-RING']);
 const OUR_ATTRS = new Set(['class', 'id', 'role', 'tabindex', 'style', 'aria-label', 'aria-live', 'aria-hidden', 'aria-selected',
   'aria-pressed', 'aria-activedescendant', 'data-token', 'type', 'value', 'selected', 'slot', 'secondary', 'hidden']);
 
@@ -103,7 +103,7 @@ test('the whole lens app renders a hostile file as text only and talks to a fake
   const tok = root.querySelector('.tok[data-token="5"]') as HTMLElement;
   tok.click();
   const req = host.sent.at(-1) as { type: string; id: number; method: string; params: unknown };
-  assert.deepEqual({ type: req.type, method: req.method, params: req.params }, { type: 'request', method: 'lens/selectToken', params: { segment: 1, token: 5 } });
+  assert.deepEqual({ type: req.type, method: req.method, params: req.params }, { type: 'request', method: 'lens/selectToken', params: { segment: 1, tokens: [5] } });
   const next = demoLens(text, { selected: 5 }).data.selection;
   host.deliver({ type: 'response', id: req.id + 100, ok: true, result: data.selection });
   host.deliver({ type: 'response', id: req.id, ok: true, result: next });
@@ -135,7 +135,11 @@ test('keyboard: arrows move the cursor token, Enter selects it, Shift+Enter reve
   assert.equal(active.parentElement!.querySelector('.gutter')!.textContent, '2', 'moved to the second source line');
   assert.ok(onRow1 > 2);
   key('Enter');
-  assert.deepEqual((host.sent.at(-1) as { params: unknown }).params, { segment: 1, token: onRow1 });
+  assert.deepEqual((host.sent.at(-1) as { params: unknown }).params, { segment: 1, tokens: [onRow1] });
+  key('ArrowRight');
+  const next = Number(root.querySelector('.tok.active')!.getAttribute('data-token'));
+  heat.dispatchEvent(new (doc.defaultView as unknown as typeof globalThis).KeyboardEvent('keydown', { key: 'Enter', ctrlKey: true, bubbles: true }));
+  assert.deepEqual((host.sent.at(-1) as { params: unknown }).params, { segment: 1, tokens: [0, next] }, 'Ctrl+Enter adds to the selection');
   key('Enter', true);
   assert.equal((host.sent.at(-1) as { method: string }).method, 'lens/reveal');
 });
@@ -163,4 +167,80 @@ test('labels show line breaks and all-blank tokens visibly', async () => {
   const other = mount().root;
   appendLabel(other, 'a b');
   assert.equal(other.textContent, 'a b');
+});
+
+test('busy: before the first data only a busy panel with what it computes, the elapsed time and Cancel', () => {
+  const { root } = mount();
+  const host = fakeHost();
+  const app = new LensApp(root, host.channel);
+  const toolbar = root.querySelector('.toolbar') as HTMLElement, tabs = root.querySelector('vscode-tabs') as HTMLElement;
+  const busy = root.querySelector('.busy-panel') as HTMLElement;
+  assert.ok(toolbar.hidden && tabs.hidden && busy.hidden, 'no empty dropdowns before there is data');
+  assert.match(root.querySelector('.status')!.textContent!, /Put the cursor on a token/);
+  host.deliver({ type: 'notification', method: 'lens/didChangeState',
+    params: { busy: true, cancellable: true, decorations: false, message: 'Computing attention for the token at huge.ts:301:11' } });
+  assert.ok(!busy.hidden && root.classList.contains('busy'));
+  assert.equal(root.querySelector('.status')!.textContent, '', 'the intro gives way to the busy panel');
+  assert.match(busy.querySelector('.busy-text')!.textContent!, /huge\.ts:301:11/);
+  assert.match(busy.querySelector('.busy-elapsed')!.textContent!, /^\d+ s$/);
+  assert.ok(busy.querySelector('vscode-progress-ring'));
+  (busy.querySelector('.busy-cancel') as HTMLElement).click();
+  assert.deepEqual(host.sent.at(-1), { type: 'command', method: 'lens/cancel', params: {} });
+  host.deliver({ type: 'notification', method: 'lens/didChangeState', params: { busy: false, decorations: false } });
+  assert.ok(busy.hidden && !root.classList.contains('busy'));
+  assert.match(root.querySelector('.status')!.textContent!, /Put the cursor on a token/);
+  const { data } = demoLens('let a = 1;\n', { selected: 1 });
+  host.deliver({ type: 'notification', method: 'lens/didChangeData', params: { data } });
+  assert.ok(!toolbar.hidden && !tabs.hidden);
+  app.dispose();
+});
+
+test('several tokens selected at once: Ctrl+click adds, the title lists them, every one is outlined, the memory view sums', async () => {
+  const { doc, root } = mount();
+  const host = fakeHost();
+  const app = new LensApp(root, host.channel);
+  const text = 'function add(a, b) {\n  return a + b;\n}\n';
+  const { data } = demoLens(text, { selected: 2, segment: 2 });
+  host.deliver({ type: 'notification', method: 'lens/didChangeData', params: { data } });
+  const click = (t: number, ctrlKey: boolean) => (root.querySelector(`.tok[data-token="${t}"]`) as HTMLElement)
+    .dispatchEvent(new (doc.defaultView as unknown as typeof globalThis).MouseEvent('click', { ctrlKey, bubbles: true }));
+  click(4, true);
+  const req = host.sent.at(-1) as { id: number; params: { tokens: number[] } };
+  assert.deepEqual(req.params.tokens, [2, 4]);
+  // The host answers with the summed attention (as sumAttention does).
+  const { sumAttention } = await import('../../../extension/src/vscode/lens/lensData.js');
+  const one = demoLens(text, { selected: 2, segment: 2 }).data.selection, three = demoLens(text, { selected: 4, segment: 2 }).data.selection;
+  host.deliver({ type: 'response', id: req.id, ok: true, result: sumAttention([one, three]) });
+  await new Promise((r) => setTimeout(r, 0));
+  assert.deepEqual([...root.querySelectorAll('.tok.selected')].map((e) => e.getAttribute('data-token')).sort(), ['2', '4']);
+  assert.match(root.querySelector('.title')!.textContent!, /2 tokens selected, attention summed: “add”, “a”/);
+  assert.match(root.querySelector('.top-keys h3')!.textContent!, /summed over 2 tokens/);
+  // Memory by segment: one row per head, one column per earlier segment; a cell is gate × share, averaged over the tokens.
+  const rows = root.querySelectorAll('.segments .seg-row:not(.seg-header)');
+  assert.equal(rows.length, data.config.layers * data.config.heads);
+  assert.equal(rows[0]!.querySelectorAll('.seg-cell').length, 2);
+  const label = rows[0]!.querySelector('.seg-cell')!.getAttribute('aria-label')!;
+  const want = data.gates[0]![0]! * (one.heads[0]!.memorySegments!.shares[0]! + three.heads[0]!.memorySegments!.shares[0]!) / 2;
+  assert.match(label, new RegExp(`layer 0 head 0, segment 1: ${(want * 100).toFixed(2)}%`));
+  assert.match(root.querySelector('.seg-summary')!.textContent!, /^Heaviest: layer \d head \d from segment \d/);
+  // Ctrl+click on a selected token takes it out again.
+  click(2, true);
+  assert.deepEqual((host.sent.at(-1) as { params: { tokens: number[] } }).params.tokens, [4]);
+  assertOnlyOurDom(root);
+  app.dispose();
+});
+
+test('the start-of-file token is drawn as a marker, not as text', () => {
+  const { root } = mount();
+  const host = fakeHost();
+  new LensApp(root, host.channel);
+  const { data } = demoLens('x = 1\n', { selected: 0, segment: 0 });
+  data.tokens[0] = { ...data.tokens[0]!, text: '', special: 'doc', range: { startLine: 0, startChar: 0, endLine: 0, endChar: 0 } };
+  host.deliver({ type: 'notification', method: 'lens/didChangeData', params: { data } });
+  const marker = root.querySelector('.tok[data-token="0"]')!;
+  assert.ok(marker.classList.contains('special'));
+  assert.equal(marker.textContent, '⟨start of file⟩');
+  assert.ok(!root.textContent!.includes('<doc>'));
+  assert.match(root.querySelector('.title')!.textContent!, /token “⟨start of file⟩”/);
+  assert.match(root.querySelector('.segments')!.textContent!, /first segment of the file: the memory is still empty/);
 });

@@ -47,7 +47,7 @@ function fakeRuntime(text: string) {
     },
     async recall(): Promise<RecallResult> {
       calls.push('recall');
-      return { total: 1, tokens: [{ index: 5, weight: 0.75, range: { startLine: 0, startColumn: tok.starts[4]!, endLine: 0, endColumn: tok.ends[4]! } }] };
+      return { total: 1, firstSegment: 0, bySegment: [1], tokens: [{ index: 5, weight: 0.75, range: { startLine: 0, startColumn: tok.starts[4]!, endLine: 0, endColumn: tok.ends[4]! } }] };
     },
   };
   return { rt, calls, tok };
@@ -69,6 +69,8 @@ test('the cursor picks segment and token; keys and memory come back in LensData 
   assert.ok(Math.abs(keys.reduce((s, k) => s + k.weight, 0) - 1) < 1e-6);
   assert.deepEqual(data.selection.heads[0]!.memory, [{ segment: 0, token: 5, text: 'w2', weight: 0.75,
     range: { startLine: 0, startChar: tok.starts[4]!, endLine: 0, endChar: tok.ends[4]! } }]);
+  // The read per earlier segment: the kept window starts at segment 0, so nothing is left unattributed.
+  assert.deepEqual(data.selection.heads[0]!.memorySegments, { first: 0, shares: [1], older: 0 });
   // Another token of the same segment reuses the loaded lens; a stale version is refused with a message.
   const other = await engine.attention({ uri: 'file:///a', version: 3, segment: 1, token: 2 }, never);
   assert.equal(other.token, 2);
@@ -81,7 +83,10 @@ test('segment 0 starts with <doc> and has no memory read', async () => {
   const { rt, calls } = fakeRuntime(text);
   const data = await runtimeLensEngine(rt, cfg).lens({ uri: 'file:///b', label: 'b', version: 1, text, offset: 0 }, never);
   assert.equal(data.segment, 0);
-  assert.equal(data.tokens[0]!.text, '<doc>');
+  // The <doc> marker is flagged, never passed off as text of the file.
+  assert.equal(data.tokens[0]!.text, '');
+  assert.equal(data.tokens[0]!.special, 'doc');
+  assert.equal(data.tokens[1]!.special, undefined);
   assert.equal(data.selection.token, 1);
   assert.deepEqual(data.selection.heads[0]!.memory, []);
   assert.ok(!calls.includes('recall'));

@@ -33,11 +33,11 @@ test('a 100,000-line heatmap draws only the visible rows, also after scrolling',
   const doc = win.document as unknown as Document;
   const tokens: LensToken[] = Array.from({ length: 100_000 }, (_, i) =>
     ({ index: i, text: `line${i}`, range: { startLine: i, startChar: 0, endLine: i, endChar: 5 } }));
-  const heat = new Heatmap(doc, { select() {}, reveal() {}, cursor() {} });
+  const heat = new Heatmap(doc, { select() {}, toggle() {}, reveal() {}, cursor() {} });
   doc.body.appendChild(heat.element);
   Object.defineProperty(heat.element, 'clientHeight', { value: 400 });
   heat.setText(tokens, buildRows(tokens));
-  heat.setWeights(new Map([[10, 0.5], [60_000, 0.25]]), 10);
+  heat.setWeights(new Map([[10, 0.5], [60_000, 0.25]]), [10]);
   const drawn = () => [...heat.element.querySelectorAll('.row .gutter')].map((g) => Number(g.textContent));
   let rows = drawn();
   assert.ok(rows.length > 0 && rows.length <= 400 / ROW_HEIGHT + 2 * 8 + 1, `drew ${rows.length} rows`);
@@ -48,4 +48,35 @@ test('a 100,000-line heatmap draws only the visible rows, also after scrolling',
   assert.ok(rows.includes(60_001) && rows.length <= 400 / ROW_HEIGHT + 2 * 8 + 1, `drew ${rows.length} rows around ${rows[0]}`);
   assert.equal(heat.element.querySelector('.heatmap-content')!.getBoundingClientRect !== undefined, true);
   assert.equal((heat.element.querySelector('.heatmap-content') as HTMLElement).style.height, `${100_000 * ROW_HEIGHT}px`);
+});
+
+test('data that arrives while the heatmap is hidden is drawn, and the selected row shown, once it has a height', async () => {
+  const win = new Window();
+  const doc = win.document as unknown as Document;
+  const tokens: LensToken[] = Array.from({ length: 1_000 }, (_, i) =>
+    ({ index: i, text: `line${i}`, range: { startLine: 200 + i, startChar: 0, endLine: 200 + i, endChar: 5 } }));
+  const heat = new Heatmap(doc, { select() {}, toggle() {}, reveal() {}, cursor() {} });
+  doc.body.appendChild(heat.element);
+  // Hidden tab: no height. The Attention tab of the real lens gets its data in this state.
+  let height = 0;
+  Object.defineProperty(heat.element, 'clientHeight', { get: () => height });
+  heat.setText(tokens, buildRows(tokens));
+  heat.setWeights(new Map([[100, 1]]), [100]);
+  const drawn = () => [...heat.element.querySelectorAll('.row .gutter')].map((g) => Number(g.textContent));
+  assert.ok(!drawn().includes(301), 'nothing near the selected row can be drawn without a height');
+  // The tab is shown: the size changes and the ResizeObserver redraws, scrolled to the selected token.
+  height = 600;
+  (heat as unknown as { onResize(): void }).onResize();
+  let rows = drawn();
+  assert.ok(rows.includes(301), `the selected token's line is drawn (rows ${rows[0]}..${rows.at(-1)})`);
+  assert.ok(rows.length >= 600 / ROW_HEIGHT, `the pane is filled: ${rows.length} rows for ${600 / ROW_HEIGHT} in view`);
+  const top = heat.element.scrollTop;
+  assert.ok(top <= 100 * ROW_HEIGHT && top + 600 >= 101 * ROW_HEIGHT, `row 100 in view at scrollTop ${top}`);
+  // A larger panel: more rows, still around the selection.
+  height = 1_200;
+  (heat as unknown as { onResize(): void }).onResize();
+  rows = drawn();
+  assert.ok(rows.length >= 1_200 / ROW_HEIGHT && rows.includes(301), `resized: ${rows.length} rows`);
+  // A real ResizeObserver is wired to the element (happy-dom provides one).
+  assert.ok(typeof (win as unknown as { ResizeObserver: unknown }).ResizeObserver === 'function');
 });

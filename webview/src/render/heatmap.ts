@@ -1,17 +1,27 @@
 // The selected token's attention over the segment's source text: every token on its own line, shaded by the
 // weight it received (relative to the heaviest key, so one head's pattern is readable whatever its spread).
 // Rows are virtualised: only the rows in view have DOM nodes. Keyboard: one tab stop; arrows move a cursor
-// token, Enter selects it (the lens re-centres on it), Shift+Enter reveals it in the editor.
+// token, Enter selects it (the lens re-centres on it), Ctrl/Cmd+Enter adds it to the selection (attention
+// summed), Shift+Enter reveals it in the editor.
+// The box fills the webview's height below it and redraws whenever its size changes (a ResizeObserver): data
+// often arrives while the Attention tab is hidden (zero height), so the rows and the scroll to the selected
+// token are done again when the tab is shown or the panel resized.
 import type { LensToken } from '../protocol.js';
 import { rowWindow, scrollToReveal } from '../model/virtual.js';
 import { rowOfToken, type SourceRow } from '../model/rows.js';
 import { appendVisible } from './visibleText.js';
+import { DOC_MARKER_LABEL } from './lists.js';
 import { el, num, replaceChildren } from './dom.js';
 
 export const ROW_HEIGHT = 20; // px; lens.css draws rows at exactly this height
+const MIN_HEIGHT = 200; // px: the box never shrinks below ten rows
+const BELOW_PX = 48; // px kept under the box for the cursor line (the heaviest keys sit beside it or below)
+export { DOC_MARKER_LABEL };
 
 export interface HeatmapEvents {
   select(token: number): void;
+  /** Ctrl/Cmd+click or Ctrl/Cmd+Enter: add the token to the selection, or take it out. */
+  toggle(token: number): void;
   reveal(token: number): void;
   /** The cursor moved: the app shows the token's details. */
   cursor(token: number): void;
@@ -25,8 +35,13 @@ export class Heatmap {
   private rowOf = new Map<number, number>();
   private weights = new Map<number, number>();
   private maxWeight = 0;
-  private selected = -1;
+  private selected = new Set<number>();
   private active = -1;
+  /** The selected token still has to be scrolled into view (the box had no height when it arrived). */
+  private revealPending = -1;
+  private drawnHeight = -1;
+  /** Tokens drawn as a marker instead of text (the model's <doc> start-of-file token). */
+  private special = new Set<number>();
 
   constructor(private readonly doc: Document, private readonly events: HeatmapEvents) {
     this.element = el(doc, 'div', 'heatmap');
@@ -39,25 +54,46 @@ export class Heatmap {
     this.element.addEventListener('scroll', () => this.draw());
     this.element.addEventListener('keydown', (e) => this.onKey(e));
     this.element.addEventListener('click', (e) => this.onClick(e));
+    const win = doc.defaultView as (Window & typeof globalThis) | null;
+    if (win?.ResizeObserver) new win.ResizeObserver(() => this.onResize()).observe(this.element);
+    win?.addEventListener('resize', () => this.fit());
   }
 
   setText(tokens: LensToken[], rows: SourceRow[]): void {
     this.tokens = tokens;
     this.rows = rows;
     this.rowOf = rowOfToken(rows);
+    this.special = new Set(tokens.filter((t) => t.special).map((t) => t.index));
   }
 
-  setWeights(weights: Map<number, number>, selected: number): void {
+  /** `selected`: the tokens whose attention is shown (summed); the last one is scrolled into view. */
+  setWeights(weights: Map<number, number>, selected: readonly number[]): void {
     this.weights = weights;
     this.maxWeight = Math.max(0, ...weights.values());
-    this.selected = selected;
-    if (this.active < 0 || !this.rowOf.has(this.active)) this.active = selected;
-    this.reveal(selected);
+    this.selected = new Set(selected);
+    const last = selected.at(-1) ?? -1;
+    if (this.active < 0 || !this.rowOf.has(this.active)) this.active = last;
+    this.revealPending = last;
+    this.fit();
+    this.revealIfSized();
     this.draw();
+  }
+
+  /**
+   * Sizes the box to the webview's height below its top (at least MIN_HEIGHT), so the rows fill the pane at
+   * any panel size. Skipped while hidden: a hidden tab has no layout to measure.
+   */
+  fit(): void {
+    const win = this.doc.defaultView;
+    if (!win || this.element.getClientRects().length === 0) return;
+    const top = this.element.getBoundingClientRect().top + win.scrollY;
+    const h = Math.max(MIN_HEIGHT, Math.floor(win.innerHeight - top - BELOW_PX));
+    if (Number.isFinite(h) && this.element.style.height !== `${h}px`) this.element.style.height = `${h}px`;
   }
 
   /** Draws the rows in view; called on scroll, resize and data changes. */
   draw(): void {
+    this.drawnHeight = this.element.clientHeight;
     const win = rowWindow(this.element.scrollTop, this.element.clientHeight, ROW_HEIGHT, this.rows.length);
     this.content.style.height = `${win.height}px`;
     const frag = this.doc.createDocumentFragment();
@@ -76,15 +112,17 @@ export class Heatmap {
     for (const p of row.pieces) {
       const w = this.weights.get(p.token);
       const span = el(this.doc, 'span', w === undefined ? 'tok unattended' : 'tok attended');
+      if (this.special.has(p.token)) span.classList.add('special');
       if (!seen.has(p.token) && this.rowOf.get(p.token) === i) span.id = `tok-${p.token}`;
       seen.add(p.token);
       span.dataset.token = String(p.token);
       span.setAttribute('role', 'option');
       if (w !== undefined && this.maxWeight > 0) span.style.setProperty('--w', (w / this.maxWeight).toFixed(3));
-      if (p.token === this.selected) span.classList.add('selected');
+      if (this.selected.has(p.token)) span.classList.add('selected');
       if (p.token === this.active) span.classList.add('active');
-      span.setAttribute('aria-selected', String(p.token === this.selected));
-      appendVisible(span, p.text);
+      span.setAttribute('aria-selected', String(this.selected.has(p.token)));
+      if (this.special.has(p.token)) span.textContent = DOC_MARKER_LABEL;
+      else appendVisible(span, p.text);
       r.appendChild(span);
     }
     if (row.hidden > 0) r.appendChild(el(this.doc, 'span', 'note', ` … ${num(row.hidden)} more characters on this line not shown`));
@@ -96,6 +134,24 @@ export class Heatmap {
     if (row === undefined) return;
     const top = scrollToReveal(this.element.scrollTop, this.element.clientHeight, ROW_HEIGHT, row);
     if (top !== undefined) this.element.scrollTop = top;
+  }
+
+  /** Centres the pending selected token once the box has a height; until then the reveal waits. */
+  private revealIfSized(): void {
+    const row = this.rowOf.get(this.revealPending);
+    if (row === undefined) { this.revealPending = -1; return; }
+    const h = this.element.clientHeight;
+    if (h <= 0) return;
+    if (scrollToReveal(this.element.scrollTop, h, ROW_HEIGHT, row) !== undefined) {
+      this.element.scrollTop = Math.max(0, row * ROW_HEIGHT - Math.floor((h - ROW_HEIGHT) / 2));
+    }
+    this.revealPending = -1;
+  }
+
+  private onResize(): void {
+    this.fit();
+    this.revealIfSized();
+    if (this.element.clientHeight !== this.drawnHeight) this.draw();
   }
 
   private moveTo(token: number): void {
@@ -122,7 +178,7 @@ export class Heatmap {
     else if (e.key === 'End') to = order[order.length - 1];
     else if (e.key === 'Enter' || e.key === ' ') {
       e.preventDefault();
-      if (this.active >= 0) (e.shiftKey ? this.events.reveal : this.events.select)(this.active);
+      if (this.active >= 0) (e.shiftKey ? this.events.reveal : e.ctrlKey || e.metaKey ? this.events.toggle : this.events.select)(this.active);
       return;
     } else return;
     e.preventDefault();
@@ -134,6 +190,6 @@ export class Heatmap {
     const token = Number(target?.dataset.token);
     if (!Number.isInteger(token)) return;
     this.moveTo(token);
-    (e.altKey ? this.events.reveal : this.events.select)(token);
+    (e.altKey ? this.events.reveal : e.ctrlKey || e.metaKey ? this.events.toggle : this.events.select)(token);
   }
 }

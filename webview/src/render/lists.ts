@@ -5,6 +5,9 @@ import type { LensToken, MemoryRecall, SourceRange } from '../protocol.js';
 import { appendLabel } from './visibleText.js';
 import { el, pct, replaceChildren } from './dom.js';
 
+/** What the start-of-file token (<doc>) shows instead of its (empty) text; the heatmap uses the same label. */
+export const DOC_MARKER_LABEL = '⟨start of file⟩';
+
 export interface ListItem {
   weight: number;
   where: string; // our own text: "segment 3 · line 12, col 5"
@@ -13,7 +16,7 @@ export interface ListItem {
 }
 
 export const whereOf = (r: SourceRange, segment?: number): string =>
-  `${segment === undefined ? '' : `segment ${segment} · `}line ${r.startLine + 1}, col ${r.startChar + 1}`;
+  `${segment === undefined ? '' : `segment ${segment + 1} · `}line ${r.startLine + 1}, col ${r.startChar + 1}`;
 
 export function renderRanked(parent: HTMLElement, title: string, empty: string, items: ListItem[], reveal: (range: SourceRange) => void): void {
   const doc = parent.ownerDocument;
@@ -42,11 +45,11 @@ export function renderRanked(parent: HTMLElement, title: string, empty: string, 
 }
 
 export const memoryItems = (recalls: MemoryRecall[]): ListItem[] =>
-  recalls.map((m) => ({ weight: m.weight, where: whereOf(m.range, m.segment), text: m.text, range: m.range }));
+  recalls.map((m) => ({ weight: m.weight, where: whereOf(m.range, m.segment), text: m.special ? DOC_MARKER_LABEL : m.text, range: m.range }));
 
 export function topKeyItems(keys: { token: number; weight: number }[], tokens: Map<number, LensToken>, k: number): ListItem[] {
   return [...keys].sort((a, b) => b.weight - a.weight).slice(0, k).flatMap((key) => {
     const t = tokens.get(key.token);
-    return t ? [{ weight: key.weight, where: whereOf(t.range), text: t.text, range: t.range }] : [];
+    return t ? [{ weight: key.weight, where: whereOf(t.range), text: t.special ? DOC_MARKER_LABEL : t.text, range: t.range }] : [];
   });
 }

@@ -9,7 +9,8 @@ import { LensDecorations } from './decorations.js';
 import { LensPanel } from './lensPanel.js';
 
 export type { LensEngine, LensRequest, LensGraphOutputs, LensModelConfig, PastSegment } from './lensData.js';
-export { buildLensData, tokenAttention } from './lensData.js';
+export { buildLensData, sumAttention, tokenAttention } from './lensData.js';
+import { sumAttention } from './lensData.js';
 
 export const LENS_COMMANDS = {
   show: 'infiniLens.showAttention',
@@ -75,7 +76,9 @@ class LensController implements vscode.Disposable {
     this.openPanel();
     this.pending?.cancel();
     const cts = (this.pending = new vscode.CancellationTokenSource());
-    this.state(true, 'Computing attention…');
+    const at = editor.selection.isEmpty ? editor.selection.active : editor.selection.start;
+    this.state(true, `Computing attention for the token at ${vscode.workspace.asRelativePath(doc.uri)}:${at.line + 1}:${at.character + 1}: ` +
+      'the encoder runs every segment of the file up to the cursor (the first request on a large file can take minutes; later ones are cached).');
     try {
       const work = (async () => await this.fromCache(engine, doc, offset, cts.token) ?? await engine.lens(
         { uri, label: vscode.workspace.asRelativePath(doc.uri), version, text: doc.getText(), offset }, cts.token))();
@@ -100,7 +103,7 @@ class LensController implements vscode.Disposable {
 
   toggleHighlights(): void {
     this.decorations.toggle();
-    this.state(this.pending !== undefined);
+    this.state(this.pending !== undefined, this.busyMessage);
   }
 
   dispose(): void {
@@ -130,22 +133,38 @@ class LensController implements vscode.Disposable {
     this.decorations.show(data, this.view);
   }
 
-  private async selectToken(segment: number, token: number): Promise<TokenAttention> {
+  /** One token's attention, or several tokens' summed (each from the cache or the engine, one at a time). */
+  private async selectToken(segment: number, tokens: number[]): Promise<TokenAttention> {
     const data = this.current;
     const engine = this.deps.engine();
-    if (!data || !engine || segment !== data.segment || !data.tokens.some((t) => t.index === token)) {
+    if (!data || !engine || segment !== data.segment || !tokens.every((tok) => data.tokens.some((t) => t.index === tok))) {
       throw new Error('That token is not part of the segment on display.');
     }
-    const key = `${segment}:${token}`;
-    const cts = new vscode.CancellationTokenSource();
-    const selection = this.attentionCache.get(data.uri, data.version, key)
-      ?? await engine.attention({ uri: data.uri, version: data.version, segment, token }, cts.token);
-    this.attentionCache.set(data.uri, data.version, key, selection);
-    if (this.current === data) {
-      this.current = { ...data, selection };
-      this.decorations.show(this.current, this.view);
+    this.pending?.cancel();
+    const cts = (this.pending = new vscode.CancellationTokenSource());
+    const uncached = tokens.filter((t) => !this.attentionCache.get(data.uri, data.version, `${segment}:${t}`)).length;
+    if (uncached > 0) this.state(true, tokens.length > 1
+      ? `Computing attention for ${tokens.length} selected tokens (${uncached} not computed yet), summed.`
+      : 'Computing attention for the selected token.');
+    try {
+      const parts: TokenAttention[] = [];
+      for (const token of tokens) {
+        const key = `${segment}:${token}`;
+        const one = this.attentionCache.get(data.uri, data.version, key)
+          ?? await engine.attention({ uri: data.uri, version: data.version, segment, token }, cts.token);
+        if (cts.token.isCancellationRequested) throw new Error('Cancelled: the selection on display did not change.');
+        this.attentionCache.set(data.uri, data.version, key, one);
+        parts.push(one);
+      }
+      const selection = sumAttention(parts);
+      if (this.current === data) {
+        this.current = { ...data, selection };
+        this.decorations.show(this.current, this.view);
+      }
+      return selection;
+    } finally {
+      if (this.pending === cts) { this.pending = undefined; this.state(false); }
     }
-    return selection;
   }
 
   private openPanel(): void {
@@ -157,17 +176,22 @@ class LensController implements vscode.Disposable {
         if (this.current) this.decorations.show(this.current, view);
       },
       toggleDecorations: () => this.toggleHighlights(),
-      selectToken: (segment, token) => this.selectToken(segment, token),
+      cancel: () => this.pending?.cancel(),
+      selectToken: (segment, tokens) => this.selectToken(segment, tokens),
       ready: () => {
         if (this.current) this.panel?.notify('lens/didChangeData', { data: this.current });
-        this.state(this.pending !== undefined);
+        this.state(this.pending !== undefined, this.busyMessage);
       },
       closed: () => { this.panel = undefined; this.decorations.clear(); },
     }, this.deps.log);
   }
 
+  private busyMessage: string | undefined;
+
   private state(busy: boolean, message?: string): void {
-    this.panel?.notify('lens/didChangeState', { busy, decorations: this.decorations.isEnabled, ...(message ? { message } : {}) });
+    if (busy && message) this.busyMessage = message;
+    if (!busy) this.busyMessage = undefined;
+    this.panel?.notify('lens/didChangeState', { busy, cancellable: busy, decorations: this.decorations.isEnabled, ...(message ? { message } : {}) });
   }
 
   /** Reveals a location the webview asked for; only documents the lens itself is showing are accepted. */

@@ -3,7 +3,7 @@
 // `LensEngine`, and unit tests drive it with tensors from kernels/reference.
 import type { Cancellation } from '../../core/api.js';
 import type {
-  AttendedKey, HeadAttention, LensConfig, LensData, LensToken, MemoryRecall, TokenAttention,
+  AttendedKey, HeadAttention, LensConfig, LensData, LensToken, MemoryRecall, MemorySegments, TokenAttention,
 } from '../../../../webview/src/protocol.js';
 import { readAttribution } from '../../../../kernels/reference/memory.js';
 import { isGlobalBlock } from '../../../../kernels/reference/layout.js';
@@ -117,13 +117,58 @@ export function memoryRecalls(c: LensModelConfig, o: LensGraphOutputs, past: Ite
 
 const heaviest = (xs: MemoryRecall[], k: number): MemoryRecall[] => xs.sort((a, b) => b.weight - a.weight).slice(0, k);
 
+/** The memory read of token t, head (l, h), summed per past segment (every past segment is kept apart here). */
+export function memorySegments(c: LensModelConfig, o: LensGraphOutputs, past: Iterable<PastSegment>, l: number, h: number, t: number,
+  segment: number): MemorySegments {
+  const shares = new Array<number>(segment).fill(0);
+  for (const r of memoryRecalls(c, o, past, l, h, t, Number.POSITIVE_INFINITY)) shares[r.segment]! += r.weight;
+  return { first: 0, shares, older: 0 };
+}
+
+/**
+ * Several selected tokens at once: per head, the keys' weights and the memory recalls summed over the tokens
+ * (one token's weights sum to 1, so n tokens' sum to n), the recalls cut to the heaviest `topK` again, and the
+ * per-segment memory shares summed. The last token is the one the lens centres on.
+ */
+export function sumAttention(parts: readonly TokenAttention[], topK = MEMORY_TOP_K): TokenAttention {
+  const last = parts.at(-1);
+  if (!last) throw new Error('sumAttention: no tokens');
+  if (parts.length === 1) return last;
+  const heads = last.heads.map((head, i): HeadAttention => {
+    const keys = new Map<number, number>();
+    const memory = new Map<string, MemoryRecall>();
+    let segs: MemorySegments | undefined;
+    for (const p of parts) {
+      const h = p.heads[i]!;
+      for (const k of h.keys) keys.set(k.token, (keys.get(k.token) ?? 0) + k.weight);
+      for (const m of h.memory) {
+        const key = `${m.segment}:${m.token}`;
+        const seen = memory.get(key);
+        memory.set(key, seen ? { ...seen, weight: seen.weight + m.weight } : { ...m });
+      }
+      if (h.memorySegments) segs = addSegments(segs, h.memorySegments);
+    }
+    return { layer: head.layer, head: head.head, keys: [...keys].map(([token, weight]) => ({ token, weight })),
+      memory: heaviest([...memory.values()], topK), ...(segs ? { memorySegments: segs } : {}) };
+  });
+  return { segment: last.segment, token: last.token, tokens: parts.map((p) => p.token), heads };
+}
+
+function addSegments(a: MemorySegments | undefined, b: MemorySegments): MemorySegments {
+  if (!a) return { first: b.first, shares: [...b.shares], older: b.older };
+  // Same segment and file version, so the same kept window: add position by position.
+  return { first: a.first, shares: a.shares.map((x, i) => x + (b.shares[i] ?? 0)), older: a.older + b.older };
+}
+
 /** Everything the lens shows for token t, over all layers and heads. */
 export function tokenAttention(c: LensModelConfig, o: LensGraphOutputs, dense: boolean, segment: number, t: number,
   past: () => Iterable<PastSegment>): TokenAttention {
   const heads: HeadAttention[] = [];
   for (let l = 0; l < c.layers; l++) {
     for (let h = 0; h < c.heads; h++) {
-      heads.push({ layer: l, head: h, keys: attendedKeys(c, o, dense, l, h, t), memory: segment === 0 ? [] : memoryRecalls(c, o, past(), l, h, t) });
+      heads.push({ layer: l, head: h, keys: attendedKeys(c, o, dense, l, h, t),
+        memory: segment === 0 ? [] : memoryRecalls(c, o, past(), l, h, t),
+        ...(segment === 0 ? {} : { memorySegments: memorySegments(c, o, past(), l, h, t, segment) }) });
     }
   }
   return { segment, token: t, heads };

@@ -12,7 +12,9 @@ export interface LensPanelHandlers {
   reveal(uri: string, range: SourceRange): void;
   setView(view: LensView): void;
   toggleDecorations(): void;
-  selectToken(segment: number, token: number): Promise<TokenAttention>;
+  /** The busy panel's Cancel. */
+  cancel(): void;
+  selectToken(segment: number, tokens: number[]): Promise<TokenAttention>;
   /** The webview (re)started: send it the current data and state. */
   ready(): void;
   closed(): void;
@@ -86,12 +88,13 @@ export class LensPanel implements vscode.Disposable {
       case 'lens/reveal': this.handlers.reveal(msg.params.uri, msg.params.range); return;
       case 'lens/setView': this.handlers.setView(msg.params); return;
       case 'lens/toggleDecorations': this.handlers.toggleDecorations(); return;
+      case 'lens/cancel': this.handlers.cancel(); return;
     }
   }
 
   private async answer(msg: RequestMessage): Promise<void> {
     try {
-      const result = await this.handlers.selectToken(msg.params.segment, msg.params.token);
+      const result = await this.handlers.selectToken(msg.params.segment, msg.params.tokens);
       this.post({ type: 'response', id: msg.id, ok: true, result });
     } catch (e) {
       this.post({ type: 'response', id: msg.id, ok: false, error: e instanceof Error ? e.message : String(e) });

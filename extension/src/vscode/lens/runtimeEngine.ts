@@ -29,7 +29,8 @@ interface Loaded {
   lines: number[];       // line starts of `text`
 }
 
-const DOC_MARKER_TEXT = '<doc>';
+/** The text of the <doc> token: empty (it stands for no file text); the token is flagged `special` instead. */
+const DOC_MARKER_TEXT = '';
 
 export function runtimeLensEngine(rt: RuntimeLens, config: LensModelConfig): LensEngine {
   let loaded: Loaded | undefined;
@@ -64,8 +65,12 @@ export function runtimeLensEngine(rt: RuntimeLens, config: LensModelConfig): Len
     const heads = [];
     for (let layer = 0; layer < config.layers; layer++) {
       for (let head = 0; head < config.heads; head++) {
-        const memory = l.result.segment === 0 ? [] : recalls(await rt.recall(layer, head, token, MEMORY_TOP_K), l);
-        heads.push({ layer, head, keys: attendedKeys(config, o, l.result.dense, layer, head, token), memory });
+        const keys = attendedKeys(config, o, l.result.dense, layer, head, token);
+        if (l.result.segment === 0) { heads.push({ layer, head, keys, memory: [] }); continue; }
+        const r = await rt.recall(layer, head, token, MEMORY_TOP_K);
+        // What the kept window does not explain is the read of the segments before it (none when it starts at 0).
+        const older = r.firstSegment > 0 ? Math.max(0, 1 - r.total) : 0;
+        heads.push({ layer, head, keys, memory: recalls(r, l), memorySegments: { first: r.firstSegment, shares: r.bySegment, older } });
       }
     }
     return { segment: l.result.segment, token, heads };
@@ -74,7 +79,8 @@ export function runtimeLensEngine(rt: RuntimeLens, config: LensModelConfig): Len
   function recalls(r: RecallResult, l: Loaded): MemoryRecall[] {
     return r.tokens.map((t) => {
       const range = toRange(t.range);
-      return { segment: Math.floor(t.index / T), token: t.index % T, text: textOf(l, range, t.index), range, weight: t.weight };
+      return { segment: Math.floor(t.index / T), token: t.index % T, text: textOf(l, range, t.index), range, weight: t.weight,
+        ...(t.index === 0 ? { special: 'doc' as const } : {}) };
     });
   }
 
@@ -82,7 +88,10 @@ export function runtimeLensEngine(rt: RuntimeLens, config: LensModelConfig): Len
     async lens(req, cancel): Promise<LensData> {
       const l = await run(req, { offset: req.offset }, req.offset, cancel);
       const r = l.result;
-      const tokens = r.ranges.map((x, i) => { const range = toRange(x); return { index: i, text: textOf(l, range, r.firstToken + i), range }; });
+      const tokens = r.ranges.map((x, i) => {
+        const range = toRange(x);
+        return { index: i, text: textOf(l, range, r.firstToken + i), range, ...(r.firstToken + i === 0 ? { special: 'doc' as const } : {}) };
+      });
       const { keyBlocks, gates } = layoutOf(config, outputsOf(r));
       const { kvHeads: _kv, dHead: _d, ...shown } = config;
       return {

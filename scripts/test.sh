@@ -24,6 +24,8 @@ step "integration tests: extension from the repo"
 node scripts/integration/run.mjs --suite=dev
 step "integration tests: a multi-root workspace"
 node scripts/integration/run.mjs --suite=multi
+step "integration tests: an untrusted folder (Restricted Mode)"
+node scripts/integration/run.mjs --suite=restricted
 step "package the linux-x64 VSIX"
 node scripts/package.mjs --target=linux-x64
 step "integration tests: the installed linux-x64 VSIX"

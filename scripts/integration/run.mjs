@@ -4,7 +4,7 @@
 // The tests can ask this harness to act on the page (keys, typing, waiting for DOM text, screenshots)
 // through a small HTTP endpoint whose address they find in INFINI_LENS_HARNESS.
 //
-// Usage: node scripts/integration/run.mjs --suite=dev|multi|vsix|semantic|responsiveness [--workspace=DIR] [--install=FILE.vsix] [--bulk=N] [--port=N]
+// Usage: node scripts/integration/run.mjs --suite=dev|multi|vsix|semantic|responsiveness|lens|firstRun|restricted [--workspace=DIR] [--install=FILE.vsix] [--bulk=N] [--port=N]
 import { chromium } from 'playwright-core';
 import { spawn, execFileSync } from 'node:child_process';
 import {
@@ -60,19 +60,23 @@ for (const d of ['user-data/User', 'extensions', 'server-data', 'home', 'tmp']) 
 writeFileSync(`${RUN}/user-data/User/settings.json`, JSON.stringify({
   'workbench.startupEditor': 'none', 'telemetry.telemetryLevel': 'off', 'chat.disableAIFeatures': true,
   'extensions.autoCheckUpdates': false, 'extensions.autoUpdate': false, 'update.mode': 'none',
-  'workbench.tips.enabled': false, 'security.workspace.trust.enabled': false,
+  'workbench.tips.enabled': false,
+  // restricted: Workspace Trust on and the folder untrusted (no start-up prompt): the extension runs in Restricted Mode.
+  ...(suite === 'restricted' ? { 'security.workspace.trust.enabled': true, 'security.workspace.trust.startupPrompt': 'never',
+    'security.workspace.trust.banner': 'always' } : { 'security.workspace.trust.enabled': false }),
   // The run folder sits inside the repo: keep git's prompt and the fixture's type errors out of the screenshots.
   'git.openRepositoryInParentFolders': 'never', 'typescript.validate.enable': false,
   // dev's 2,000 bulk files are there to watch and cancel lexical indexing; embedding their 12,000 chunks on a
   // small CPU would only slow the suite. Its semantic test turns embeddings on with bulk/ excluded.
   // responsiveness: its own tests turn embeddings on (for a subfolder) once the lexical measurement is done.
-  ...(suite === 'dev' || suite === 'responsiveness' ? { 'infiniLens.embeddings.enabled': false } : {}),
+  ...(suite === 'dev' || suite === 'lens' || suite === 'responsiveness' ? { 'infiniLens.embeddings.enabled': false } : {}),
 }));
 const env = {
   ...process.env, HOME: `${RUN}/home`, TMPDIR: `${RUN}/tmp`, XDG_CONFIG_HOME: `${RUN}/home/.config`,
   XDG_DATA_HOME: `${RUN}/home/.local/share`, XDG_CACHE_HOME: `${RUN}/home/.cache`, INFINI_LENS_SUITE: suite,
 };
-const common = ['--user-data-dir', `${RUN}/user-data`, '--extensions-dir', `${RUN}/extensions`, '--disable-workspace-trust'];
+const common = ['--user-data-dir', `${RUN}/user-data`, '--extensions-dir', `${RUN}/extensions`,
+  ...(suite === 'restricted' ? [] : ['--disable-workspace-trust'])];
 
 const install = arg('install');
 if (install) {

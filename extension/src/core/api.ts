@@ -58,6 +58,8 @@ export interface IndexProgress {
   filesDone: number;
   filesTotal: number;
   message?: string;
+  /** Embedding: the execution provider that runs the encoder ('cpu', 'webgpu', …). */
+  provider?: string;
 }
 
 export interface IndexStats {

@@ -65,7 +65,7 @@ export class ChunkEmbedder {
       const stored = await this.lock(() => this.store.putEmbeddings(jobs, perJob, dim));
       embedded += stored;
       this.onStored(stored);
-      onProgress?.({ phase: 'encode', filesDone: Math.min(total, had + embedded), filesTotal: total, message: 'embedding chunks' });
+      onProgress?.({ phase: 'encode', filesDone: Math.min(total, had + embedded), filesTotal: total, message: 'embedding chunks', provider: this.encoder.info.provider });
     };
     const send = (jobs: EmbedJob[], texts: string[]) => {
       const vecs = this.encoder.encodeChunks(texts);
@@ -73,7 +73,7 @@ export class ChunkEmbedder {
       return { jobs, vecs };
     };
     let running: { jobs: EmbedJob[]; vecs: Promise<Float32Array> } | undefined; // only with overlap
-    onProgress?.({ phase: 'encode', filesDone: had, filesTotal: total, message: 'embedding chunks' });
+    onProgress?.({ phase: 'encode', filesDone: had, filesTotal: total, message: 'embedding chunks', provider: this.encoder.info.provider });
     for (;;) {
       if (cancellation?.isCancellationRequested) {
         if (running) await store(running.jobs, await running.vecs); // already being computed: keep it

@@ -40,6 +40,12 @@ export function activate(context: vscode.ExtensionContext): InfiniLensApi {
     createStatusBar(indexes),
     vscode.commands.registerCommand('infiniLens.showLog', () => log.show(true)),
     vscode.commands.registerCommand('infiniLens.reindex', () => indexes.reindex()),
+    vscode.commands.registerCommand('infiniLens.embedWorkspace', () => indexes.embed()),
+    // Restricted Mode: nothing was indexed on start-up; once the workspace is trusted, index it (with embeddings).
+    vscode.workspace.onDidGrantWorkspaceTrust(() => {
+      log.info('workspace trusted: indexing it now');
+      for (const c of indexes.controllers) void c.reindex({ reopen: true });
+    }),
     vscode.commands.registerCommand('infiniLens.cancelIndexing', () => indexes.cancel()),
     vscode.commands.registerCommand('infiniLens.clearIndex', async () => {
       await indexes.clear();
@@ -54,9 +60,11 @@ export function activate(context: vscode.ExtensionContext): InfiniLensApi {
   // The lens runs kernels/runtime's lens graph through the shared encoder, started on the first Show Attention.
   const lensEngine = encoder.available ? encoder.lensEngine() : undefined;
   if (!lensEngine) log.warn(`no encoder model in ${encoder.modelDir}: the attention lens is unavailable`);
-  const lens = registerLens(context, { engine: () => lensEngine, log });
+  const lens = registerLens(context, { engine: () => (vscode.workspace.isTrusted ? lensEngine : undefined), log });
   if (indexes.controllers.length === 0) log.info('no folder open: nothing to index');
-  void indexes.reindex();
+  if (vscode.workspace.isTrusted) void indexes.reindex();
+  else log.info('Restricted Mode: the workspace is not indexed on start-up; "Reindex Workspace" builds the keyword index, and ' +
+    'embeddings, Find Similar Code and the attention lens wait until the workspace is trusted');
   return {
     whenIdle: () => indexes.whenIdle(),
     search: (query, limit) => indexes.search(query, limit),

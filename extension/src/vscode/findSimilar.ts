@@ -21,7 +21,7 @@ export function registerFindSimilarCommand(indexes: WorkspaceIndexes, tree: Resu
     if (editor.document.isDirty) void vscode.window.showWarningMessage('Infini Lens: Find Similar Code uses the saved version of this file.');
     const pick = vscode.window.createQuickPick<HitItem>();
     pick.title = `Infini Lens: ${query}`;
-    pick.placeholder = 'Filter the similar chunks';
+    pick.placeholder = 'Type to narrow the list of similar code';
     pick.busy = true;
     pick.show();
     try {
@@ -29,7 +29,7 @@ export function registerFindSimilarCommand(indexes: WorkspaceIndexes, tree: Resu
       if (!hits) { pick.hide(); void vscode.window.showInformationMessage('Infini Lens: this file is not in an indexed workspace folder.'); return undefined; }
       tree.show(query, hits);
       pick.items = hits.map(toItem);
-      if (hits.length === 0) pick.placeholder = 'No similar chunks (are the chunks embedded yet? see the status bar)';
+      if (hits.length === 0) pick.placeholder = 'No similar code found (is the workspace embedded yet? see the status bar)';
       pick.onDidAccept(() => {
         const hit = pick.selectedItems[0]?.hit;
         if (!hit) return;

@@ -8,10 +8,15 @@ import type { FileChange } from '../index/workspaceIndex.js';
 import { IndexClient } from './indexClient.js';
 import { readConfig, readProvider } from './config.js';
 import type { WorkerStats as IndexStats } from './workerProtocol.js';
+import { PhaseRate, type RateView } from '../core/progressRate.js';
+import { describeProgress } from '../core/progressText.js';
+import { EmbedConsent, shouldAsk } from './embedConsent.js';
+
+export { describeProgress };
 
 export type IndexState =
   | { kind: 'starting' }
-  | { kind: 'indexing'; progress?: IndexProgress }
+  | { kind: 'indexing'; progress?: IndexProgress; rate?: RateView }
   | { kind: 'ready'; stats: IndexStats }
   | { kind: 'error'; message: string };
 
@@ -23,14 +28,21 @@ export class IndexController implements vscode.Disposable {
   private opened: Promise<IndexStats> | undefined;
   private running: Promise<IndexStats | undefined> | undefined;
   private cancelRequested = false;
+  private readonly rate = new PhaseRate();
+  /** Set when this pass was paused to ask before embedding on the CPU (see embedConsent.ts). */
+  private paused: { left: number; rate: RateView } | undefined;
+  /** A failure is notified once until a pass succeeds again; the log has every one. */
+  private failureNotified = false;
+  private readonly consent: EmbedConsent;
 
   constructor(
     readonly folder: vscode.WorkspaceFolder,
     private readonly context: vscode.ExtensionContext,
     private readonly log: vscode.LogOutputChannel,
   ) {
+    this.consent = new EmbedConsent(context.workspaceState);
     this.client = new IndexClient(path.join(context.extensionPath, 'dist', 'indexWorker.js'), {
-      onProgress: (progress) => this.setState({ kind: 'indexing', progress }),
+      onProgress: (progress) => this.onProgress(progress),
       onLog: (level, message) => log[level](message),
       onExit: (code) => { this.opened = undefined; if (code !== 0) log.warn(`index worker exited with code ${code}`); },
     });
@@ -45,9 +57,9 @@ export class IndexController implements vscode.Disposable {
   }
 
   /**
-   * Brings the index up to date. A first build (empty index) shows a cancellable notification for the
-   * lexical part; chunk embedding that follows (when a model is shipped) shows in the status bar only, and
-   * Cancel Indexing stops it too. A pass already running is cancelled and replaced.
+   * Brings the index up to date. A first build (empty index) shows a cancellable notification for both passes
+   * (the keyword index, then the chunk embeddings) with percentage and time left; later passes show the same
+   * in the status bar, whose click offers Cancel. A pass already running is cancelled and replaced.
    */
   async reindex(options: { reopen?: boolean } = {}): Promise<IndexStats | undefined> {
     if (this.running) { this.client.cancelUpdate(); await this.running.catch(() => undefined); }
@@ -111,37 +123,67 @@ export class IndexController implements vscode.Disposable {
       const firstBuild = (await this.client.stats()).files === 0;
       this.setState({ kind: 'indexing' });
       this.cancelRequested = false;
+      this.paused = undefined;
       const update = this.client.update();
-      // The notification covers the lexical phases; once embedding starts ('encode') the status bar takes over.
-      const lexicalDone = new Promise<void>((resolve) => {
-        const sub = this.onDidChangeState((s) => {
-          if (s.kind === 'indexing' && s.progress?.phase === 'encode') { sub.dispose(); resolve(); }
-        });
-        void update.finally(() => { sub.dispose(); resolve(); }).catch(() => undefined);
-      });
+      const passDone = update.then(() => undefined, () => undefined);
       await vscode.window.withProgress({
         location: firstBuild ? vscode.ProgressLocation.Notification : vscode.ProgressLocation.Window,
-        title: firstBuild ? 'Infini Lens: indexing workspace' : 'Infini Lens',
+        title: firstBuild ? `Infini Lens: indexing ${this.folder.name}` : 'Infini Lens',
         cancellable: firstBuild,
       }, (progress, token) => {
         token.onCancellationRequested(() => this.cancel());
         const sub = this.onDidChangeState((s) => {
-          if (s.kind === 'indexing' && s.progress) progress.report({ message: describeProgress(s.progress) });
+          if (s.kind === 'indexing' && s.progress) progress.report({ message: describeProgress(s.progress, s.rate) });
         });
-        return lexicalDone.finally(() => sub.dispose());
+        return passDone.finally(() => sub.dispose());
       });
       const stats = await update;
-      if (this.cancelRequested) this.log.warn('indexing cancelled: the index holds what was done so far; Reindex Workspace carries on');
+      const paused = this.paused as IndexController['paused']; // set by onProgress meanwhile
+      if (paused) {
+        this.log.info(`embedding paused to ask first: ${paused.left} chunks left on the CPU`);
+        void this.askThenEmbed(paused);
+      } else if (this.cancelRequested) this.log.warn('indexing cancelled: the index holds what was done so far; Reindex Workspace carries on');
       this.log.info(`indexed ${stats.files} files, ${stats.chunks} chunks; ${stats.filesReadLastUpdate} read in ${stats.lastUpdateMs} ms`
         + skippedSummary(stats) + (stats.semantic ? `; embeddings ${stats.semantic.embedded}/${stats.semantic.chunks} chunks (${stats.semantic.embeddedLastUpdate} new)` : ''));
+      this.failureNotified = false;
       this.setState({ kind: 'ready', stats });
       return stats;
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       this.log.error(`indexing failed: ${message}`);
       this.setState({ kind: 'error', message });
+      if (!this.failureNotified) {
+        this.failureNotified = true;
+        void vscode.window.showErrorMessage(`Infini Lens: indexing "${this.folder.name}" failed: ${message}`, 'Show Log')
+          .then((a) => { if (a === 'Show Log') this.log.show(true); });
+      }
       return undefined;
     }
+  }
+
+  /** Embed this folder from now on (clears a "keyword search only" answer) and carry on indexing. */
+  async embed(): Promise<IndexStats | undefined> {
+    await this.consent.set(this.folder, 'yes');
+    return this.reindex({ reopen: true });
+  }
+
+  private onProgress(progress: IndexProgress): void {
+    const rate = this.rate.update(`${progress.phase}:${progress.message ?? ''}`, progress.filesDone, progress.filesTotal);
+    this.setState({ kind: 'indexing', progress, rate });
+    if (progress.phase === 'encode' && progress.message === 'embedding chunks' && !this.paused && !this.cancelRequested
+      && shouldAsk(progress.provider, this.consent.get(this.folder), rate)) {
+      this.paused = { left: progress.filesTotal - progress.filesDone, rate };
+      this.client.cancelUpdate();
+    }
+  }
+
+  private async askThenEmbed(paused: { left: number; rate: RateView }): Promise<void> {
+    const answer = await this.consent.ask(this.folder, paused.left, paused.rate);
+    if (answer === 'yes') void this.reindex();
+    else if (answer === 'no') {
+      this.log.info('embedding off for this workspace (keyword search only); "Infini Lens: Embed Workspace" turns it on');
+      void this.reindex({ reopen: true });
+    } else this.log.info('embedding paused: "Reindex Workspace" or "Infini Lens: Embed Workspace" carries on');
   }
 
   private ensureOpen(): Promise<IndexStats> {
@@ -152,7 +194,9 @@ export class IndexController implements vscode.Disposable {
         root: this.folder.uri.fsPath, storageDir: this.storageDir,
         excludeGlobs: config.excludeGlobs, maxFileBytes: config.maxFileBytes, followSymlinks: config.followSymlinks,
         // The index worker opens its own encoder (the host's lens encoder lives in the host's thread tree).
-        semantic: config.embeddings ? {
+        // Off: the setting, a "keyword search only" answer for this folder, or Restricted Mode (nothing heavy runs
+        // on an untrusted workspace's files until it is trusted).
+        semantic: config.embeddings && this.consent.get(this.folder) !== 'no' && vscode.workspace.isTrusted ? {
           modelDir: path.join(this.context.extensionPath, 'kernels', 'model'),
           encoderWorkerPath: path.join(this.context.extensionPath, 'dist', 'worker.js'),
           provider: readProvider(),
@@ -168,11 +212,6 @@ export class IndexController implements vscode.Disposable {
     this.current = state;
     this.stateEmitter.fire(state);
   }
-}
-
-export function describeProgress(p: IndexProgress): string {
-  const what = p.phase === 'encode' ? 'embedding chunks' : p.phase;
-  return p.filesTotal > 0 ? `${what} ${p.filesDone}/${p.filesTotal}` : what;
 }
 
 export function skippedSummary(stats: IndexStats): string {

@@ -1,6 +1,7 @@
 // The results tree (Explorer → "Infini Lens Results"): the last search's hits grouped by file, in rank
 // order of each file's best hit. Clicking a hit opens its range.
 import * as vscode from 'vscode';
+import { kindLabel } from '../core/labels.js';
 import type { SearchHit } from '../core/api.js';
 import type { FolderHit } from './workspaceIndexes.js';
 
@@ -39,7 +40,7 @@ export class ResultsTree implements vscode.TreeDataProvider<Node> {
     const at = hit.focus ?? hit;
     const item = new vscode.TreeItem(`${at.startLine}–${at.endLine}${hit.name ? `  ${hit.name}` : ''}`);
     item.description = hit.snippet;
-    item.tooltip = `${hit.path}:${at.startLine}  (${hit.kind}${hit.focus ? ` of lines ${hit.startLine}–${hit.endLine}` : ''}, score ${hit.score.toFixed(3)})`;
+    item.tooltip = `${hit.path}:${at.startLine}  (${kindLabel(hit.kind)}${hit.focus ? ` of lines ${hit.startLine}–${hit.endLine}` : ''}, score ${hit.score.toFixed(3)})`;
     item.command = { title: 'Open', command: 'vscode.open', arguments: [vscode.Uri.joinPath(hit.folder.uri, hit.path), { selection: rangeOf(hit) }] };
     return item;
   }

@@ -1,6 +1,7 @@
 // "Infini Lens: Search Workspace": a QuickPick whose items are the ranked hits for what is typed so far
 // (debounced). Enter opens the file and selects the hit's lines; the hits also fill the results tree.
 import * as vscode from 'vscode';
+import { kindLabel } from '../core/labels.js';
 import type { SearchHit } from '../core/api.js';
 import { readConfig } from './config.js';
 import type { IndexState } from './indexController.js';
@@ -85,7 +86,7 @@ export function toItem(hit: FolderHit): HitItem {
   return {
     // alwaysShow: the hits are already the answer to the query, so the QuickPick must not filter them out.
     label: `$(file) ${hit.label}:${(hit.focus ?? hit).startLine}`,
-    description: hit.name ? `${hit.kind} ${hit.name}` : hit.kind,
+    description: hit.name ? `${kindLabel(hit.kind)} ${hit.name}` : kindLabel(hit.kind),
     detail: hit.snippet,
     alwaysShow: true,
     hit,

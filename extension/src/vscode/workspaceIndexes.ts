@@ -51,6 +51,7 @@ export class WorkspaceIndexes implements vscode.Disposable {
   }
 
   reindex(): Promise<unknown> { return Promise.all(this.controllers.map((c) => c.reindex())); }
+  embed(): Promise<unknown> { return Promise.all(this.controllers.map((c) => c.embed())); }
   cancel(): void { for (const c of this.controllers) c.cancel(); }
   clear(): Promise<unknown> { return Promise.all(this.controllers.map((c) => c.clear())); }
 
@@ -91,6 +92,11 @@ export class WorkspaceIndexes implements vscode.Disposable {
 
   private add(folder: vscode.WorkspaceFolder): void {
     if (this.entries.has(key(folder))) return;
+    // The index reads files with Node's fs in a worker thread: only folders on this machine's disk.
+    if (folder.uri.scheme !== 'file') {
+      this.log.warn(`${folder.name}: not indexed: ${folder.uri.scheme}: folders (virtual workspaces) are not supported, only local ones`);
+      return;
+    }
     const controller = new IndexController(folder, this.context, this.log);
     const subs = vscode.Disposable.from(
       watchWorkspace(controller, this.log),

@@ -66,7 +66,7 @@ suite('Infini Lens in VS Code', () => {
   test('the results tree shows the last search grouped by file', async function () {
     if (!harnessUrl) this.skip(); // needs the page: run through scripts/integration/run.mjs
     await vscode.commands.executeCommand('infiniLens.results.focus');
-    await waitFor('.pane-header', 'Infini Lens Results');
+    await waitFor('.part.sidebar', 'Results'); // the Infini Lens view container's one view
     await waitFor('.monaco-tl-row', 'src/config/parseConfig.ts');
     await screenshot('results-tree');
   });
@@ -129,8 +129,17 @@ suite('Infini Lens in VS Code', () => {
       const pass = vscode.commands.executeCommand('infiniLens.reindex');
       await vscode.commands.executeCommand('notifications.showList');
       await waitFor('.notifications-center .notification-list-item', 'indexing workspace');
+      // The pass in plain words, with its percentage: "keyword index: 1,200 of 2,010 files · 59% · about 5 s left".
+      await waitFor('.notifications-center .notification-list-item', '%');
       await waitFor('.statusbar-item', 'Indexing');
       await screenshot('first-build-progress');
+      // The status bar item offers Cancel while a pass runs.
+      await vscode.commands.executeCommand('notifications.hideList');
+      await click('.statusbar-item', 'Indexing');
+      await waitFor('.quick-input-widget', 'Cancel Indexing');
+      await screenshot('status-bar-cancel');
+      await press('Escape');
+      await vscode.commands.executeCommand('notifications.showList');
       await click('.notifications-center .notification-list-item .monaco-button', 'Cancel');
       await pass;
       await vscode.commands.executeCommand('notifications.hideList');

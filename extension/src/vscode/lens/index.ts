@@ -65,6 +65,13 @@ class LensController implements vscode.Disposable {
       void vscode.window.showInformationMessage('Infini Lens: open a file and put the cursor on a token first.');
       return undefined;
     }
+    if (!vscode.workspace.isTrusted) {
+      const manage = 'Manage Workspace Trust';
+      void vscode.window.showInformationMessage('Infini Lens: the attention lens runs the encoder on this workspace\'s files: ' +
+        'it is off in Restricted Mode until you trust the workspace.', manage)
+        .then((a) => { if (a === manage) void vscode.commands.executeCommand('workbench.trust.manage'); });
+      return undefined;
+    }
     const engine = this.deps.engine();
     if (!engine) {
       void vscode.window.showWarningMessage('Infini Lens: the attention lens needs the encoder model, which is not loaded yet.');

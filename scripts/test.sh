@@ -21,7 +21,7 @@ bash scripts/test-train.sh
 step "integration setup (cached in .test-cache/)"
 bash scripts/integration/setup.sh
 step "integration tests: extension from the repo"
-node scripts/integration/run.mjs --suite=dev
+node scripts/integration/run.mjs --suite=dev --timeout=600000
 step "integration tests: a multi-root workspace"
 node scripts/integration/run.mjs --suite=multi
 step "integration tests: an untrusted folder (Restricted Mode)"

@@ -166,7 +166,7 @@ async function act(request) {
       for (const frame of page.frames()) {
         if (!(await frame.locator('#lens-root').count().catch(() => 0))) continue;
         return void (await frame.locator(`.tok[data-token="${Number(request.token)}"]`).first()
-          .click({ modifiers: request.modifiers ?? [], timeout: 10_000 }));
+          .click({ modifiers: request.modifiers ?? [], timeout: 30_000 }));
       }
       throw new Error('no lens webview frame');
     }
@@ -174,7 +174,7 @@ async function act(request) {
       // A click inside the lens webview (a tab, a button) by its visible text.
       for (const frame of page.frames()) {
         if (!(await frame.locator('#lens-root').count().catch(() => 0))) continue;
-        return void (await frame.getByText(request.text, { exact: true }).first().click({ timeout: 10_000 }));
+        return void (await frame.getByText(request.text, { exact: true }).first().click({ timeout: 30_000 }));
       }
       throw new Error('no lens webview frame');
     }

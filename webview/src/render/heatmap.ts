@@ -142,8 +142,10 @@ export class Heatmap {
     if (row === undefined) { this.revealPending = -1; return; }
     const h = this.element.clientHeight;
     if (h <= 0) return;
-    if (scrollToReveal(this.element.scrollTop, h, ROW_HEIGHT, row) !== undefined) {
-      this.element.scrollTop = Math.max(0, row * ROW_HEIGHT - Math.floor((h - ROW_HEIGHT) / 2));
+    // Centred unless it already sits comfortably inside (two rows from either edge), so context shows around it.
+    const top = this.element.scrollTop, y = row * ROW_HEIGHT;
+    if (y < top + 2 * ROW_HEIGHT || y + 3 * ROW_HEIGHT > top + h) {
+      this.element.scrollTop = Math.max(0, y - Math.floor((h - ROW_HEIGHT) / 2));
     }
     this.revealPending = -1;
   }

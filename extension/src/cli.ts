@@ -54,6 +54,9 @@ semantic options (dense/hybrid, similar, index --embed):
 const MODES: readonly SearchMode[] = ['lexical', 'dense', 'hybrid'];
 
 import { checkIndexDir, checkQuery, checkStorageDir, isUsageError, USAGE_HINT, UsageError, usageLine } from './cliArgs.js';
+import { cliVersion, commandHelp, commandOf, EXIT_CODES, usageFor } from './cliHelp.js';
+import { progressReporter } from './cliProgress.js';
+import { kindLabel } from './core/labels.js';
 
 async function main(argv: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
@@ -67,12 +70,13 @@ async function main(argv: string[]): Promise<void> {
       graphs: { type: 'string' }, fusion: { type: 'string' }, 'dense-weight': { type: 'string' }, 'rrf-k': { type: 'string' },
       'dense-only': { type: 'string' }, 'lexical-weights': { type: 'string' }, grid: { type: 'string' }, 'out-dir': { type: 'string' },
       workers: { type: 'string' }, timings: { type: 'boolean' }, 'embed-batch': { type: 'string' },
-      help: { type: 'boolean', short: 'h' }, 'follow-symlinks': { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' }, 'follow-symlinks': { type: 'boolean' }, version: { type: 'boolean', short: 'V' },
     },
   });
   values['index-dir'] = checkIndexDir(values['index-dir']);
   const [command, arg] = positionals;
-  if (values.help || !command) return void console.log(USAGE);
+  if (values.version) return void console.log(cliVersion());
+  if (values.help || !command) return void console.log(values.help && command ? commandHelp(command, USAGE) : `${USAGE}\n${EXIT_CODES}`);
   const logger = stderrLogger(values.verbose ?? false);
   const limit = values.limit ? positiveInt(values.limit, '--limit') : undefined;
   const mode = parseMode(values.mode);
@@ -123,6 +127,11 @@ async function main(argv: string[]): Promise<void> {
       const timings = index.lastTimings();
       const tokens = (await encoderTokens()) - tokens0;
       await index.close();
+      if (values.json) {
+        console.log(JSON.stringify({ ...jsonStats(stats, Date.now() - t0, index.indexPath, index.semanticStats()),
+          timings: { ...timings, encodedTokens: tokens } }, null, 2));
+        return;
+      }
       console.log(summary(stats, Date.now() - t0, index.indexPath) + semLine);
       if (values.timings || values.verbose) console.log(timingLine(timings, tokens));
       return;
@@ -136,7 +145,7 @@ async function main(argv: string[]): Promise<void> {
         await index.update(progressPrinter());
         const hits = await index.search(query, { limit: limit ?? 10, mode });
         if (values.json) console.log(JSON.stringify(hits, null, 2));
-        else for (const h of hits) console.log(`${h.path}:${h.startLine}-${h.endLine}  ${h.kind}${h.name ? ` ${h.name}` : ''}  (${h.score.toFixed(2)})${h.focus ? `  best match at ${h.focus.startLine}-${h.focus.endLine}` : ''}\n    ${h.snippet.split('\n')[0]?.trim() ?? ''}`);
+        else for (const h of hits) console.log(`${h.path}:${h.startLine}-${h.endLine}  ${kindLabel(h.kind)}${h.name ? ` ${h.name}` : ''}  (${h.score.toFixed(2)})${h.focus ? `  best match at ${h.focus.startLine}-${h.focus.endLine}` : ''}\n    ${h.snippet.split('\n')[0]?.trim() ?? ''}`);
       } finally {
         await index.close();
       }
@@ -153,7 +162,7 @@ async function main(argv: string[]): Promise<void> {
         const rel = path.relative(folder, path.resolve(folder, arg));
         const hits = await index.searchSimilar(rel, Number(m[1]), Number(m[2]), limit ?? 10);
         if (values.json) console.log(JSON.stringify(hits, null, 2));
-        else for (const h of hits) console.log(`${h.path}:${h.startLine}-${h.endLine}  ${h.kind}${h.name ? ` ${h.name}` : ''}  (${h.score.toFixed(3)})`);
+        else for (const h of hits) console.log(`${h.path}:${h.startLine}-${h.endLine}  ${kindLabel(h.kind)}${h.name ? ` ${h.name}` : ''}  (${h.score.toFixed(3)})`);
       } finally {
         await index.close();
       }
@@ -164,7 +173,7 @@ async function main(argv: string[]): Promise<void> {
     case ONE_COMMAND:
       return benchOne(arg ?? '{}');
     case 'eval':
-      return runEval(requireDir(values.set, '--set <dir>'), mode, values.out, limit ?? 10, values['index-dir'], open);
+      return runEval(requireDir(values.set, '--set <dir>'), mode, values.out, limit ?? 10, values['index-dir'], open, values.json ?? false);
     case 'eval-fusion':
       return runEvalFusion(requireDir(values.set, '--set <dir>'), values.grid, values['out-dir'], limit ?? 10, values['index-dir'],
         (folder, dir) => open(folder, dir, true));
@@ -255,7 +264,8 @@ interface EvalQuery {
 
 /** Writes one run line per query in the scorer's format (paths relative to corpus/). */
 /** An eval set's queries and its corpus' index, brought up to date (summary on stderr); the caller closes it. */
-async function openEvalSet(setDir: string, mode: SearchMode, indexDir: string | undefined, open: Open): Promise<{ index: WorkspaceIndex; queries: EvalQuery[] }> {
+async function openEvalSet(setDir: string, mode: SearchMode, indexDir: string | undefined, open: Open):
+  Promise<{ index: WorkspaceIndex; queries: EvalQuery[]; stats: IndexStats; ms: number }> {
   const corpus = requireDir(path.join(setDir, 'corpus'), '<set>/corpus (unpack corpus.tar.xz there)');
   const queries = readQueries(path.join(setDir, 'queries.jsonl'));
   // The index lives outside the eval set (it is read-only input); keyed by the corpus path so reruns are incremental.
@@ -265,12 +275,13 @@ async function openEvalSet(setDir: string, mode: SearchMode, indexDir: string | 
     requireMode(index, mode);
     const t0 = Date.now();
     const stats = await index.update(progressPrinter());
-    process.stderr.write(`${summary(stats, Date.now() - t0, index.indexPath)}${semanticSummary(index)}\n`);
+    const ms = Date.now() - t0;
+    process.stderr.write(`${summary(stats, ms, index.indexPath)}${semanticSummary(index)}\n`);
+    return { index, queries, stats, ms };
   } catch (err) {
     await index.close();
     throw err;
   }
-  return { index, queries };
 }
 
 /** One line of a run file, the eval kit's format. */
@@ -278,21 +289,25 @@ function runLine(id: string, hits: readonly SearchHit[]): string {
   return JSON.stringify({ id, results: hits.map((h) => ({ path: h.path, start_line: h.startLine, end_line: h.endLine })) });
 }
 
-async function runEval(setDir: string, mode: SearchMode, out: string | undefined, limit: number, indexDir: string | undefined, open: Open): Promise<void> {
+async function runEval(setDir: string, mode: SearchMode, out: string | undefined, limit: number, indexDir: string | undefined, open: Open,
+  json: boolean): Promise<void> {
   if (!out) throw new UsageError('eval needs --out <run.jsonl>');
-  const { index, queries } = await openEvalSet(setDir, mode, indexDir, open);
+  const { index, queries, stats, ms } = await openEvalSet(setDir, mode, indexDir, open);
   try {
     for (const e of encoders) {
       const st = await e.stats();
       if (st.tokens) process.stderr.write(`encoder (${e.info.provider}): ${st.tokens} tokens in ${(st.runMs / 1000).toFixed(1)} s of inference, ${(st.tokens / (st.runMs / 1000)).toFixed(0)} tokens/s\n`);
     }
     const lines: string[] = [];
+    const t1 = Date.now();
     for (const q of queries) {
       lines.push(runLine(q.id, await index.search(q.query, { limit, mode })));
     }
     fs.mkdirSync(path.dirname(path.resolve(out)), { recursive: true });
     fs.writeFileSync(out, `${lines.join('\n')}\n`);
     process.stderr.write(`wrote ${lines.length} run lines (mode ${mode}, top ${limit}) to ${out}\n`);
+    if (json) console.log(JSON.stringify({ mode, limit, queries: lines.length, out: path.resolve(out), searchMs: Date.now() - t1,
+      index: jsonStats(stats, ms, index.indexPath, index.semanticStats()) }, null, 2));
   } finally {
     await index.close();
   }
@@ -445,6 +460,12 @@ function summary(s: IndexStats, ms: number, indexPath: string): string {
   return `indexed ${s.files} files, ${s.chunks} chunks; read ${s.filesReadLastUpdate} files this run; skipped: ${skips}; ${(ms / 1000).toFixed(2)} s; index ${indexPath}`;
 }
 
+/** `index --json` and `eval --json`: the summary line's facts as one object. */
+function jsonStats(s: IndexStats, ms: number, indexPath: string, sem: ReturnType<WorkspaceIndex['semanticStats']>): Record<string, unknown> {
+  return { files: s.files, chunks: s.chunks, filesRead: s.filesReadLastUpdate, skipped: s.skipped, seconds: ms / 1000, indexPath,
+    ...(sem ? { embeddings: sem } : {}) };
+}
+
 function semanticSummary(index: WorkspaceIndex): string {
   const s = index.semanticStats();
   if (!s) return '';
@@ -453,13 +474,7 @@ function semanticSummary(index: WorkspaceIndex): string {
 }
 
 function progressPrinter(): (p: IndexProgress) => void {
-  let last = 0;
-  return (p) => {
-    const now = Date.now();
-    if (p.phase !== 'done' && now - last < 500) return;
-    last = now;
-    process.stderr.write(`[${p.phase}] ${p.filesDone}/${p.filesTotal}${p.message ? ` ${p.message}` : ''}\n`);
-  };
+  return progressReporter(); // cliProgress.ts: a line rewritten in place on a terminal, plain lines when piped
 }
 
 function stderrLogger(verbose: boolean): Logger {
@@ -478,7 +493,8 @@ main(process.argv.slice(2)).finally(closeEncoders).then(() => process.exit(proce
     process.stderr.write(`infini-lens: ${(err as Error).message}\n`); // nothing was changed: no stack trace
     process.exitCode = 1;
   } else if (isUsageError(err)) {
-    process.stderr.write(`infini-lens: ${usageLine(err)}\n${USAGE_HINT}\n`);
+    const command = commandOf(process.argv.slice(2)), usage = usageFor(command);
+    process.stderr.write(`infini-lens: ${usageLine(err)}\n${usage ? `usage: ${usage}\nrun 'infini-lens ${command} --help' for more` : USAGE_HINT}\n`);
     process.exitCode = 2;
   } else {
     process.stderr.write(`infini-lens: ${(err as Error).stack ?? String(err)}\n`);

@@ -1,7 +1,7 @@
 // Execution-provider choice. onnxruntime does not fall back by itself when a provider fails to start (or
 // fails on the first run), so `auto` tries the providers in order, each with a probe, and reports which one
 // runs and why the others were skipped.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { InferenceSession } from 'onnxruntime-node';
 import type { Precision } from './modelFiles.js';
@@ -23,6 +23,22 @@ export function cudaAvailable(): boolean {
     const bin = path.dirname(require.resolve('onnxruntime-node/package.json'));
     return existsSync(path.join(bin, 'bin', 'napi-v6', process.platform, process.arch, 'libonnxruntime_providers_cuda.so'));
   } catch { return false; }
+}
+
+/**
+ * Why WebGPU cannot start here, before trying it: on Linux, Dawn reaches the GPU through Vulkan, and without the
+ * Vulkan loader (libvulkan.so.1) there is no adapter — and trying prints Dawn's warning on stderr from native
+ * code. The loader is looked up where the dynamic linker looks (its cache, LD_LIBRARY_PATH, the usual folders).
+ */
+export function webgpuUnavailable(platform = process.platform, env = process.env,
+  exists: (p: string) => boolean = existsSync, ldCache: () => string = () => readFileSync('/etc/ld.so.cache', 'latin1')): string | undefined {
+  if (platform !== 'linux') return undefined;
+  const lib = 'libvulkan.so.1';
+  try { if (ldCache().includes(lib)) return undefined; } catch { /* no cache: look in the folders */ }
+  const dirs = [...(env.LD_LIBRARY_PATH ?? '').split(':').filter(Boolean), '/lib', '/usr/lib', '/lib64', '/usr/lib64', '/usr/local/lib',
+    '/lib/x86_64-linux-gnu', '/usr/lib/x86_64-linux-gnu', '/lib/aarch64-linux-gnu', '/usr/lib/aarch64-linux-gnu'];
+  if (dirs.some((d) => exists(path.join(d, lib)))) return undefined;
+  return `no Vulkan loader (${lib}) on this machine, so no GPU adapter for WebGPU`;
 }
 
 export function providerOrder(setting: ProviderSetting): ProviderName[] {
@@ -51,7 +67,11 @@ export async function openFirstWorking<S>(setting: ProviderSetting,
   open: (p: ProviderName, precision: Precision) => Promise<{ value: S; precision: Precision }>,
   probe: (s: S) => Promise<void>): Promise<OpenedSession<S>> {
   const skipped: { provider: ProviderName; reason: string }[] = [];
+  // auto: WebGPU is not tried where it cannot start (no warning from Dawn on a machine without a GPU stack).
+  const noWebgpu = setting === 'auto' ? webgpuUnavailable() : undefined;
+  if (noWebgpu) skipped.push({ provider: 'webgpu', reason: noWebgpu });
   for (const provider of providerOrder(setting)) {
+    if (provider === 'webgpu' && noWebgpu) continue;
     try {
       const { value, precision } = await open(provider, precisionFor(provider));
       await probe(value);

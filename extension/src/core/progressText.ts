@@ -11,11 +11,11 @@ export function passOf(p: IndexProgress): 'keyword' | 'embed' {
 export function describeProgress(p: IndexProgress, rate: RateView = {}): string {
   const n = (x: number) => x.toLocaleString('en-US');
   if (p.phase === 'walk') return 'finding files…';
-  if (p.phase === 'done') return 'finishing…';
+  if (p.phase === 'done') return p.filesTotal > 0 ? `keyword index: ${n(p.filesTotal)} files done` : 'finishing…';
   const rated = describeRate(rate);
   const tail = rated ? ` · ${rated}` : '';
   if (p.phase === 'encode') {
-    const what = p.message === 'workspace memory' ? 'workspace memory' : 'embeddings (keyword search works meanwhile)';
+    const what = p.message === 'workspace memory' ? 'workspace memory' : 'embeddings';
     return p.filesTotal > 0 ? `${what}: ${n(p.filesDone)} of ${n(p.filesTotal)} ${p.message === 'workspace memory' ? 'files' : 'chunks'}${tail}` : what;
   }
   return p.filesTotal > 0 ? `keyword index: ${n(p.filesDone)} of ${n(p.filesTotal)} files${tail}` : 'keyword index…';

@@ -35,7 +35,7 @@ test('describeProgress names the pass in plain words, with counts, percentage an
   assert.equal(describeProgress({ phase: 'store', filesDone: 1200, filesTotal: 3000 }, { percent: 40, etaS: 20 }),
     'keyword index: 1,200 of 3,000 files · 40% · about 20 s left');
   assert.equal(describeProgress({ phase: 'encode', filesDone: 3000, filesTotal: 12000, message: 'embedding chunks' }, { percent: 25, etaS: 360 }),
-    'embeddings (keyword search works meanwhile): 3,000 of 12,000 chunks · 25% · about 6 min left');
+    'embeddings: 3,000 of 12,000 chunks · 25% · about 6 min left');
 });
 
 test('ask before embedding only on the CPU, with a measured estimate above the threshold, once', () => {

@@ -1,7 +1,7 @@
 // The packaged linux-x64 VSIX, installed into the test VS Code's extensions folder (not the repo), indexes
 // and searches. The development extension in this run is an empty host (test/integration/vsix-host).
 import * as assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
@@ -20,6 +20,19 @@ suite('Infini Lens installed from the linux-x64 VSIX', () => {
     // The native binding loads in this extension host (Node 24, N-API v6) from where the bundles find it.
     const runtime = createRequire(__filename)(ort) as { listSupportedBackends(): { name: string }[] };
     assert.ok(runtime.listSupportedBackends().some((b) => b.name === 'cpu'), 'onnxruntime-node offers the cpu backend');
+    // usearch (when the bundles use it): only this platform's prebuild.
+    const prebuilds = path.join(ext.extensionPath, 'dist', 'node_modules', 'usearch', 'prebuilds');
+    if (existsSync(prebuilds)) assert.deepEqual(readdirSync(prebuilds), ['linux-x64']);
+  });
+
+  test('the package: the CLI left out; icon, walkthrough pages, LICENSE and CHANGELOG in', () => {
+    const ext = vscode.extensions.getExtension('infini-lens.infini-lens')!;
+    const at = (p: string) => path.join(ext.extensionPath, p);
+    assert.ok(!existsSync(at('dist/cli.js')), 'dist/cli.js is not part of the extension');
+    const manifest = ext.packageJSON as { icon: string; contributes: { walkthroughs: { steps: { media: { markdown: string } }[] }[] } };
+    assert.ok(existsSync(at(manifest.icon)), `the icon ${manifest.icon} is shipped`);
+    for (const step of manifest.contributes.walkthroughs[0]!.steps) assert.ok(existsSync(at(step.media.markdown)), step.media.markdown);
+    for (const f of ['LICENSE', 'CHANGELOG.md', 'README.md']) assert.ok(existsSync(at(f)), f);
   });
 
   test('indexes the workspace and answers a search through the QuickPick', async () => {

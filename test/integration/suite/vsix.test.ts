@@ -32,7 +32,8 @@ suite('Infini Lens installed from the linux-x64 VSIX', () => {
     const manifest = ext.packageJSON as { icon: string; contributes: { walkthroughs: { steps: { media: { markdown: string } }[] }[] } };
     assert.ok(existsSync(at(manifest.icon)), `the icon ${manifest.icon} is shipped`);
     for (const step of manifest.contributes.walkthroughs[0]!.steps) assert.ok(existsSync(at(step.media.markdown)), step.media.markdown);
-    for (const f of ['LICENSE', 'CHANGELOG.md', 'README.md']) assert.ok(existsSync(at(f)), f);
+    for (const f of ['CHANGELOG.md', 'README.md']) assert.ok(existsSync(at(f)), f);
+    assert.ok(existsSync(at('LICENSE')) || existsSync(at('LICENSE.txt')), 'LICENSE (vsce may name it LICENSE.txt)');
   });
 
   test('indexes the workspace and answers a search through the QuickPick', async () => {

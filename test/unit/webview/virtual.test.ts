@@ -77,6 +77,17 @@ test('data that arrives while the heatmap is hidden is drawn, and the selected r
   (heat as unknown as { onResize(): void }).onResize();
   rows = drawn();
   assert.ok(rows.length >= 1_200 / ROW_HEIGHT && rows.includes(301), `resized: ${rows.length} rows`);
+  // Smaller again: the selection, in view before, stays in view.
+  height = 300;
+  (heat as unknown as { onResize(): void }).onResize();
+  const t2 = heat.element.scrollTop;
+  assert.ok(t2 <= 100 * ROW_HEIGHT && t2 + 300 >= 101 * ROW_HEIGHT, `row 100 still in view at scrollTop ${t2} after shrinking`);
+  // Scrolled away by the user: a resize does not pull the view back.
+  heat.element.scrollTop = 900 * ROW_HEIGHT;
+  heat.element.dispatchEvent(new win.Event('scroll') as unknown as Event);
+  height = 500;
+  (heat as unknown as { onResize(): void }).onResize();
+  assert.ok(heat.element.scrollTop > 500 * ROW_HEIGHT, 'the user\'s scroll is kept');
   // A real ResizeObserver is wired to the element (happy-dom provides one).
   assert.ok(typeof (win as unknown as { ResizeObserver: unknown }).ResizeObserver === 'function');
 });

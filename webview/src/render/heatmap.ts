@@ -40,6 +40,9 @@ export class Heatmap {
   /** The selected token still has to be scrolled into view (the box had no height when it arrived). */
   private revealPending = -1;
   private drawnHeight = -1;
+  private lastSelected = -1;
+  /** Whether the last selected token's row was inside the box at the last draw (a resize keeps it there). */
+  private selectionWasInView = false;
   /** Tokens drawn as a marker instead of text (the model's <doc> start-of-file token). */
   private special = new Set<number>();
 
@@ -63,6 +66,8 @@ export class Heatmap {
     this.tokens = tokens;
     this.rows = rows;
     this.rowOf = rowOfToken(rows);
+    // The scroll height first: a scroll to the selection made before draw() would be clamped to the old rows' height.
+    this.content.style.height = `${rows.length * ROW_HEIGHT}px`;
     this.special = new Set(tokens.filter((t) => t.special).map((t) => t.index));
   }
 
@@ -72,6 +77,7 @@ export class Heatmap {
     this.maxWeight = Math.max(0, ...weights.values());
     this.selected = new Set(selected);
     const last = selected.at(-1) ?? -1;
+    this.lastSelected = last;
     if (this.active < 0 || !this.rowOf.has(this.active)) this.active = last;
     this.revealPending = last;
     this.fit();
@@ -94,6 +100,9 @@ export class Heatmap {
   /** Draws the rows in view; called on scroll, resize and data changes. */
   draw(): void {
     this.drawnHeight = this.element.clientHeight;
+    const selRow = this.rowOf.get(this.lastSelected);
+    this.selectionWasInView = selRow !== undefined && this.drawnHeight > 0 &&
+      scrollToReveal(this.element.scrollTop, this.drawnHeight, ROW_HEIGHT, selRow) === undefined;
     const win = rowWindow(this.element.scrollTop, this.element.clientHeight, ROW_HEIGHT, this.rows.length);
     this.content.style.height = `${win.height}px`;
     const frag = this.doc.createDocumentFragment();
@@ -151,6 +160,8 @@ export class Heatmap {
   }
 
   private onResize(): void {
+    // A selection that was in view stays in view when the panel shrinks or grows (unless the user scrolled away).
+    if (this.element.clientHeight !== this.drawnHeight && this.revealPending < 0 && this.selectionWasInView) this.revealPending = this.lastSelected;
     this.fit();
     this.revealIfSized();
     if (this.element.clientHeight !== this.drawnHeight) this.draw();

@@ -197,13 +197,16 @@ suite('Infini Lens: attention lens (real model)', () => {
       }
       // Resized smaller, then larger: still filled and still showing the selected token.
       await lensClick('Attention');
-      for (const [w, h, shot] of [[1000, 640, 'small'], [1600, 1000, 'large']] as const) {
-        await resize(w, h);
-        const p = await filled(`${name}: resized to ${w}×${h}`, [token]);
-        console.log(`      lens (${name}): resized to ${w}×${h}: ${p.height}px box, ${p.lines.length} lines drawn in view`);
-        await screenshot(`lens-${name}-heatmap-resized-${shot}`);
+      try {
+        for (const [w, h, shot] of [[1000, 640, 'small'], [1600, 1000, 'large']] as const) {
+          await resize(w, h);
+          const p = await filled(`${name}: resized to ${w}×${h}`, [token]);
+          console.log(`      lens (${name}): resized to ${w}×${h}: ${p.height}px box, ${p.lines.length} lines drawn in view`);
+          await screenshot(`lens-${name}-heatmap-resized-${shot}`);
+        }
+      } finally {
+        await resize(1400, 850);
       }
-      await resize(1400, 850);
       // Several tokens at once: Ctrl+click adds one; the attention shown is their sum.
       const other = data.tokens.find((t) => t.range.startLine === line - 2 && t.text.trim().length > 0)!.index;
       await lensClickToken(other, ['Control']);

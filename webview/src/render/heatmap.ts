@@ -59,7 +59,7 @@ export class Heatmap {
     this.element.addEventListener('click', (e) => this.onClick(e));
     const win = doc.defaultView as (Window & typeof globalThis) | null;
     if (win?.ResizeObserver) new win.ResizeObserver(() => this.onResize()).observe(this.element);
-    win?.addEventListener('resize', () => this.fit());
+    win?.addEventListener('resize', () => this.onResize());
   }
 
   setText(tokens: LensToken[], rows: SourceRow[]): void {
@@ -159,10 +159,13 @@ export class Heatmap {
     this.revealPending = -1;
   }
 
+  /** The webview or the box changed size: refit, keep the selection in view, redraw. */
   private onResize(): void {
     // A selection that was in view stays in view when the panel shrinks or grows (unless the user scrolled away).
-    if (this.element.clientHeight !== this.drawnHeight && this.revealPending < 0 && this.selectionWasInView) this.revealPending = this.lastSelected;
+    // Decided before fit() changes the height: a draw() at the new height would no longer see it.
+    const before = this.drawnHeight, keep = this.selectionWasInView && this.revealPending < 0;
     this.fit();
+    if (keep && this.element.clientHeight !== before) this.revealPending = this.lastSelected;
     this.revealIfSized();
     if (this.element.clientHeight !== this.drawnHeight) this.draw();
   }

@@ -361,7 +361,8 @@ async function countCorpus(a: Record<string, string | boolean | undefined>, root
     picked.push(c); files += c.files; lines += c.lines;
     if (c.partial) break;
   }
-  // One folder for the CLI: symlinks to the picked roots (the walker follows links; the count above followed them too).
+  // One folder for the CLI: symlinks to the picked roots (run.sh indexes it with --follow-symlinks: links out of the
+  // folder are skipped by default; the count above followed them too).
   rmSync(linkDir, { recursive: true, force: true });
   mkdirSync(linkDir, { recursive: true });
   picked.forEach((p, i) => symlinkSync(p.root, path.join(linkDir, `${i}_${path.basename(p.root)}`)));

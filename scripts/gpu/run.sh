@@ -100,7 +100,7 @@ if want index && [ -d "$CORPUS" ]; then
   PROV=webgpu; (( DRY )) && PROV=auto  # here: WebGPU has no adapter, auto falls back to the CPU
   lim=$(( $(left) - 60 )); (( DRY )) && lim=90
   s=$(date +%s%3N)
-  step index "$lim" node dist/cli.js index "$CORPUS" --embed --provider "$PROV" --index-dir "$IDX" --verbose 2> /tmp/gpu-index.err
+  step index "$lim" node dist/cli.js index "$CORPUS" --follow-symlinks --embed --provider "$PROV" --index-dir "$IDX" --verbose 2> /tmp/gpu-index.err
   rc=$?; wall=$(( $(date +%s%3N) - s ))
   echo "index stderr (last lines):"; grep -v '^skip ' /tmp/gpu-index.err | tail -n 8
   step index-stats 40 node dist/gpuBench.js index-stats --root "$CORPUS" --index-dir "$IDX" --budget 30 \

@@ -17,6 +17,7 @@ import { Encoder } from '../../kernels/runtime/encoder.js';
 import { hasModel, modelTag } from '../../kernels/runtime/modelFiles.js';
 import type { ProviderSetting } from '../../kernels/runtime/providers.js';
 import { benchOne, ONE_COMMAND, runBench } from './cliBench.js';
+import { runProbeMemory } from './cliProbeMemory.js';
 import { fuseHybrid, HYBRID_DEFAULTS, hybridDepths, resolveFusion, type FusionSettings, type Ranked } from './search/hybrid.js';
 import { LEXICAL_WEIGHTS, resolveLexicalWeights } from './search/lexicalRanker.js';
 import { IndexBusyError, IndexUnusableError, type ColumnWeights } from './index/store.js';
@@ -31,6 +32,7 @@ const USAGE = `usage:
   infini-lens bench-query --workspace <folder> [--queries queries.jsonl] [--rounds N]
   infini-lens bench [--sizes 4k,64k,1M] [--providers cpu,webgpu] [--graphs encoder,encoder_dense]
   infini-lens digest --workspace <folder> [--index-dir DIR]
+  infini-lens probe-memory --task passkey|code --segments N --trials T [--ablate-memory] [--json]   (--help: its options)
 indexing options (every command that updates the index):
   --workers N|auto     chunk worker threads for the lexical pass (default auto: cores - 1, at most 12, on more
                        than 2 cores and >= 128 files to read; 0 = read files in the main thread)
@@ -59,6 +61,7 @@ import { progressReporter } from './cliProgress.js';
 import { kindLabel } from './core/labels.js';
 
 async function main(argv: string[]): Promise<void> {
+  if (argv[0] === 'probe-memory') return runProbeMemory(argv.slice(1), defaultModelDir()); // its own options
   const { values, positionals } = parseArgs({
     args: argv, allowPositionals: true, strict: true,
     options: {

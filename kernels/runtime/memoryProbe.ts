@@ -1,5 +1,5 @@
 // Does the compressive memory recall? Synthetic recall trials run through the model folder's masked-token graph
-// (mlm.fp32.onnx: the encoder + the tied output matrix at asked positions, kernels/train/export_mlm.py) with the
+// (mlm.fp32.onnx: the encoder + the tied output matrix at asked positions, kernels/train/lens_train/memory_probes.py export-mlm) with the
 // runtime's own tokenizer, layout seed and run planning: a long input goes in runs of `maxSegments` segments, the
 // memory carried from run to run (mem_out → mem_in) as the encoder does for a long file.
 //   passkey  a 5-digit key ('\npasskey = 40617') at a depth spread evenly over segments 0 .. N-2, asked for in
@@ -165,7 +165,7 @@ export function mlmGraph(modelDir: string): string {
 export async function probeMemory(session: EncoderSession, fillerDir: string, o: ProbeOptions): Promise<ProbeResult> {
   const file = mlmGraph(session.modelDir);
   if (!fs.existsSync(file)) {
-    throw new Error(`${session.modelDir} has no mlm.fp32.onnx (the masked-token graph): python3 kernels/train/export_mlm.py --model ${session.modelDir}`);
+    throw new Error(`${session.modelDir} has no mlm.fp32.onnx (the masked-token graph): cd kernels/train && python3 -m lens_train.memory_probes export-mlm --model ${session.modelDir}`);
   }
   const t0 = performance.now();
   const mlm = await ort.InferenceSession.create(file, sessionOptions(session.info.provider));

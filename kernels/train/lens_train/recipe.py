@@ -20,7 +20,7 @@ import time
 
 TRAIN = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))     # kernels/train
 ROOT = os.path.dirname(os.path.dirname(TRAIN))                           # the repository
-STAGES = ("data", "pairs", "pretrain_mlm", "contrastive", "soup", "int8", "head_refit", "export", "fixtures", "card")
+STAGES = ("data", "pairs", "pretrain_mlm", "memory", "contrastive", "soup", "int8", "head_refit", "export", "fixtures", "card")
 STOPPED = 3                                                              # exit code: deadline reached, call again
 
 

@@ -10,6 +10,7 @@ import sys
 
 from .recipe import ROOT, TRAIN, copy_tree, sha256
 from .stages_post import card, export, fixtures, head_refit  # noqa: F401  (the runner looks stages up here)
+from .stage_memory import memory  # noqa: F401  (issue 24: recall training of the memory, its own recipes)
 
 OVERHEAD_S = 90          # a training call's start (tokenizing its stream) and save, on top of its minutes
 

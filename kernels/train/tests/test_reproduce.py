@@ -162,4 +162,4 @@ def test_card_placeholders():
 @pytest.mark.parametrize("name", ["smoke.json", "v27.json"])
 def test_recipes_load(name):
     r = recipe.load_recipe(os.path.join(TRAIN, "recipes", name))
-    assert [s["stage"] for s in r["stages"]] == list(recipe.STAGES)
+    assert [s["stage"] for s in r["stages"]] == [s for s in recipe.STAGES if s != "memory"]  # memory: recipes/mem24.json

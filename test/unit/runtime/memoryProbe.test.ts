@@ -4,8 +4,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { randomBlocks } from '../../../kernels/reference/random.js';
+import { readModelConfig } from '../../../kernels/runtime/modelFiles.js';
 import { buildTrials, fillerFiles, readFiller, type ProbeOptions } from '../../../kernels/runtime/memoryProbe.js';
 import { CodeTokenizer, SPECIAL } from '../../../kernels/runtime/tokenizer.js';
 
@@ -71,5 +74,49 @@ test('probe-memory refuses bad arguments with a clear message', () => {
     const r = run([...args]);
     assert.equal(r.status, 2, r.stderr);
     assert.match(r.stderr, msg);
+  }
+});
+
+// mlm.fp32.onnx (lens_train/memory_probes.py export-mlm) against PyTorch's top token ids (test/fixtures/model/mlm.golden.json,
+// float32, the same two segments, memory across them); its memory output equals encoder.fp32.onnx's on that input.
+const GOLDEN = path.join(ROOT, 'test/fixtures/model/mlm.golden.json');
+const noMlm = existsSync(path.join(MODEL, 'mlm.fp32.onnx')) && existsSync(GOLDEN) ? false : 'no mlm.fp32.onnx or its golden fixture';
+
+test('mlm.fp32.onnx: the top token at asked positions matches PyTorch; its memory matches encoder.fp32.onnx', { skip: noMlm }, async () => {
+  const g = JSON.parse(readFileSync(GOLDEN, 'utf8')) as { input_ids: number[][]; positions: number[]; top_ids: number[][] };
+  const c = readModelConfig(MODEL), S = g.input_ids.length, T = c.seg_len;
+  const rb = randomBlocks(1234, c.n_layers, c.n_heads, T / c.block, c.window, c.global, c.random);
+  const memShape = [c.n_layers, c.n_kv_heads, c.d_head, c.d_head], zShape = [c.n_layers, c.n_kv_heads, c.d_head];
+  const feeds = {
+    input_ids: new ort.Tensor('int64', BigInt64Array.from(g.input_ids.flat(), (x) => BigInt(x)), [S, T]),
+    valid: new ort.Tensor('float32', new Float32Array(S * T).fill(1), [S, T]),
+    seg_doc: new ort.Tensor('int64', new BigInt64Array(S), [S]),
+    rand_blocks: new ort.Tensor('int64', BigInt64Array.from(rb, (x) => BigInt(x)), [c.n_layers, c.n_heads, T / c.block, c.random]),
+    mem_in: new ort.Tensor('float32', new Float32Array(memShape.reduce((a, b) => a * b, 1)), memShape),
+    z_in: new ort.Tensor('float32', new Float32Array(zShape.reduce((a, b) => a * b, 1)), zShape),
+  };
+  const mlm = await ort.InferenceSession.create(path.join(MODEL, 'mlm.fp32.onnx'));
+  const enc = await ort.InferenceSession.create(path.join(MODEL, 'encoder.fp32.onnx'));
+  try {
+    const out = await mlm.run({ ...feeds, positions: new ort.Tensor('int64', BigInt64Array.from(g.positions, (x) => BigInt(x)), [g.positions.length]) });
+    const top = out.top_ids!.data as BigInt64Array, k = out.top_ids!.dims[1]!;
+    assert.equal(k, 5);
+    let same = 0;
+    g.top_ids.forEach((ref, r) => {
+      const got = Array.from(top.subarray(r * k, (r + 1) * k), Number);
+      if (got[0] === ref[0]) same++;
+      assert.ok(got.includes(ref[0]!), `position ${g.positions[r]}: PyTorch's best token ${ref[0]} not in the graph's top 5 ${got}`);
+    });
+    // argmax over 8,192 logits may flip on a near-tie between float32 implementations: at most one in 32
+    assert.ok(same >= g.positions.length - 1, `top-1 agrees at ${same} of ${g.positions.length} positions`);
+    const e = await enc.run(feeds);
+    for (const name of ['mem_out', 'z_out']) {
+      const a = out[name]!.data as Float32Array, b = e[name]!.data as Float32Array;
+      let d = 0, n = 0;
+      for (let i = 0; i < a.length; i++) { d += (a[i]! - b[i]!) ** 2; n += b[i]! ** 2; }
+      assert.ok(Math.sqrt(d) / Math.sqrt(n) < 1e-5, `${name}: relative difference ${Math.sqrt(d) / Math.sqrt(n)}`);
+    }
+  } finally {
+    await mlm.release(); await enc.release();
   }
 });

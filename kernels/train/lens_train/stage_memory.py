@@ -39,8 +39,13 @@ def _procs(ctx, jobs):
                                           stderr=subprocess.STDOUT), log)
     failed = []
     for name, (p, log) in running.items():
-        if p.wait() != 0:
-            failed.append(f"{name} (exit {p.returncode}, log {log.name})")
+        try:                                   # killed 20 s before the deadline, so the call still packs what it has
+            rc = p.wait(timeout=max(1.0, ctx.left() - 20) if ctx.deadline else None)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            rc = f"killed at the deadline {p.wait()}"
+        if rc != 0:
+            failed.append(f"{name} (exit {rc}, log {log.name})")
         log.close()
     if failed:
         raise RuntimeError("memory: " + ", ".join(failed))

@@ -84,7 +84,10 @@ child.stdout.on('data', (d) => { stdout += d; });
 child.stderr.on('data', (d) => {
   stderr += d;
   for (const line of String(d).split('\n')) {
-    const m = /^\[(\w+)\] (\d+)\/(\d+)/.exec(line);
+    // Progress lines, plain as stderr is a pipe: "keyword index: 5 of 1,000 files", "embeddings: 48 of 1,000 chunks"
+    // (or the older "[chunk] 5/1000", "[encode] 48/1000").
+    const p = /^(keyword index|embeddings): ([\d,]+) of ([\d,]+)/.exec(line);
+    const m = p ? [line, p[1] === 'embeddings' ? 'encode' : 'chunk', p[2].replace(/,/g, ''), p[3].replace(/,/g, '')] : /^\[(\w+)\] (\d+)\/(\d+)/.exec(line);
     if (!m) continue;
     const was = phase;
     phase = m[1] === 'store' ? 'chunk' : m[1] === 'done' ? phase : m[1];

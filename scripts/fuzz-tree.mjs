@@ -163,7 +163,8 @@ const sampler = setInterval(sample, 100);
 child.stdout.on('data', (d) => { stdout += d; });
 child.stderr.on('data', (d) => {
   stderr += d;
-  if (!swapped && /^\[chunk\] 0\//m.test(stderr)) { swapped = true; for (const s of swaps) s(); }
+  // The keyword pass begins (the walk is over): its first progress line, plain as stderr is a pipe.
+  if (!swapped && /^(\[chunk\] 0\/|keyword index: 0 of )/m.test(stderr)) { swapped = true; for (const s of swaps) s(); }
 });
 const killer = setTimeout(() => { console.log(`FAIL: no exit after ${values.timeout} s (a hang)`); child.kill('SIGKILL'); }, Number(values.timeout) * 1000);
 const code = await new Promise((resolve) => child.on('exit', (c, sig) => resolve(c ?? sig)));
@@ -176,7 +177,7 @@ for (const s of servers) s.close();
 const failures = [];
 const fail = (m) => { if (failures.length < 40) failures.push(m); else if (failures.length === 40) failures.push('…'); };
 if (code !== 0) fail(`exit code ${code}; stderr tail:\n${stderr.slice(-2000)}`);
-if (!swapped) fail('the swaps never ran (no [chunk] line)');
+if (!swapped) fail('the swaps never ran (no progress line for the keyword pass)');
 const maxRss = Number(values['max-rss-mb']);
 if (peakKb / 1024 > maxRss) fail(`peak RSS ${(peakKb / 1024).toFixed(0)} MB > ${maxRss} MB`);
 for (const l of stderr.split('\n').filter((x) => x.startsWith('error:') || x.startsWith('warning:'))) fail(`unexpected: ${l}`);

@@ -185,10 +185,10 @@ export async function statOne(root: string, rel: string, options: WalkOptions): 
   try {
     const real = await fs.realpath(abs);
     const stat = await fs.stat(real);
-    if (!stat.isFile()) return { path: rel, reason: 'not-a-file', detail: kindOf(stat) };
     if (!options.followSymlinks && !isInside(await fs.realpath(root), real)) {
       return { path: rel, reason: 'outside-workspace', detail: `a link to ${real}; set infiniLens.followSymlinks (CLI: --follow-symlinks) to index it` };
     }
+    if (!stat.isFile()) return { path: rel, reason: 'not-a-file', detail: kindOf(stat) };
     if (stat.size > options.maxFileBytes) return { path: rel, reason: 'too-large', detail: `${stat.size} bytes > ${options.maxFileBytes}` };
     return { path: rel, abs, size: stat.size, mtimeMs: stat.mtimeMs };
   } catch (err) {

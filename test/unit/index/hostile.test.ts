@@ -179,3 +179,28 @@ test('a folder is indexed under its own path, a link to it is the duplicate, whi
     cleanup(ws);
   }
 });
+
+test('watcher events apply the same rules: a link out, a FIFO and a file swapped for a link to /dev/zero are skipped', { skip: posix ? false : 'POSIX only' }, async () => {
+  const ws = copyFixture();
+  const outside = outsideDir();
+  try {
+    const logger = memoryLogger();
+    const index = await WorkspaceIndex.open(ws, { storageDir: path.join(ws, '..', 'idx'), logger });
+    await index.update();
+    fs.symlinkSync(path.join(outside, 'secret.py'), path.join(ws, 'out.py'));
+    execFileSync('mkfifo', [path.join(ws, 'pipe.py')]);
+    fs.rmSync(path.join(ws, 'py/geometry.py'));
+    fs.symlinkSync('/dev/zero', path.join(ws, 'py/geometry.py'));
+    await index.applyChanges([{ type: 'created', path: 'out.py' }, { type: 'created', path: 'pipe.py' }, { type: 'changed', path: 'py/geometry.py' }]);
+    assert.deepEqual(await index.search('zebracorn_outside_only', { limit: 5 }), []);
+    assert.ok(!(await index.search('parse_config_file', { limit: 5 })).some((h) => h.path === 'py/geometry.py'));
+    await index.close();
+    const text = logger.lines.join('\n');
+    assert.match(text, /skip out\.py: outside-workspace/);
+    assert.match(text, /skip pipe\.py: not-a-file \(FIFO\)/);
+    assert.match(text, /skip py\/geometry\.py: outside-workspace/);
+  } finally {
+    fs.rmSync(outside, { recursive: true, force: true });
+    cleanup(ws);
+  }
+});

@@ -7,7 +7,7 @@ import { patchSqliteVfs, VFS_FILE } from './patch-sqlite-vfs.mjs';
 const quiet = process.argv.includes('--quiet');
 const watch = process.argv.includes('--watch');
 const node = { platform: 'node', format: 'cjs', target: 'node20', bundle: true, sourcemap: true,
-  external: ['vscode', 'onnxruntime-node'], logLevel: quiet ? 'error' : 'info' };
+  external: ['vscode', 'onnxruntime-node', 'usearch'], logLevel: quiet ? 'error' : 'info' };
 const targets = [
   { entry: 'extension/src/vscode/extension.ts', out: 'dist/extension.js', ...node },
   // The CLI runs as `infini-lens` (package.json bin) too: a shebang line.
@@ -16,7 +16,7 @@ const targets = [
   // The lexical pass's chunk workers (extension/src/index/chunkPool.ts looks for it beside the bundle that starts it).
   { entry: 'extension/src/index/chunkWorker.ts', out: 'dist/chunkWorker.js', ...node },
   { entry: 'kernels/runtime/worker.ts', out: 'dist/worker.js', ...node },
-  { entry: 'test/integration/suite/index.ts', out: 'dist/test/integration/index.js', ...node, external: ['vscode', 'onnxruntime-node', 'mocha'] },
+  { entry: 'test/integration/suite/index.ts', out: 'dist/test/integration/index.js', ...node, external: ['vscode', 'onnxruntime-node', 'usearch', 'mocha'] },
   { entry: 'webview/src/main.ts', out: 'dist/webview/lens.js', platform: 'browser', format: 'esm', target: 'es2022',
     bundle: true, sourcemap: true, logLevel: quiet ? 'error' : 'info' },
 ];

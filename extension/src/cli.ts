@@ -21,6 +21,8 @@ import { runProbeMemory } from './cliProbeMemory.js';
 import { fuseHybrid, HYBRID_DEFAULTS, hybridDepths, resolveFusion, type FusionSettings, type Ranked } from './search/hybrid.js';
 import { LEXICAL_WEIGHTS, resolveLexicalWeights } from './search/lexicalRanker.js';
 import { IndexBusyError, IndexUnusableError, type ColumnWeights } from './index/store.js';
+import { parseShard, type Shard } from './index/shards.js';
+import { printDigest, runMerge } from './cliScale.js';
 
 const USAGE = `usage:
   infini-lens index <folder> [--index-dir DIR] [--exclude GLOB]... [--verbose] [--embed] [--workers N|auto] [--timings]
@@ -33,6 +35,8 @@ const USAGE = `usage:
   infini-lens bench [--sizes 4k,64k,1M] [--providers cpu,webgpu] [--graphs encoder,encoder_dense]
   infini-lens digest --workspace <folder> [--index-dir DIR]
   infini-lens probe-memory --task passkey|code --segments N --trials T [--ablate-memory] [--json]   (--help: its options)
+  infini-lens index <folder> --shard I/N --index-dir DIR        one shard of a sharded build (docs/scale.md)
+  infini-lens merge <shard-dir>... --index-dir DIR              join the shards into one index
 indexing options (every command that updates the index):
   --workers N|auto     chunk worker threads for the lexical pass (default auto: cores - 1, at most 12, on more
                        than 2 cores and >= 128 files to read; 0 = read files in the main thread)
@@ -72,7 +76,7 @@ async function main(argv: string[]): Promise<void> {
       embed: { type: 'boolean' }, lines: { type: 'string' }, sizes: { type: 'string' }, providers: { type: 'string' },
       graphs: { type: 'string' }, fusion: { type: 'string' }, 'dense-weight': { type: 'string' }, 'rrf-k': { type: 'string' },
       'dense-only': { type: 'string' }, 'lexical-weights': { type: 'string' }, grid: { type: 'string' }, 'out-dir': { type: 'string' },
-      workers: { type: 'string' }, timings: { type: 'boolean' }, 'embed-batch': { type: 'string' },
+      workers: { type: 'string' }, timings: { type: 'boolean' }, 'embed-batch': { type: 'string' }, shard: { type: 'string' },
       help: { type: 'boolean', short: 'h' }, 'follow-symlinks': { type: 'boolean' }, version: { type: 'boolean', short: 'V' },
     },
   });
@@ -93,6 +97,9 @@ async function main(argv: string[]): Promise<void> {
   const lexicalWeights = parseLexicalWeights(values['lexical-weights']);
   if (semantic.queryMemory && !semantic.memory) throw new UsageError('--query-memory on needs --memory on');
   // The encoder is opened only for commands that need it, once, and closed on exit.
+  let shard: Shard | undefined;
+  try { shard = values.shard === undefined ? undefined : parseShard(values.shard); } catch (e) { throw new UsageError((e as Error).message); }
+  if (shard && (command !== 'index' || !values['index-dir'])) throw new UsageError('--shard goes with index <folder> --index-dir DIR');
   const open = async (folder: string, indexDir?: string, wantSemantic = mode !== 'lexical') => {
     const storageDir = indexDir ?? path.join(folder, '.infinilens');
     checkStorageDir(storageDir);
@@ -100,6 +107,7 @@ async function main(argv: string[]): Promise<void> {
       storageDir, excludeGlobs: values.exclude ?? [], logger, fusion, lexicalWeights, lexicalWorkers,
       access: command === 'index' ? 'write' : 'shared', // only `index` insists on writing; the others read a busy or read-only index
       followSymlinks: values['follow-symlinks'] ?? false,
+      ...(shard ? { shard } : {}),
     });
     if (wantSemantic || semantic.memory) await attachEncoder(index, semantic, logger);
     return index;
@@ -187,12 +195,14 @@ async function main(argv: string[]): Promise<void> {
       // Read-only look at what is committed: no update, so a crash test sees exactly what survived.
       const index = await open(requireDir(values.workspace, '--workspace <folder>'), values['index-dir']);
       try {
-        console.log(JSON.stringify(index.indexStore.digest()));
+        await printDigest(index, semantic.modelDir);
       } finally {
-        await index.close();
+        await index.close(false);
       }
       return;
     }
+    case 'merge':
+      return runMerge(positionals.slice(1), values['index-dir'], semantic.modelDir, logger);
     default:
       throw new UsageError(`unknown command '${command}'`);
   }

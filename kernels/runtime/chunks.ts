@@ -14,27 +14,34 @@ export const DEFAULT_RETRIEVAL: RetrievalConfig = { chunkGraph: 'query', docToke
 /** One batch of the plan: indexes into the input list, all padded to `width` tokens. */
 export interface ChunkBatch { items: number[]; width: number }
 
+/** The widths streams are padded to: 8 tokens, then each rung `slack` × the last (rounded up), at most `cap`
+ * (the longest stream there is: max_chunk_tokens) unless the stream itself is longer. */
+export function paddedWidth(n: number, slack = 1.25, cap = DEFAULT_RETRIEVAL.maxChunkTokens): number {
+  let w = 8;
+  while (w < n) w = Math.ceil(w * slack);
+  return Math.max(n, Math.min(w, cap));
+}
+
 /**
- * Groups token streams (already cut to their final length) into batches: sorted by length, a batch closes when
- * it holds `maxTokens` padded tokens or when the next stream would pad the batch by more than `slack` (1.25×
- * its shortest member). Deterministic: ties keep input order.
+ * Groups token streams (already cut to their final length) into batches: each stream is padded to its rung of a
+ * fixed ladder (paddedWidth: at most `slack` × its length, past 8 tokens), streams of one rung go together, and a
+ * batch closes when it holds `maxTokens` padded tokens. A stream's padded width thus depends on its own length
+ * alone, so its vector does not depend on what else was embedded with it (on the CPU the last bits change with the
+ * padded width; sharded builds must equal a single build bit for bit). Deterministic: ties keep input order.
  */
-export function planChunkBatches(lengths: readonly number[], maxTokens = 8192, slack = 1.25): ChunkBatch[] {
-  const order = lengths.map((n, i) => i).sort((a, b) => lengths[a]! - lengths[b]! || a - b);
+export function planChunkBatches(lengths: readonly number[], maxTokens = 8192, slack = 1.25, cap = DEFAULT_RETRIEVAL.maxChunkTokens): ChunkBatch[] {
+  const width = lengths.map((n) => paddedWidth(Math.max(1, n), slack, cap));
+  const order = lengths.map((n, i) => i).sort((a, b) => width[a]! - width[b]! || a - b);
   const batches: ChunkBatch[] = [];
   let cur: number[] = [];
-  let shortest = 0;
   for (const i of order) {
-    const n = Math.max(1, lengths[i]!);
-    const wouldPad = (cur.length + 1) * n;
-    if (cur.length && (n > shortest * slack || wouldPad > maxTokens)) {
-      batches.push({ items: cur, width: Math.max(1, lengths[cur[cur.length - 1]!]!) });
+    if (cur.length && (width[i] !== width[cur[0]!] || (cur.length + 1) * width[i]! > maxTokens)) {
+      batches.push({ items: cur, width: width[cur[0]!]! });
       cur = [];
     }
-    if (!cur.length) shortest = n;
     cur.push(i);
   }
-  if (cur.length) batches.push({ items: cur, width: Math.max(1, lengths[cur[cur.length - 1]!]!) });
+  if (cur.length) batches.push({ items: cur, width: width[cur[0]!]! });
   return batches;
 }
 

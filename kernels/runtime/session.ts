@@ -155,12 +155,16 @@ export class EncoderSession {
     const mem = await this.floatTensor('query', 'mem_in', new Float32Array(size(memShape)), memShape);
     const z = await this.floatTensor('query', 'z_in', new Float32Array(size(zShape)), zShape);
     const out = new Float32Array(texts.length * E); // [n, E]
-    for (const b of planChunkBatches(streams.map((s) => s.length), this.info.provider === 'cpu' ? CPU_BATCH_TOKENS : undefined)) {
-      const B = b.items.length, W = b.width;
-      const ids = new BigInt64Array(B * W), valid = new Float32Array(B * W); // [B, W]
-      b.items.forEach((item, r) => streams[item]!.forEach((id, t) => { ids[r * W + t] = BigInt(id); valid[r * W + t] = 1; }));
+    for (const b of planChunkBatches(streams.map((s) => s.length), this.info.provider === 'cpu' ? CPU_BATCH_TOKENS : undefined, undefined, max)) {
+      // A batch of one row takes another kernel path on the CPU, whose last bits differ from the same row's in any
+      // larger batch: it runs as two copies, so a chunk's vector does not depend on what it was batched with (a
+      // sharded build must equal a single one bit for bit: extension/src/index/shards.ts).
+      const B = b.items.length, W = b.width, R = Math.max(B, 2);
+      const rows = B === 1 ? [b.items[0]!, b.items[0]!] : b.items;
+      const ids = new BigInt64Array(R * W), valid = new Float32Array(R * W); // [R, W]
+      rows.forEach((item, r) => streams[item]!.forEach((id, t) => { ids[r * W + t] = BigInt(id); valid[r * W + t] = 1; }));
       const res = await this.run('query', {
-        input_ids: new ort.Tensor('int64', ids, [B, W]), valid: await this.floatTensor('query', 'valid', valid, [B, W]), mem_in: mem, z_in: z,
+        input_ids: new ort.Tensor('int64', ids, [R, W]), valid: await this.floatTensor('query', 'valid', valid, [R, W]), mem_in: mem, z_in: z,
       });
       const q = floats(res.qemb!); // [B, E]
       b.items.forEach((item, r) => out.set(q.subarray(r * E, (r + 1) * E), item * E));

@@ -116,6 +116,7 @@ export class IndexStore {
     this.db.exec('PRAGMA journal_mode=DELETE; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;');
     this.db.exec(SCHEMA);
     this.db.run('INSERT OR IGNORE INTO meta(key, value) VALUES (?, ?)', ['schema_version', String(SCHEMA_VERSION)]);
+    this.installVectorLog();
   }
 
   /** Runs `fn` in one transaction: all of it is committed (and fsynced) or none. */
@@ -159,6 +160,8 @@ export class IndexStore {
           c.parts ? JSON.stringify(c.parts.map((p, k) => (c.partLines?.[k] ? [...p, ...c.partLines[k]] : p))) : null]);
         const id = Number(info.lastInsertRowid);
         c.tokens.forEach((t, k) => insFts.run([id * MEMBER_SLOTS + k, t.name, t.path, t.body, t.context]));
+        if (this.keepsFtsSource()) c.tokens.forEach((t, k) => this.db.run('INSERT INTO fts_source(rowid, name, path, body, context) VALUES (?, ?, ?, ?, ?)',
+          [id * MEMBER_SLOTS + k, t.name, t.path, t.body, t.context]));
       }
     } finally {
       insChunk.finalize();
@@ -173,6 +176,7 @@ export class IndexStore {
     try {
       for (const { id } of this.db.all('SELECT id FROM chunks WHERE file_id = ?', row.id) as { id: number }[]) {
         delFts.run([id * MEMBER_SLOTS, (id + 1) * MEMBER_SLOTS]);
+        if (this.keepsFtsSource()) this.db.run('DELETE FROM fts_source WHERE rowid >= ? AND rowid < ?', [id * MEMBER_SLOTS, (id + 1) * MEMBER_SLOTS]);
       }
     } finally {
       delFts.finalize();
@@ -320,6 +324,131 @@ export class IndexStore {
       stmt.finalize();
     }
     return { ids: ids.subarray(0, i), q: q.subarray(0, i * dim), scale: scale.subarray(0, i) };
+  }
+
+  // ---- The vector log (search/vectorIndex.ts keeps an in-memory index of the embeddings): SQLite triggers record
+  // every chunk whose embedding row was inserted or deleted, and keep counters of the table, all in the writing
+  // transaction, so a saved vector index can prove it matches the store (same generation = last log seq, same
+  // counts) and catch up from the log instead of reloading every vector. REPLACE must fire the delete trigger.
+
+  private installVectorLog(): void {
+    this.db.exec('PRAGMA recursive_triggers=ON;');
+    if (this.db.get("SELECT 1 AS x FROM sqlite_master WHERE type = 'trigger' AND name = 'vector_log_del'")) return;
+    this.transaction(() => {
+      this.db.exec(`CREATE TABLE IF NOT EXISTS vector_log (seq INTEGER PRIMARY KEY AUTOINCREMENT, chunk_id INTEGER NOT NULL);
+        CREATE TRIGGER vector_log_ins AFTER INSERT ON embeddings BEGIN
+          INSERT INTO vector_log(chunk_id) VALUES (new.chunk_id);
+          UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'vector_chunks';
+          UPDATE meta SET value = CAST(value AS INTEGER) + length(new.vec) WHERE key = 'vector_bytes';
+          UPDATE meta SET value = CAST(value AS INTEGER) + new.chunk_id WHERE key = 'vector_idsum'; END;
+        CREATE TRIGGER vector_log_del AFTER DELETE ON embeddings BEGIN
+          INSERT INTO vector_log(chunk_id) VALUES (old.chunk_id);
+          UPDATE meta SET value = CAST(value AS INTEGER) - 1 WHERE key = 'vector_chunks';
+          UPDATE meta SET value = CAST(value AS INTEGER) - length(old.vec) WHERE key = 'vector_bytes';
+          UPDATE meta SET value = CAST(value AS INTEGER) - old.chunk_id WHERE key = 'vector_idsum'; END;`);
+      // An index written before the log: the counters start from what is there.
+      const c = this.db.get('SELECT count(*) AS n, coalesce(sum(length(vec)), 0) AS b, coalesce(sum(chunk_id), 0) AS s FROM embeddings') as { n: number; b: number; s: number };
+      this.setMeta('vector_chunks', String(c.n));
+      this.setMeta('vector_bytes', String(c.b));
+      this.setMeta('vector_idsum', String(c.s));
+    });
+  }
+
+  /** What a saved vector index must agree with: the last log seq, the embedding rows' count, bytes and id sum,
+   * the model tag, and the oldest seq the log still holds (an index saved before `floor` cannot catch up). */
+  vectorState(): { gen: number; floor: number; chunks: number; bytes: number; idsum: number; model: string | undefined } {
+    if (!this.hasVectorLog()) { // a read-only index written before the log: count what is there
+      const c = this.db.get('SELECT count(*) AS n, coalesce(sum(length(vec)), 0) AS b, coalesce(sum(chunk_id), 0) AS s FROM embeddings') as { n: number; b: number; s: number };
+      return { gen: 0, floor: 0, chunks: c.n, bytes: c.b, idsum: c.s, model: this.getMeta('embedding_model') };
+    }
+    const gen = (this.db.get("SELECT seq FROM sqlite_sequence WHERE name = 'vector_log'") as { seq: number } | null)?.seq ?? 0;
+    const num = (k: string) => Number(this.getMeta(k) ?? 0);
+    return { gen, floor: num('vector_log_floor'), chunks: num('vector_chunks'), bytes: num('vector_bytes'), idsum: num('vector_idsum'),
+      model: this.getMeta('embedding_model') };
+  }
+
+  /** Chunk ids whose embedding changed after log seq `since` (each once), with the seq they bring the reader to. */
+  vectorChangesSince(since: number): { gen: number; ids: number[] } {
+    if (!this.hasVectorLog()) return { gen: since, ids: [] };
+    const rows = this.db.all('SELECT seq, chunk_id FROM vector_log WHERE seq > ? ORDER BY seq', [since]) as { seq: number; chunk_id: number }[];
+    return { gen: rows.length ? rows[rows.length - 1]!.seq : since, ids: [...new Set(rows.map((r) => r.chunk_id))] };
+  }
+
+  /** The stored vectors of these chunks (absent: no embedding now). */
+  vectorsOf(ids: readonly number[]): Map<number, Float32Array> {
+    const out = new Map<number, Float32Array>();
+    for (let i = 0; i < ids.length; i += 500) {
+      const part = ids.slice(i, i + 500);
+      const rows = this.db.all(`SELECT chunk_id, vec FROM embeddings WHERE chunk_id IN (${part.map(() => '?').join(',')})`, part) as { chunk_id: number; vec: Uint8Array }[];
+      for (const r of rows) out.set(r.chunk_id, new Float32Array(r.vec.buffer.slice(r.vec.byteOffset, r.vec.byteOffset + r.vec.byteLength)));
+    }
+    return out;
+  }
+
+  /** Every stored vector blob by ascending chunk id, in pages (a full rebuild of the vector index). */
+  *iterateVectors(page = 2000): Generator<{ id: number; vec: Float32Array }[]> {
+    for (let after = -1; ;) {
+      const rows = this.db.all('SELECT chunk_id, vec FROM embeddings WHERE chunk_id > ? ORDER BY chunk_id LIMIT ?', [after, page]) as { chunk_id: number; vec: Uint8Array }[];
+      if (rows.length === 0) return;
+      after = rows[rows.length - 1]!.chunk_id;
+      yield rows.map((r) => ({ id: r.chunk_id, vec: new Float32Array(r.vec.buffer.slice(r.vec.byteOffset, r.vec.byteOffset + r.vec.byteLength)) }));
+    }
+  }
+
+  private vectorLog?: boolean;
+
+  private hasVectorLog(): boolean {
+    this.vectorLog ??= !!this.db.get("SELECT 1 AS x FROM sqlite_master WHERE type = 'table' AND name = 'vector_log'");
+    return this.vectorLog;
+  }
+
+  /** Drops log entries up to `gen` once a vector index saved at `gen` is on disk. */
+  trimVectorLog(gen: number): void {
+    this.transaction(() => {
+      this.db.run('DELETE FROM vector_log WHERE seq <= ?', [gen]);
+      if (gen > Number(this.getMeta('vector_log_floor') ?? 0)) this.setMeta('vector_log_floor', String(gen));
+    });
+  }
+
+  // ---- Sharded builds (index --shard i/n, then merge): FTS5 here is contentless, so a shard also keeps the
+  // keyword rows it indexed (fts_source) for the merge to index again under the merged chunk ids.
+
+  private ftsSource?: boolean;
+
+  private keepsFtsSource(): boolean {
+    this.ftsSource ??= this.getMeta('shard') !== undefined;
+    return this.ftsSource;
+  }
+
+  /** Marks this store as shard `shard` ("i/n") of a sharded build: from now on it keeps its keyword rows. */
+  markShard(shard: string): void {
+    const had = this.getMeta('shard');
+    if (had !== undefined && had !== shard) throw new Error(`${this.file} holds shard ${had}, not ${shard}`);
+    if (had === undefined && this.counts().files > 0) throw new Error(`${this.file} already holds an index that is not shard ${shard}; use an empty --index-dir`);
+    this.db.exec('CREATE TABLE IF NOT EXISTS fts_source (rowid INTEGER PRIMARY KEY, name, path, body, context)');
+    this.setMeta('shard', shard);
+    this.ftsSource = true;
+  }
+
+  /** Copies every file, chunk, keyword row and embedding of the shard store at `file` into this store (one
+   * transaction; chunk ids shifted past this store's). The caller checks the shards fit together. */
+  absorbShard(file: string): { files: number; chunks: number } {
+    this.db.run('ATTACH DATABASE ? AS shard', [file]);
+    try {
+      return this.transaction(() => {
+        const off = (this.db.get('SELECT coalesce(max(id), 0) AS n FROM chunks') as { n: number }).n;
+        const files = this.db.run('INSERT INTO files(path, hash, mtime, size, skip, skip_detail) SELECT path, hash, mtime, size, skip, skip_detail FROM shard.files').changes;
+        const chunks = this.db.run(`INSERT INTO chunks(id, file_id, start_line, end_line, start_offset, end_offset, kind, name, snippet, parts)
+          SELECT c.id + ?, f.id, c.start_line, c.end_line, c.start_offset, c.end_offset, c.kind, c.name, c.snippet, c.parts
+          FROM shard.chunks c JOIN shard.files sf ON sf.id = c.file_id JOIN main.files f ON f.path = sf.path`, [off]).changes;
+        this.db.run(`INSERT INTO chunks_fts(rowid, name, path, body, context) SELECT rowid + ? * ${MEMBER_SLOTS}, name, path, body, context
+          FROM shard.fts_source`, [off]);
+        this.db.run('INSERT INTO embeddings(chunk_id, vec) SELECT chunk_id + ?, vec FROM shard.embeddings', [off]);
+        return { files, chunks };
+      });
+    } finally {
+      this.db.run('DETACH DATABASE shard');
+    }
   }
 
   /** Chunks of one file overlapping a line range (Find Similar Code excludes the selection itself). */

@@ -22,7 +22,11 @@ import type { LexicalWorkers } from './chunkPool.js';
 import { SearchEngine } from '../search/engine.js';
 import type { Fusion, Ranker } from '../search/ranker.js';
 import type { EmbeddingMatrix } from '../core/embeddingMatrix.js';
-import { DenseRanker } from '../search/denseRanker.js';
+import { DenseRanker, matrixSpace, type DenseSpace } from '../search/denseRanker.js';
+import { loadUsearch } from '../search/vectorIndex.js';
+import { VectorSync } from './vectorSync.js';
+import { shardWalk, type Shard } from './shards.js';
+import { indexDigest, type IndexDigest } from './digest.js';
 import { ChunkEmbedder, type SemanticEncoder } from './embedder.js';
 import { MemorySync } from './memorySync.js';
 
@@ -70,6 +74,8 @@ export interface WorkspaceIndexOptions {
   /** 'write': fail when another process updates this index or it is read-only; 'shared' (default): then search
    * it read-only instead (update() and applyChanges() leave it as it is). See store.ts StoreOpenOptions. */
   access?: 'write' | 'shared';
+  /** Index only the files of this shard of the folder (shards.ts; `merge` joins the shards). */
+  shard?: Shard;
 }
 
 /** A file-watcher event, path relative to the root (POSIX) or absolute inside it. */
@@ -100,10 +106,10 @@ export class WorkspaceIndex {
   private semanticQueue: Promise<unknown> = Promise.resolve();
   private embedStart?: number;
   private timings: UpdateTimings = { phase: 'done', walkMs: 0, lexicalMs: 0, filesRead: 0, readWaitMs: 0, storeMs: 0, lexicalWorkers: 0 };
-  private semantic?: { opts: SemanticOptions; embedder: ChunkEmbedder; dense: DenseRanker; memory?: MemorySync; matrix?: EmbeddingMatrix; lastEmbedded: number };
+  private semantic?: { opts: SemanticOptions; embedder: ChunkEmbedder; dense: DenseRanker; memory?: MemorySync; matrix?: EmbeddingMatrix; vectors?: VectorSync; lastEmbedded: number };
   private constructor(
     readonly root: string,
-    private readonly options: Required<Omit<WorkspaceIndexOptions, 'logger' | 'fusion' | 'lexicalWorkers' | 'lexicalWeights' | 'access'>> & { logger: Logger },
+    private readonly options: Required<Omit<WorkspaceIndexOptions, 'logger' | 'fusion' | 'lexicalWorkers' | 'lexicalWeights' | 'access' | 'shard'>> & { logger: Logger; shard?: Shard },
     private readonly store: IndexStore,
     private readonly indexer: Indexer,
     private readonly engine: SearchEngine,
@@ -118,8 +124,12 @@ export class WorkspaceIndex {
       maxFileBytes: options.maxFileBytes ?? 1024 * 1024,
       followSymlinks: options.followSymlinks ?? false,
       logger: options.logger ?? silentLogger,
+      ...(options.shard ? { shard: options.shard } : {}),
     };
     const store = await IndexStore.open(path.join(full.storageDir, 'index.sqlite'), full.logger, { access: options.access });
+    if (options.shard) {
+      try { store.markShard(`${options.shard.index}/${options.shard.count}`); } catch (err) { store.close(); throw err; }
+    }
     const indexer = new Indexer(abs, store, full.logger, options.lexicalWorkers ?? 0);
     await indexer.init();
     return new WorkspaceIndex(abs, full, store, indexer, new SearchEngine(store, options.fusion, options.lexicalWeights));
@@ -130,7 +140,7 @@ export class WorkspaceIndex {
     return (async () => {
       if (this.store.readOnly) return this.indexer.stats(); // said once at open: searching what is committed
       await this.serial(() => this.fullSync(onProgress, cancellation));
-      await this.semanticPass(onProgress, cancellation);
+      await this.semanticPass(onProgress, cancellation, true);
       return this.indexer.stats();
     })();
   }
@@ -139,7 +149,8 @@ export class WorkspaceIndex {
     onProgress?.({ phase: 'walk', filesDone: 0, filesTotal: 0 });
     const t0 = Date.now();
     this.timings = { phase: 'walk', walkMs: 0, lexicalMs: 0, filesRead: 0, readWaitMs: 0, storeMs: 0, lexicalWorkers: 0 };
-    const walk = await walkWorkspace(this.root, this.walkOptions());
+    const all = await walkWorkspace(this.root, this.walkOptions());
+    const walk = this.options.shard ? shardWalk(all, this.options.shard) : all;
     const walkMs = Date.now() - t0;
     this.timings = { ...this.timings, phase: 'lexical', walkMs };
     await this.indexer.sync(walk, { onProgress, cancellation });
@@ -168,6 +179,9 @@ export class WorkspaceIndex {
       const lock = <T>(fn: () => Promise<T> | T) => this.serial(async () => fn());
       const embedder = new ChunkEmbedder(this.root, this.store, opts.encoder, lock, this.options.logger, (stored) => {
         if (this.semantic) this.semantic.matrix = undefined;
+        // The vector index takes each batch as it lands, so the first query after a long pass has nothing to add.
+        const vectors = this.semantic?.vectors;
+        if (vectors) void this.serial(async () => { vectors.catchUp(); });
         // Live, so a run stopped part-way (the CLI on SIGTERM) can still say how far embedding got and how fast.
         if (this.embedStart !== undefined) {
           this.timings.embedMs = Date.now() - this.embedStart;
@@ -176,22 +190,23 @@ export class WorkspaceIndex {
       }, opts.embedBatch);
       const memory = opts.memory ? MemorySync.open(this.options.storageDir, opts.encoder, opts.modelTag, this.options.logger) : undefined;
       const useMemory = opts.queryMemory === true && memory !== undefined;
-      const dense = new DenseRanker(() => this.embeddingMatrix(),
+      const dense = new DenseRanker(() => this.denseSpace(),
         (q) => opts.encoder.encodeQuery(q, useMemory ? memory!.state() : undefined));
-      this.semantic = { opts, embedder, dense, memory, lastEmbedded: 0 };
+      const vectors = this.openVectors(opts.modelTag, opts.encoder.info.config.emb_dim);
+      this.semantic = { opts, embedder, dense, memory, vectors, lastEmbedded: 0 };
       this.engine.register(dense);
     });
   }
 
   /** Embeds chunks without a vector, then brings the memory up to date; the lock is taken per step inside. */
-  private semanticPass(onProgress?: (p: IndexProgress) => void, cancellation?: Cancellation): Promise<void> {
+  private semanticPass(onProgress?: (p: IndexProgress) => void, cancellation?: Cancellation, full = false): Promise<void> {
     // One pass at a time: two overlapping memory passes could add the same file twice.
-    const next = this.semanticQueue.then(() => this.semanticPassNow(onProgress, cancellation));
+    const next = this.semanticQueue.then(() => this.semanticPassNow(onProgress, cancellation, full));
     this.semanticQueue = next.catch(() => undefined);
     return next;
   }
 
-  private async semanticPassNow(onProgress?: (p: IndexProgress) => void, cancellation?: Cancellation): Promise<void> {
+  private async semanticPassNow(onProgress: ((p: IndexProgress) => void) | undefined, cancellation: Cancellation | undefined, full: boolean): Promise<void> {
     const s = this.semantic;
     if (!s) return;
     this.embedStart = Date.now();
@@ -207,7 +222,53 @@ export class WorkspaceIndex {
     this.timings.embedded = r.embedded;
     if (r.cancelled) return;
     if (s.memory) await s.memory.run(this.root, this.store, s.opts.encoder, (fn) => this.serial(async () => fn()), onProgress, cancellation);
+    // A full pass ends with the vector index on disk; between saves the store's log keeps it recoverable.
+    if (s.vectors && full) await this.serial(async () => s.vectors!.save());
     onProgress?.({ phase: 'done', filesDone: 0, filesTotal: 0 });
+  }
+
+  /** The vector index of this store (loaded or rebuilt, search/vectorIndex.ts), or undefined where usearch does
+   * not load: dense search then scans the stored vectors in JS (denseRanker.topKByDot), exact but slower. */
+  private openVectors(tag: string, dim: number): VectorSync | undefined {
+    const u = loadUsearch();
+    if (!u.mod) {
+      this.options.logger.info(`Infini Lens: ${u.why}; dense search scans every stored vector instead (exact, slower on large workspaces).`);
+      return undefined;
+    }
+    const t0 = Date.now();
+    const v = VectorSync.open(this.options.storageDir, this.store, u.mod, tag, dim, this.options.logger);
+    this.options.logger.info(`Infini Lens: vector index ${v.origin}: ${v.index.members.size} chunks, ${v.index.rows} vectors, ${v.index.mode} search, ${Date.now() - t0} ms.`);
+    return v;
+  }
+
+  /** Where dense ranking looks now: the vector index brought up to date, else the stored embeddings as one matrix. */
+  private denseSpace(): DenseSpace {
+    const s = this.semantic!;
+    if (s.vectors) {
+      s.vectors.catchUp();
+      return s.vectors.index;
+    }
+    return matrixSpace(this.embeddingMatrix());
+  }
+
+  /** Checks the vector index against the store (undefined when it agrees, or when there is no vector index). */
+  vectorCheck(): { origin: string; chunks: number; rows: number; mode: string; problem?: string } | undefined {
+    const v = this.semantic?.vectors;
+    if (!v) return undefined;
+    v.catchUp();
+    const problem = v.check();
+    return { origin: v.origin, chunks: v.index.members.size, rows: v.index.rows, mode: v.index.mode, ...(problem ? { problem } : {}) };
+  }
+
+  /** The digest of the whole index (digest.ts). Without semantic search attached, the vector index of the
+   * store's own model is opened for it (`dim`: the model's embedding width) and not saved. */
+  digest(dim?: number): Promise<IndexDigest> {
+    return this.serial(async () => {
+      let vectors = this.semantic?.vectors;
+      const tag = this.store.getMeta('embedding_model'), u = loadUsearch();
+      if (!this.semantic && tag && dim && u.mod) vectors = VectorSync.open(this.options.storageDir, this.store, u.mod, tag, dim, this.options.logger);
+      return indexDigest(this.store, this.options.storageDir, vectors);
+    });
   }
 
   /** The stored embeddings as one matrix, reloaded after the store changed. */
@@ -303,9 +364,11 @@ export class WorkspaceIndex {
     return this.store.file;
   }
 
-  /** Waits for a running embedding/memory pass (cancel it first through its Cancellation to stop it sooner). */
-  close(): Promise<void> {
+  /** Waits for a running embedding/memory pass (cancel it first through its Cancellation to stop it sooner), and
+   * saves the vector index unless `saveVectors` is false (a read-only look such as the CLI's digest). */
+  close(saveVectors = true): Promise<void> {
     return this.semanticQueue.then(() => this.serial(async () => {
+      if (saveVectors) this.semantic?.vectors?.save();
       this.indexer.dispose();
       this.store.close();
     }));

@@ -1,4 +1,7 @@
-// Dense ranking: brute-force dot product of the query embedding against every stored chunk embedding, held in
+// Dense ranking over a search space: the vector index (vectorIndex.ts, usearch: exact int8 scan or HNSW) where
+// its addon loads, else the exact JS scan below, which stays as the reference the index is measured against.
+//
+// The JS scan: brute-force dot product of the query embedding against every stored chunk embedding, held in
 // memory as one int8 matrix with a float scale per row (a quarter of float32: a packed chunk has a row per
 // member, ~2.5 rows a chunk, so a 100k-chunk workspace holds ~64 MB instead of ~256 MB). Rows are L2-normalised
 // before quantising, so the dot product is the cosine up to the rounding (≤ scale/2 per component). A chunk packed from several
@@ -9,20 +12,29 @@
 import type { EmbeddingMatrix } from '../core/embeddingMatrix.js';
 import type { RankedChunk, Ranker } from './ranker.js';
 
+/** Where dense ranking looks: the best `limit` chunks for a query vector, minus excluded ids, best first. */
+export interface DenseSpace {
+  search(query: Float32Array, limit: number, exclude?: ReadonlySet<number>): RankedChunk[];
+}
+
+/** The exact JS scan as a DenseSpace (the fallback where usearch does not load). */
+export const matrixSpace = (m: EmbeddingMatrix): DenseSpace => ({ search: (q, limit, exclude) => topKByDot(m, q, limit, exclude) });
+
 export class DenseRanker implements Ranker {
   readonly mode = 'dense' as const;
 
-  /** `matrix` is asked on every query so newly stored embeddings are seen; cache it on the caller's side. */
-  constructor(private readonly matrix: () => EmbeddingMatrix, private readonly embedQuery: (query: string) => Promise<Float32Array>) {}
+  /** `space` is asked on every query so newly stored embeddings are seen; cache it on the caller's side. */
+  constructor(private readonly space: () => DenseSpace, private readonly embedQuery: (query: string) => Promise<Float32Array>) {}
 
   async rank(query: string, limit: number): Promise<RankedChunk[]> {
     if (query.trim() === '') return [];
-    return topKByDot(this.matrix(), await this.embedQuery(query), limit);
+    const q = await this.embedQuery(query);
+    return this.space().search(q, limit);
   }
 
   /** Ranking for a vector already in hand (Find Similar Code embeds a selection), minus excluded chunk ids. */
   rankVector(vector: Float32Array, limit: number, exclude?: ReadonlySet<number>): RankedChunk[] {
-    return topKByDot(this.matrix(), vector, limit, exclude);
+    return this.space().search(vector, limit, exclude);
   }
 }
 

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { quantizeRows, type EmbeddingMatrix } from '../../../extension/src/core/embeddingMatrix.js';
-import { DenseRanker, topKByDot } from '../../../extension/src/search/denseRanker.js';
+import { DenseRanker, matrixSpace, topKByDot } from '../../../extension/src/search/denseRanker.js';
 import { mulberry32 } from '../../../kernels/reference/random.js';
 
 function matrix(rows: number[][], ids?: number[]): EmbeddingMatrix {
@@ -73,7 +73,7 @@ test('excluded ids, empty matrices, limit 0 and a wrong query width', () => {
 test('DenseRanker embeds the query once and ranks the current matrix; a blank query ranks nothing', async () => {
   let current = matrix([[1, 0]]);
   const asked: string[] = [];
-  const r = new DenseRanker(() => current, async (q) => { asked.push(q); return Float32Array.from([0, 1]); });
+  const r = new DenseRanker(() => matrixSpace(current), async (q) => { asked.push(q); return Float32Array.from([0, 1]); });
   assert.deepEqual((await r.rank('a', 5)).map((x) => x.id), [1]);
   current = matrix([[1, 0], [0, 1]]); // new vectors stored since: seen by the next query
   assert.deepEqual((await r.rank('b', 5)).map((x) => x.id), [2, 1]);

@@ -1,0 +1,208 @@
+// The dense search space held in memory by usearch (unum-cloud/usearch: SIMD int8 cosine, exact and HNSW).
+// One int8 row per vector: a packed chunk has one row per member (its key is chunkId * MEMBER_SLOTS + member)
+// and scores as its best member, as the exact JS scan (denseRanker.topKByDot) does.
+//
+// Small spaces are scanned exactly (usearch's exactSearch over one flat int8 matrix); above EXACT_MAX_ROWS rows
+// the rows move into an HNSW graph, which answers in well under a millisecond where the scan takes tens.
+// The threshold is measured, not guessed: `npm run bench:scale -- --crossover` (docs/scale.md).
+//
+// usearch ships N-API prebuilds for linux-x64/arm64, darwin and win32-x64 only; loadUsearch() answers
+// undefined elsewhere (win32-arm64) or when the addon is missing, and the caller keeps the exact JS scan.
+import { MAX_CHUNK_MEMBERS } from '../core/api.js';
+import type { RankedChunk } from './ranker.js';
+
+export type Usearch = typeof import('usearch');
+
+/** Row key of member `m` of chunk `id` (a chunk has at most MAX_CHUNK_MEMBERS members). */
+export const MEMBER_SLOTS = MAX_CHUNK_MEMBERS;
+
+/** Above this many rows the HNSW graph answers faster than the exact int8 scan on this project's 2-core dev
+ * machine (bench:scale --crossover, docs/scale.md); below it, exact search is both faster and exact. */
+export const EXACT_MAX_ROWS = 20_000;
+
+/** HNSW settings: connectivity 16 and a search beam of 128 kept recall@10 ≥ 0.98 on near-duplicates of the dev
+ * corpus' embeddings at 1M chunks (bench:scale); a smaller add beam halves build time at no measured loss. */
+export const HNSW = { connectivity: 16, expansionAdd: 64, expansionSearch: 128 };
+
+let loaded: { mod?: Usearch; why?: string } | undefined;
+
+/** The usearch addon, or undefined (with the reason in `why`) where no prebuild loads. */
+export function loadUsearch(): { mod?: Usearch; why?: string } {
+  if (!loaded) {
+    try {
+      // A runtime require: esbuild leaves 'usearch' external, so a VSIX without the addon still loads.
+      loaded = { mod: require('usearch') as Usearch };
+    } catch (err) {
+      loaded = { why: `usearch unavailable on ${process.platform}-${process.arch} (${(err as Error).message.split('\n')[0]})` };
+    }
+  }
+  return loaded;
+}
+
+/** Symmetric int8 quantisation of one vector to the full [-127, 127] range (cosine ignores the scale). */
+export function quantize(v: Float32Array, out = new Int8Array(v.length)): Int8Array {
+  let max = 0;
+  for (let d = 0; d < v.length; d++) max = Math.max(max, Math.abs(v[d]!));
+  const s = max > 0 ? 127 / max : 0;
+  for (let d = 0; d < v.length; d++) out[d] = Math.round(v[d]! * s);
+  return out;
+}
+
+export class VectorIndex {
+  /** chunk id → its number of rows (members). */
+  readonly members = new Map<number, number>();
+  private rowCount = 0;
+  // Exact mode: rows [0, rowCount) of `flat` ([capacity, dim], byteOffset 0: exactSearch reads the buffer from its
+  // start), the key of each row, and each key's row (a removed row is filled from the last one).
+  private flat?: Int8Array;
+  private rowKey?: Float64Array;
+  private keyRow?: Map<number, number>;
+  private hnsw?: InstanceType<Usearch['Index']>;
+
+  constructor(private readonly u: Usearch, readonly dim: number, private readonly exactMaxRows = EXACT_MAX_ROWS) {
+    this.flat = new Int8Array(1024 * dim);
+    this.rowKey = new Float64Array(1024);
+    this.keyRow = new Map();
+  }
+
+  get rows(): number { return this.rowCount; }
+  get mode(): 'exact' | 'hnsw' { return this.hnsw ? 'hnsw' : 'exact'; }
+
+  /** Adds (or replaces) chunk `id` with its vectors, `vecs` [members, dim] float32 (one row per member). */
+  set(id: number, vecs: Float32Array): void {
+    this.remove(id);
+    const n = vecs.length / this.dim;
+    if (!Number.isInteger(n) || n < 1 || n > MEMBER_SLOTS) throw new Error(`chunk ${id}: ${vecs.length} floats is not 1..${MEMBER_SLOTS} rows of ${this.dim}`);
+    const q = new Int8Array(n * this.dim); // [n, dim]
+    for (let m = 0; m < n; m++) quantize(vecs.subarray(m * this.dim, (m + 1) * this.dim), q.subarray(m * this.dim, (m + 1) * this.dim));
+    this.addRows([id], [n], q);
+  }
+
+  /** Adds chunks from rows already quantised: chunk ids[j] has ns[j] rows, back to back in q ([sum ns, dim] int8).
+   * `threads` > 1 (or 0: all cores) for a bulk build of the HNSW graph. */
+  addRows(ids: readonly number[], ns: readonly number[], q: Int8Array, threads = 1): void {
+    let total = 0;
+    for (let j = 0; j < ids.length; j++) { this.remove(ids[j]!); total += ns[j]!; }
+    const keys = new Float64Array(total);
+    for (let j = 0, r = 0; j < ids.length; j++) {
+      this.members.set(ids[j]!, ns[j]!);
+      for (let m = 0; m < ns[j]!; m++) keys[r++] = ids[j]! * MEMBER_SLOTS + m;
+    }
+    const at = this.rowCount;
+    this.rowCount += total;
+    if (!this.hnsw && this.rowCount > this.exactMaxRows) this.toHnsw(at); // the flat rows so far move first
+    if (this.hnsw) {
+      if (total > 0) this.hnsw.add(BigUint64Array.from(keys, (k) => BigInt(k)), q.subarray(0, total * this.dim), threads);
+      return;
+    }
+    this.grow(this.rowCount);
+    this.flat!.set(q.subarray(0, total * this.dim), at * this.dim);
+    for (let i = 0; i < total; i++) {
+      this.rowKey![at + i] = keys[i]!;
+      this.keyRow!.set(keys[i]!, at + i);
+    }
+  }
+
+  remove(id: number): void {
+    const n = this.members.get(id);
+    if (n === undefined) return;
+    this.members.delete(id);
+    if (this.hnsw) {
+      const keys = new BigUint64Array(n);
+      for (let m = 0; m < n; m++) keys[m] = BigInt(id * MEMBER_SLOTS + m);
+      this.hnsw.remove(keys);
+      this.rowCount -= n;
+      return;
+    }
+    for (let m = 0; m < n; m++) {
+      const key = id * MEMBER_SLOTS + m, r = this.keyRow!.get(key)!, last = this.rowCount - 1;
+      this.keyRow!.delete(key);
+      if (r !== last) { // move the last row into the hole
+        this.flat!.copyWithin(r * this.dim, last * this.dim, (last + 1) * this.dim);
+        this.rowKey![r] = this.rowKey![last]!;
+        this.keyRow!.set(this.rowKey![r]!, r);
+      }
+      this.rowCount--;
+    }
+  }
+
+  /** The `limit` chunks closest to `query` by cosine (a chunk: its best row, `member` when it has several), best
+   * first, ties by ascending id; `exclude`d chunks left out. */
+  search(query: Float32Array, limit: number, exclude?: ReadonlySet<number>): RankedChunk[] {
+    if (query.length !== this.dim) throw new Error(`query embedding has ${query.length} dims, the index ${this.dim}`);
+    const k = Math.max(0, Math.floor(limit));
+    if (k === 0 || this.rowCount === 0) return [];
+    const q = quantize(query);
+    // Rows, not chunks, come back: ask for more until k distinct chunks are in hand (or every row is).
+    for (let want = Math.min(this.rowCount, 4 * k + 16 + (exclude?.size ?? 0)); ; want = Math.min(this.rowCount, want * 4)) {
+      const { keys, distances, count } = this.rowsNear(q, want);
+      const best = new Map<number, RankedChunk>();
+      for (let i = 0; i < count; i++) {
+        const key = Number(keys[i]!), id = Math.floor(key / MEMBER_SLOTS);
+        if (best.has(id) || exclude?.has(id)) continue;
+        const hit: RankedChunk = { id, score: 1 - distances[i]! };
+        if (this.members.get(id)! > 1) hit.member = key % MEMBER_SLOTS;
+        best.set(id, hit);
+      }
+      if (best.size >= k || want >= this.rowCount) {
+        return [...best.values()].sort((a, b) => b.score - a.score || a.id - b.id).slice(0, k);
+      }
+    }
+  }
+
+  /** Every row (key, int8 vector) in exact mode, for saving; undefined in HNSW mode (usearch saves its graph). */
+  exactRows(): { keys: Float64Array; q: Int8Array } | undefined {
+    if (this.hnsw) return undefined;
+    return { keys: this.rowKey!.subarray(0, this.rowCount), q: this.flat!.subarray(0, this.rowCount * this.dim) };
+  }
+
+  saveHnsw(file: string): void { this.hnsw!.save(file); }
+
+  /** Restores HNSW mode from a file saved by saveHnsw, with the member counts saved beside it. */
+  loadHnsw(file: string, members: Map<number, number>): void {
+    this.hnsw = this.newHnsw();
+    this.hnsw.load(file);
+    this.flat = this.rowKey = this.keyRow = undefined;
+    for (const [id, n] of members) { this.members.set(id, n); this.rowCount += n; }
+    if (this.hnsw.size() !== this.rowCount) throw new Error(`vector file holds ${this.hnsw.size()} rows, its chunk list ${this.rowCount}`);
+  }
+
+  private rowsNear(q: Int8Array, want: number): { keys: BigUint64Array; distances: Float32Array; count: number } {
+    if (this.hnsw) {
+      const r = this.hnsw.search(q, want, 1);
+      return { keys: r.keys, distances: r.distances, count: r.keys.length };
+    }
+    const flat = this.flat!.subarray(0, this.rowCount * this.dim);
+    const r = this.u.exactSearch(flat, q, this.dim, want, this.u.MetricKind.Cos, 1) as { keys: BigUint64Array; distances: Float32Array };
+    const keys = new BigUint64Array(want);
+    for (let i = 0; i < want; i++) keys[i] = BigInt(this.rowKey![Number(r.keys[i]!)]!); // offsets → keys
+    return { keys, distances: r.distances, count: want };
+  }
+
+  private newHnsw(): InstanceType<Usearch['Index']> {
+    return new this.u.Index({ dimensions: this.dim, metric: this.u.MetricKind.Cos, quantization: this.u.ScalarKind.I8,
+      connectivity: HNSW.connectivity, expansion_add: HNSW.expansionAdd, expansion_search: HNSW.expansionSearch, multi: false });
+  }
+
+  /** Moves the first `rows` flat rows into a new HNSW graph (once the space outgrows the exact scan). */
+  private toHnsw(rows: number): void {
+    const h = this.newHnsw();
+    const keys = new BigUint64Array(rows);
+    for (let r = 0; r < rows; r++) keys[r] = BigInt(this.rowKey![r]!);
+    if (rows > 0) h.add(keys, this.flat!.subarray(0, rows * this.dim), 0);
+    this.hnsw = h;
+    this.flat = this.rowKey = this.keyRow = undefined;
+  }
+
+  private grow(rows: number): void {
+    if (rows * this.dim <= this.flat!.length) return;
+    let cap = this.flat!.length / this.dim;
+    while (cap < rows) cap *= 2;
+    const flat = new Int8Array(cap * this.dim);
+    flat.set(this.flat!);
+    const rowKey = new Float64Array(cap);
+    rowKey.set(this.rowKey!);
+    this.flat = flat;
+    this.rowKey = rowKey;
+  }
+}

@@ -1,0 +1,123 @@
+// The vector index beside the store: saved after a full pass, loaded only when it agrees with the store (else
+// rebuilt from the store's vectors), brought up to date from the store's log per file (no reload), and ranking
+// as the exact JS scan does. A fake encoder (deterministic vectors from the text) stands in for the model.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { WorkspaceIndex } from '../../../extension/src/index/workspaceIndex.js';
+import type { SemanticEncoder } from '../../../extension/src/index/embedder.js';
+import { topKByDot } from '../../../extension/src/search/denseRanker.js';
+import { cleanup, copyFixture, hashVector, memoryLogger, type MemoryLogger } from './fixture.js';
+
+const DIM = 16;
+
+const encoder: SemanticEncoder = {
+  info: { config: { emb_dim: DIM, n_layers: 1, n_kv_heads: 1, d_head: 2 } },
+  async encodeChunks(texts) {
+    const out = new Float32Array(texts.length * DIM);
+    texts.forEach((t, i) => out.set(hashVector(t, DIM), i * DIM));
+    return out;
+  },
+  async encodeQuery(text) { return hashVector(text, DIM); },
+  async encodeFiles() { throw new Error('memory is off in these tests'); },
+  async contribution() { throw new Error('memory is off in these tests'); },
+};
+
+async function open(ws: string, logger: MemoryLogger = memoryLogger()): Promise<WorkspaceIndex> {
+  const index = await WorkspaceIndex.open(ws, { storageDir: path.join(ws, '..', 'idx'), logger });
+  await index.enableSemantic({ encoder, modelTag: 'fake' });
+  return index;
+}
+
+const vecDir = (ws: string) => path.join(ws, '..', 'idx', 'vectors');
+
+/** The JS scan's top ids over the store's vectors, for a query text. */
+function scanTop(index: WorkspaceIndex, query: string, k: number): number[] {
+  const m = { ...index.indexStore.loadEmbeddings(DIM), dim: DIM };
+  return topKByDot(m, hashVector(query, DIM), k).map((h) => h.id);
+}
+
+test('saved after a pass, loaded on reopen, ranks as the exact scan; a file edit is searchable at once', async () => {
+  const ws = copyFixture();
+  try {
+    let index = await open(ws);
+    await index.update();
+    assert.ok(fs.existsSync(path.join(vecDir(ws), 'meta.json')));
+    await index.close();
+    const log = memoryLogger();
+    index = await open(ws, log);
+    assert.equal(index.vectorCheck()!.origin, 'loaded');
+    assert.equal(index.vectorCheck()!.problem, undefined);
+    for (const q of ['start http server', 'parse config', 'class Stack']) {
+      const hits = await index.search(q, { mode: 'dense', limit: 5 });
+      const byId = (await index.indexStore.chunksByIds(scanTop(index, q, 5)));
+      assert.deepEqual(hits.map((h) => `${h.path}:${h.startLine}`), scanTop(index, q, 5).map((id) => `${byId.get(id)!.path}:${byId.get(id)!.startLine}`), q);
+    }
+    // A new function in a new file: the embedding pass stores it and the next query finds it (vectors of the
+    // same text are equal, so its own text as the query is its nearest neighbour).
+    const text = 'export function zebraQuasar(n: number) {\n  return n * 42;\n}\n';
+    fs.writeFileSync(path.join(ws, 'ts', 'zebra.ts'), text);
+    await index.applyChanges([{ type: 'created', path: 'ts/zebra.ts' }]);
+    const hit = (await index.search(text.trimEnd(), { mode: 'dense', limit: 1 }))[0]!;
+    assert.equal(hit.path, 'ts/zebra.ts');
+    fs.rmSync(path.join(ws, 'ts', 'zebra.ts'));
+    await index.applyChanges([{ type: 'deleted', path: 'ts/zebra.ts' }]);
+    assert.ok((await index.search(text.trimEnd(), { mode: 'dense', limit: 50 })).every((h) => h.path !== 'ts/zebra.ts'));
+    assert.equal(index.vectorCheck()!.problem, undefined);
+    await index.close();
+  } finally {
+    cleanup(ws);
+  }
+});
+
+test('a vector file that disagrees with the store is rebuilt from the store, never trusted', async () => {
+  const ws = copyFixture();
+  try {
+    let index = await open(ws);
+    await index.update();
+    await index.close();
+    const saved = fs.mkdtempSync(path.join(ws, '..', 'old-'));
+    fs.cpSync(vecDir(ws), saved, { recursive: true });
+    const meta = JSON.parse(fs.readFileSync(path.join(vecDir(ws), 'meta.json'), 'utf8')) as { files: Record<string, string> };
+    const data = Object.keys(meta.files).find((f) => !f.startsWith('chunks-'))!;
+
+    // 1. A flipped byte in the saved vectors.
+    const f = path.join(vecDir(ws), data), buf = fs.readFileSync(f);
+    buf[buf.length - 3] = buf[buf.length - 3]! ^ 0x5a;
+    fs.writeFileSync(f, buf);
+    let log = memoryLogger();
+    index = await open(ws, log);
+    assert.match(index.vectorCheck()!.origin, /^rebuilt \(.*checksum differs\)/);
+    assert.ok(log.lines.some((l) => l.includes('vector index rebuilt from the store')));
+    await index.close(); // saves the rebuilt index
+
+    // 2. The store moved on while the vector files stayed behind (a crash after the store's commit, before any
+    //    save): the log replays the difference, and the counts agree.
+    index = await open(ws);
+    fs.appendFileSync(path.join(ws, 'js', 'server.js'), '\nfunction addedLater() { return 1; }\n');
+    await index.applyChanges([{ type: 'changed', path: 'js/server.js' }]);
+    await index.close(false); // no save: the files on disk are one generation behind the store
+    index = await open(ws);
+    assert.equal(index.vectorCheck()!.origin, 'loaded');
+    assert.equal(index.vectorCheck()!.problem, undefined);
+    await index.close();
+
+    // 3. An older saved index whose log has been trimmed since: it cannot catch up, so it is rebuilt.
+    fs.rmSync(vecDir(ws), { recursive: true });
+    fs.cpSync(saved, vecDir(ws), { recursive: true });
+    index = await open(ws);
+    assert.match(index.vectorCheck()!.origin, /^rebuilt \(saved at generation/);
+    assert.equal(index.vectorCheck()!.problem, undefined);
+    await index.close();
+
+    // 4. Another model's vectors.
+    index = await WorkspaceIndex.open(ws, { storageDir: path.join(ws, '..', 'idx'), logger: log = memoryLogger() });
+    await index.enableSemantic({ encoder, modelTag: 'other' });
+    assert.equal(index.vectorCheck()!.chunks, 0, 'the store dropped the old vectors and so does the index');
+    assert.match(index.vectorCheck()!.origin, /another model/);
+    await index.close();
+  } finally {
+    cleanup(ws);
+  }
+});

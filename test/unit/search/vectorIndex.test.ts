@@ -1,0 +1,97 @@
+// The usearch vector index against the exact JS scan (denseRanker.topKByDot) on fresh random data: exact mode
+// must give the same chunks in the same order (scores differ only by the query's int8 rounding), HNSW mode on a
+// small space must find them too; packed chunks score as their best member; removals and replacements are seen.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { quantizeRows, type EmbeddingMatrix } from '../../../extension/src/core/embeddingMatrix.js';
+import { topKByDot } from '../../../extension/src/search/denseRanker.js';
+import { loadUsearch, VectorIndex } from '../../../extension/src/search/vectorIndex.js';
+import { mulberry32 } from '../../../kernels/reference/random.js';
+
+const u = loadUsearch().mod!;
+
+function unit(rand: () => number, dim: number): Float32Array {
+  const v = Float32Array.from({ length: dim }, () => rand() * 2 - 1);
+  const n = Math.hypot(...v);
+  return v.map((x) => x / n);
+}
+
+/** `chunks` chunks of 1..3 members each, as the index and as the reference matrix. */
+function space(rand: () => number, chunks: number, dim: number, exactMaxRows: number) {
+  const index = new VectorIndex(u, dim, exactMaxRows);
+  const ids: number[] = [], rows: Float32Array[] = [];
+  for (let c = 0; c < chunks; c++) {
+    const id = 10 + c * 3, n = 1 + Math.floor(rand() * 3);
+    const vecs = new Float32Array(n * dim);
+    for (let m = 0; m < n; m++) { const v = unit(rand, dim); vecs.set(v, m * dim); rows.push(v); ids.push(id); }
+    index.set(id, vecs);
+  }
+  return { index, ids, rows };
+}
+
+function matrixOf(ids: number[], rows: Float32Array[], dim: number): EmbeddingMatrix {
+  const q = new Int8Array(rows.length * dim), scale = new Float32Array(rows.length);
+  quantizeRows(Float32Array.from(rows.flatMap((r) => [...r])), dim, q, scale);
+  return { ids: Int32Array.from(ids), q, scale, dim };
+}
+
+test('exact mode ranks the same chunks as the JS scan, a packed chunk by its best member', () => {
+  const rand = mulberry32(Date.now() >>> 0);
+  const dim = 32;
+  const { index, ids, rows } = space(rand, 400, dim, 1e9);
+  assert.equal(index.mode, 'exact');
+  const m = matrixOf(ids, rows, dim);
+  let same = 0, total = 0;
+  for (let t = 0; t < 20; t++) {
+    const q = unit(rand, dim);
+    const want = topKByDot(m, q, 10), got = index.search(q, 10);
+    assert.equal(got.length, 10);
+    assert.equal(new Set(got.map((h) => h.id)).size, 10, 'each chunk once');
+    for (const h of got) {
+      const ref = topKByDot(m, q, 1000).find((r) => r.id === h.id)!;
+      assert.ok(Math.abs(h.score - ref.score) < 0.03, `score ${h.score} against the scan's ${ref.score}`);
+      assert.equal(h.member, ref.member, `chunk ${h.id}: best member`);
+    }
+    same += got.filter((h) => want.some((w) => w.id === h.id)).length;
+    total += 10;
+  }
+  // int8 rounding of the query may swap near-ties at the edge of the top 10, nothing more
+  assert.ok(same / total >= 0.97, `overlap with the exact scan ${same}/${total}`);
+});
+
+test('HNSW mode (past the threshold) finds what the exact scan finds on a small space', () => {
+  const rand = mulberry32(Date.now() >>> 0);
+  const dim = 32;
+  const { index, ids, rows } = space(rand, 600, dim, 200);
+  assert.equal(index.mode, 'hnsw');
+  const m = matrixOf(ids, rows, dim);
+  let same = 0;
+  for (let t = 0; t < 20; t++) {
+    const q = unit(rand, dim);
+    const want = new Set(topKByDot(m, q, 10).map((r) => r.id));
+    same += index.search(q, 10).filter((h) => want.has(h.id)).length;
+  }
+  assert.ok(same / 200 >= 0.95, `recall@10 ${same / 200}`);
+});
+
+for (const exactMaxRows of [1e9, 50]) {
+  test(`removals, replacements and exclusions are seen at once (${exactMaxRows === 50 ? 'HNSW' : 'exact'})`, () => {
+    const dim = 8, index = new VectorIndex(u, dim, exactMaxRows);
+    const e = (d: number) => { const v = new Float32Array(dim); v[d] = 1; return v; };
+    for (let id = 1; id <= 60; id++) index.set(id, e(id % 4 + 1)); // dims 1..4, never 0
+    index.set(7, Float32Array.from([...e(0), ...e(5)])); // a packed chunk: member 0 points along dim 0
+    let hit = index.search(e(0), 1)[0]!;
+    assert.deepEqual([hit.id, hit.member], [7, 0]);
+    assert.ok(hit.score > 0.99);
+    assert.equal(index.rows, 61);
+    assert.deepEqual(index.search(e(0), 1, new Set([7]))[0]!.id === 7, false, 'excluded');
+    index.remove(7);
+    assert.equal(index.rows, 59);
+    assert.ok(index.search(e(0), 60).every((h) => h.id !== 7));
+    index.set(9, e(0)); // replaced: one member now
+    hit = index.search(e(0), 1)[0]!;
+    assert.deepEqual([hit.id, hit.member], [9, undefined]);
+    assert.equal(index.search(e(0), 1000).length, 59, 'every chunk once');
+    assert.throws(() => index.search(new Float32Array(3), 2), /3 dims, the index 8/);
+  });
+}

@@ -16,6 +16,8 @@ step "hostile tree: 600 entries indexed, every skip reason and count checked (sc
 node scripts/fuzz-tree.mjs --entries 600
 step "training package: pytest and the smoke recipe (kernels/train)"
 bash scripts/test-train.sh
+step "sharded build on Dask (scheduler + 2 workers on loopback): merged digest = single build"
+bash scripts/test-dask.sh
 [ "${SKIP_INTEGRATION:-}" = 1 ] && { echo "SKIP_INTEGRATION=1: integration tests skipped"; exit 0; }
 
 step "integration setup (cached in .test-cache/)"

@@ -46,6 +46,15 @@ export class VectorSync {
     return sync;
   }
 
+  /** Follows the store's log from now on over an index filled elsewhere (bench:scale puts a million synthetic
+   * chunks behind a small real store to time one file's save → searchable). Never saved over a real index. */
+  static follow(store: IndexStore, index: VectorIndex, model: string, logger: Logger): VectorSync {
+    const sync = new VectorSync('', store, index, model, logger);
+    sync.gen = store.vectorState().gen;
+    sync.origin = 'followed';
+    return sync;
+  }
+
   /** Applies the chunks whose embeddings changed since the last call; cheap (one indexed query) when none did. */
   catchUp(): number {
     const { gen, ids } = this.store.vectorChangesSince(this.gen);
@@ -74,6 +83,7 @@ export class VectorSync {
 
   /** Writes the index if it changed since the last save, then lets the store trim the log up to it. */
   save(): void {
+    if (!this.dir) throw new Error('this vector index has no folder to be saved in');
     this.catchUp();
     if (this.gen === this.savedGen) return;
     fs.mkdirSync(this.dir, { recursive: true });

@@ -8,10 +8,30 @@
 //
 // usearch ships N-API prebuilds for linux-x64/arm64, darwin and win32-x64 only; loadUsearch() answers
 // undefined elsewhere (win32-arm64) or when the addon is missing, and the caller keeps the exact JS scan.
+//
+// We call the addon itself, not usearch's JS wrapper: the wrapper turns every Int8Array into a Float32Array,
+// which an int8 index then casts back by x * 127 with clamping, so rows already quantised to [-127, 127]
+// saturate. Handed Int8Array rows, the addon stores them as they are (one scale a row is no matter: cosine).
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { MAX_CHUNK_MEMBERS } from '../core/api.js';
 import type { RankedChunk } from './ranker.js';
 
-export type Usearch = typeof import('usearch');
+/** The parts of usearch's N-API addon (javascript/lib.cpp) used here. */
+export interface NativeIndex {
+  add(keys: BigUint64Array, rows: Int8Array, threads: number): void;
+  search(query: Int8Array, k: number, threads: number): [BigUint64Array, Float32Array, BigUint64Array];
+  remove(keys: BigUint64Array): number[];
+  size(): number;
+  save(file: string): void;
+  load(file: string): void;
+}
+export interface Usearch {
+  CompiledIndex: new (dims: number, metric: string, quantization: string, connectivity: number, expansionAdd: number,
+    expansionSearch: number, multi: boolean) => NativeIndex;
+  /** Exact top-k by `metric`; reads both arrays from their buffer's start (byteOffset must be 0). */
+  exactSearch(dataset: Int8Array, queries: Int8Array, dims: number, k: number, metric: string, threads: number): [BigUint64Array, Float32Array, BigUint64Array];
+}
 
 /** Row key of member `m` of chunk `id` (a chunk has at most MAX_CHUNK_MEMBERS members). */
 export const MEMBER_SLOTS = MAX_CHUNK_MEMBERS;
@@ -30,8 +50,12 @@ let loaded: { mod?: Usearch; why?: string } | undefined;
 export function loadUsearch(): { mod?: Usearch; why?: string } {
   if (!loaded) {
     try {
-      // A runtime require: esbuild leaves 'usearch' external, so a VSIX without the addon still loads.
-      loaded = { mod: require('usearch') as Usearch };
+      // Runtime requires (esbuild leaves 'usearch' external), so a VSIX without the addon still loads. The
+      // package folder is the one holding prebuilds/, where node-gyp-build picks this platform's binary.
+      let dir = path.dirname(require.resolve('usearch'));
+      while (!fs.existsSync(path.join(dir, 'prebuilds')) && !fs.existsSync(path.join(dir, 'build')) && path.dirname(dir) !== dir) dir = path.dirname(dir);
+      const gypBuild = require('node-gyp-build') as (dir: string) => Usearch;
+      loaded = { mod: gypBuild(dir) };
     } catch (err) {
       loaded = { why: `usearch unavailable on ${process.platform}-${process.arch} (${(err as Error).message.split('\n')[0]})` };
     }
@@ -57,7 +81,7 @@ export class VectorIndex {
   private flat?: Int8Array;
   private rowKey?: Float64Array;
   private keyRow?: Map<number, number>;
-  private hnsw?: InstanceType<Usearch['Index']>;
+  private hnsw?: NativeIndex;
 
   constructor(private readonly u: Usearch, readonly dim: number, private readonly exactMaxRows = EXACT_MAX_ROWS) {
     this.flat = new Int8Array(1024 * dim);
@@ -132,7 +156,7 @@ export class VectorIndex {
     if (query.length !== this.dim) throw new Error(`query embedding has ${query.length} dims, the index ${this.dim}`);
     const k = Math.max(0, Math.floor(limit));
     if (k === 0 || this.rowCount === 0) return [];
-    const q = quantize(query);
+    const q = quantize(query); // a fresh array: byteOffset 0, as exactSearch needs
     // Rows, not chunks, come back: ask for more until k distinct chunks are in hand (or every row is).
     for (let want = Math.min(this.rowCount, 4 * k + 16 + (exclude?.size ?? 0)); ; want = Math.min(this.rowCount, want * 4)) {
       const { keys, distances, count } = this.rowsNear(q, want);
@@ -169,19 +193,18 @@ export class VectorIndex {
 
   private rowsNear(q: Int8Array, want: number): { keys: BigUint64Array; distances: Float32Array; count: number } {
     if (this.hnsw) {
-      const r = this.hnsw.search(q, want, 1);
-      return { keys: r.keys, distances: r.distances, count: r.keys.length };
+      const [keys, distances, counts] = this.hnsw.search(q, want, 1);
+      return { keys, distances, count: Number(counts[0]) };
     }
     const flat = this.flat!.subarray(0, this.rowCount * this.dim);
-    const r = this.u.exactSearch(flat, q, this.dim, want, this.u.MetricKind.Cos, 1) as { keys: BigUint64Array; distances: Float32Array };
+    const [offsets, distances] = this.u.exactSearch(flat, q, this.dim, want, 'cos', 1);
     const keys = new BigUint64Array(want);
-    for (let i = 0; i < want; i++) keys[i] = BigInt(this.rowKey![Number(r.keys[i]!)]!); // offsets → keys
-    return { keys, distances: r.distances, count: want };
+    for (let i = 0; i < want; i++) keys[i] = BigInt(this.rowKey![Number(offsets[i]!)]!); // row offsets → keys
+    return { keys, distances, count: want };
   }
 
-  private newHnsw(): InstanceType<Usearch['Index']> {
-    return new this.u.Index({ dimensions: this.dim, metric: this.u.MetricKind.Cos, quantization: this.u.ScalarKind.I8,
-      connectivity: HNSW.connectivity, expansion_add: HNSW.expansionAdd, expansion_search: HNSW.expansionSearch, multi: false });
+  private newHnsw(): NativeIndex {
+    return new this.u.CompiledIndex(this.dim, 'cos', 'i8', HNSW.connectivity, HNSW.expansionAdd, HNSW.expansionSearch, false);
   }
 
   /** Moves the first `rows` flat rows into a new HNSW graph (once the space outgrows the exact scan). */

@@ -1,0 +1,230 @@
+// npm run bench:scale -- --chunks N [--json] [--queries Q] [--noise C] [--dev-index DIR] [--set DIR] [--crossover]
+//
+// The vector index (extension/src/search/vectorIndex.ts) at N chunks, measured side by side in one run:
+//   - the search space: the dev corpus' real chunk embeddings (embedded once with the shipped model; cached under
+//     .test-cache/bench-scale/) and, past those, near-duplicates of them (each member vector plus Gaussian noise
+//     that leaves cosine C with its original, default 0.9; fixed seed), with the dev corpus' own members per
+//     chunk, so N chunks hold ~2.8 N int8 vectors of 256 dims as the extension stores them;
+//   - queries: the dev set's real queries, embedded by the shipped model;
+//   - p50/p99 query ms (one thread, top 10 chunks), recall@10 against the exact int8 scan of the same rows,
+//     RSS after the build, and save → searchable: one file's chunks and vectors committed to a real store, the
+//     store's log applied to the N-chunk index (VectorSync.catchUp) and the first query finding them (the encoder
+//     time is not included: it is the same at any N).
+// --crossover [--sizes 25,100,4k] times the exact scan and HNSW over 35 to ~80k vectors instead (EXACT_MAX_ROWS).
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { EXACT_MAX_ROWS, HNSW, loadUsearch, quantize, VectorIndex } from '../extension/src/search/vectorIndex.ts';
+import { IndexStore } from '../extension/src/index/store.ts';
+import { VectorSync } from '../extension/src/index/vectorSync.ts';
+import { mulberry32 } from '../kernels/reference/random.ts';
+
+const REPO = path.resolve(import.meta.dirname, '..');
+const DIM = 256;
+let t0 = Date.now();
+const { values: a } = parseArgs({ options: {
+  chunks: { type: 'string', default: '100k' }, json: { type: 'boolean' }, queries: { type: 'string', default: '800' },
+  noise: { type: 'string', default: '0.9' }, 'dev-index': { type: 'string' }, set: { type: 'string', default: '/tmp/evaldev' },
+  crossover: { type: 'boolean' }, sizes: { type: 'string' }, 'build-threads': { type: 'string', default: '0' },
+  // to explore HNSW settings (the defaults are the shipped ones, vectorIndex.ts HNSW)
+  ef: { type: 'string' }, 'ef-add': { type: 'string' }, m: { type: 'string' } } });
+if (a.ef) HNSW.expansionSearch = Number(a.ef);
+if (a['ef-add']) HNSW.expansionAdd = Number(a['ef-add']);
+if (a.m) HNSW.connectivity = Number(a.m);
+const count = (s) => { const m = /^(\d+(?:\.\d+)?)([kM]?)$/.exec(s); if (!m) throw new Error(`not a count: ${s}`); return Math.round(Number(m[1]) * { '': 1, k: 1e3, M: 1e6 }[m[2]]); };
+const u = loadUsearch().mod;
+if (!u) throw new Error(loadUsearch().why);
+const log = (m) => { if (!a.json) console.log(m); else process.stderr.write(`${m}\n`); };
+
+const real = loadReal();
+log(`real data: ${real.members.length} dev chunks, ${real.rows} vectors (${(real.rows / real.members.length).toFixed(2)} a chunk), ${real.queries.length / DIM} queries`);
+if (a.crossover) crossover(); else await scale(count(a.chunks));
+
+/** Chunk j's int8 rows: the real chunk j (mod R), past R with noise; written into `out` at row `at`. */
+function makeChunks(from, to, emit) {
+  const R = real.members.length, cos = Number(a.noise);
+  const sigma = Math.sqrt((1 / (cos * cos) - 1) / DIM); // |noise|² = DIM σ² on a unit vector gives cosine `cos`
+  const w = new Float32Array(DIM);
+  for (let j = from; j < to; j++) {
+    const b = j % R, n = real.members[b], rand = mulberry32(j + 1), q = new Int8Array(n * DIM);
+    for (let m = 0; m < n; m++) {
+      const v = real.vecs.subarray((real.start[b] + m) * DIM, (real.start[b] + m + 1) * DIM);
+      for (let d = 0; d < DIM; d++) w[d] = j < R ? v[d] : v[d] + sigma * gauss(rand);
+      quantize(w, q.subarray(m * DIM, (m + 1) * DIM));
+    }
+    emit(j + 1, n, q); // chunk ids from 1
+  }
+}
+
+/** Builds a VectorIndex of chunks [0, n) in batches (bulk adds on every core). */
+function build(n, exactMaxRows = EXACT_MAX_ROWS) {
+  const index = new VectorIndex(u, DIM, exactMaxRows);
+  const threads = Number(a['build-threads']);
+  for (let from = 0; from < n; from += 20000) {
+    const ids = [], ns = [], parts = [];
+    makeChunks(from, Math.min(n, from + 20000), (id, k, q) => { ids.push(id); ns.push(k); parts.push(q); });
+    const q = new Int8Array(ns.reduce((s, k) => s + k, 0) * DIM);
+    let o = 0;
+    for (const p of parts) { q.set(p, o); o += p.length; }
+    index.addRows(ids, ns, q, threads);
+    if (n >= 200000 && (from / 20000) % 10 === 0) log(`  built ${from + ids.length} / ${n} chunks (${index.rows} vectors) at ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+  }
+  return index;
+}
+
+function timeQueries(index, nq) {
+  const times = [];
+  for (let i = 0; i < nq; i++) {
+    const q = real.queries.subarray((i % (real.queries.length / DIM)) * DIM, (i % (real.queries.length / DIM) + 1) * DIM);
+    const t = process.hrtime.bigint();
+    index.search(q, 10);
+    times.push(Number(process.hrtime.bigint() - t) / 1e6);
+  }
+  times.sort((x, y) => x - y);
+  return { p50: times[Math.floor(times.length * 0.5)], p99: times[Math.min(times.length - 1, Math.floor(times.length * 0.99))] };
+}
+
+async function scale(n) {
+  t0 = Date.now();
+  const index = build(n);
+  const buildS = (Date.now() - t0) / 1000, vectors = index.rows;
+  log(`built ${n} chunks (${index.rows} vectors, ${index.mode}) in ${buildS.toFixed(1)} s`);
+  const nq = Number(a.queries);
+  timeQueries(index, Math.min(50, nq)); // warm
+  const lat = timeQueries(index, nq);
+  const rss = process.memoryUsage().rss / 2 ** 20;
+  const recall = recallAt10(index, n, nq);
+  const save = await saveToSearchable(index);
+  const out = { chunks: n, vectors, mode: index.mode, hnsw: { ...HNSW }, p50_ms: round(lat.p50), p99_ms: round(lat.p99), recall_at_10: round(recall, 4),
+    save_to_searchable_ms: round(save.p50), save_to_searchable_max_ms: round(save.max), rss_mb: Math.round(rss), build_s: round(buildS, 1),
+    queries: nq, near_duplicate_cosine: Number(a.noise), exact_max_rows: EXACT_MAX_ROWS, machine: machine() };
+  if (a.json) console.log(JSON.stringify(out));
+  else console.log(`\n${n} chunks, ${vectors} vectors (${index.mode}, ${JSON.stringify(HNSW)}); build ${out.build_s} s\n` +
+    `query p50 ${out.p50_ms} ms, p99 ${out.p99_ms} ms (${nq} queries, one thread, top 10)\n` +
+    `recall@10 against the exact scan ${out.recall_at_10}\nsave -> searchable ${out.save_to_searchable_ms} ms (median of 20 saves, max ${out.save_to_searchable_max_ms} ms)\n` +
+    `RSS ${out.rss_mb} MB after the build\nmachine: ${out.machine}`);
+}
+
+/** The exact int8 scan's top 10 chunks (by best member) against the index's, over the same rows. */
+function recallAt10(index, n, nq) {
+  if (index.mode === 'exact') return 1;
+  const flat = new Int8Array(index.rows * DIM), key = new Float64Array(index.rows);
+  let r = 0;
+  makeChunks(0, n, (id, k, q) => { flat.set(q, r * DIM); for (let m = 0; m < k; m++) key[r + m] = id; r += k; });
+  let hit = 0;
+  for (let i = 0; i < nq; i++) {
+    const qf = real.queries.subarray((i % (real.queries.length / DIM)) * DIM, (i % (real.queries.length / DIM) + 1) * DIM);
+    const q8 = quantize(qf);
+    let truth;
+    for (let want = 64; ; want *= 4) {
+      const [offsets] = u.exactSearch(flat, q8, DIM, want, 'cos', 0);
+      truth = [...new Set(Array.from(offsets, (o) => key[Number(o)]))].slice(0, 10);
+      if (truth.length === 10) break;
+    }
+    const got = new Set(index.search(qf, 10).map((h) => h.id));
+    hit += truth.filter((id) => got.has(id)).length;
+    if (i % 200 === 199) log(`  recall after ${i + 1} queries: ${(hit / ((i + 1) * 10)).toFixed(4)}`);
+  }
+  return hit / (nq * 10);
+}
+
+/** One file of 6 chunks (1-4 members) saved 20 times over: store commit, log -> index, first query finds it. */
+async function saveToSearchable(index) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-scale-'));
+  const logger = { info() {}, warn: (m) => log(m), error: (m) => log(m) };
+  const store = await IndexStore.open(path.join(dir, 'index.sqlite'), logger);
+  store.useEmbeddingModel('bench');
+  const sync = VectorSync.follow(store, index, 'bench', logger);
+  const times = [];
+  for (let s = 0; s < 20; s++) {
+    const chunks = [], vecs = [];
+    for (let c = 0; c < 6; c++) {
+      const k = 1 + ((s + c) % 4);
+      const parts = k > 1 ? Array.from({ length: k }, (_, m) => [c * 100 + m * 10, c * 100 + m * 10 + 9]) : undefined;
+      chunks.push({ path: 'src/edited.ts', startLine: c * 10 + 1, endLine: c * 10 + 9, startOffset: c * 100, endOffset: c * 100 + 99,
+        kind: 'function', name: `f${c}`, snippet: `function f${c}() {}`, ...(parts ? { parts } : {}),
+        tokens: Array.from({ length: k }, () => ({ name: `f${c}`, path: 'src edited', body: `save ${s}`, context: '' })) });
+      const v = new Float32Array(k * DIM); // [k, DIM]: deterministic, unlike any corpus vector
+      for (let m = 0; m < k; m++) for (let d = 0; d < DIM; d++) v[m * DIM + d] = Math.sin(s * 131 + c * 17 + m * 7 + d * 0.37);
+      vecs.push(v);
+    }
+    const probe = vecs[3].subarray(0, DIM);
+    const t = process.hrtime.bigint();
+    store.transaction(() => store.putFile('src/edited.ts', `h${s}`, s, 600, chunks));
+    const jobs = store.chunksToEmbed(0, 100);
+    store.putEmbeddings(jobs, jobs.map((j) => vecs[chunks.findIndex((c) => c.startOffset === j.startOffset)]), DIM);
+    sync.catchUp();
+    const top = index.search(probe, 1)[0];
+    times.push(Number(process.hrtime.bigint() - t) / 1e6);
+    const want = jobs.find((j) => j.startOffset === 300).id;
+    if (top?.id !== want) throw new Error(`save ${s}: the saved chunk is not found first (got ${top?.id}, want ${want})`);
+  }
+  store.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+  times.sort((x, y) => x - y);
+  return { p50: times[10], max: times[19] };
+}
+
+/** Exact scan and HNSW over the same chunks, each query timed on both in turn (so load on a shared machine hits
+ * both alike): the size from which HNSW answers faster is EXACT_MAX_ROWS. */
+function crossover() {
+  const rows = [];
+  const sizes = a.sizes ? a.sizes.split(',').map(count) : [25, 50, 100, 200, 400, 1000, 2000, 4000, 8000, 15000, 30000];
+  for (const n of sizes) {
+    const ex = build(n, Infinity), hn = build(n, 0), te = [], th = [], nq = real.queries.length / DIM;
+    for (let i = 0; i < 600; i++) {
+      const q = real.queries.subarray((i % nq) * DIM, (i % nq + 1) * DIM);
+      for (const [idx, out] of i % 2 ? [[ex, te], [hn, th]] : [[hn, th], [ex, te]]) {
+        const t = process.hrtime.bigint();
+        idx.search(q, 10);
+        out.push(Number(process.hrtime.bigint() - t) / 1e6);
+      }
+    }
+    const p50 = (t) => t.sort((x, y) => x - y)[t.length >> 1];
+    rows.push({ chunks: n, vectors: ex.rows, exact_p50_ms: round(p50(te), 4), hnsw_p50_ms: round(p50(th), 4) });
+    log(`${String(n).padStart(6)} chunks ${String(ex.rows).padStart(7)} vectors: exact p50 ${round(p50(te), 4)} ms, HNSW p50 ${round(p50(th), 4)} ms`);
+  }
+  const first = rows.find((r, i) => rows.slice(i).every((x) => x.hnsw_p50_ms < x.exact_p50_ms));
+  const out = { crossover_vectors: first?.vectors ?? null, rows, machine: machine() };
+  if (a.json) console.log(JSON.stringify(out));
+  else console.log(`HNSW is faster from ${first ? `${first.vectors} vectors (${first.chunks} chunks)` : 'none of these sizes'}; EXACT_MAX_ROWS is ${EXACT_MAX_ROWS}\nmachine: ${out.machine}`);
+}
+
+/** The dev corpus' chunk vectors and its queries' vectors, from the cache or built once (about 14 min here). */
+function loadReal() {
+  const cacheDir = path.join(REPO, '.test-cache', 'bench-scale');
+  const file = path.join(cacheDir, 'dev-vectors.bin');
+  if (!fs.existsSync(file)) {
+    fs.mkdirSync(cacheDir, { recursive: true });
+    const corpus = path.join(a.set, 'corpus');
+    if (!fs.existsSync(corpus)) throw new Error(`no dev corpus at ${corpus}: mkdir -p /tmp/evaldev && tar xJf /work/shared/eval/dev/corpus.tar.xz -C /tmp/evaldev && cp /work/shared/eval/dev/queries.jsonl /tmp/evaldev/`);
+    const idx = a['dev-index'] ?? path.join(os.tmpdir(), `infinilens-eval-${createHash('sha1').update(path.resolve(corpus)).digest('hex').slice(0, 12)}`);
+    log(`embedding the dev corpus into ${idx} (once; resumes where it stopped)`);
+    execFileSync(process.execPath, ['scripts/build.mjs', '--quiet'], { cwd: REPO, stdio: 'inherit' });
+    execFileSync(process.execPath, ['dist/cli.js', 'index', corpus, '--embed', '--index-dir', idx], { cwd: REPO, stdio: ['ignore', 'inherit', 'inherit'] });
+    execFileSync(process.execPath, ['--import', 'tsx', 'scripts/bench-scale-data.ts', idx, path.join(a.set, 'queries.jsonl'), file], { cwd: REPO, stdio: 'inherit' });
+  }
+  const buf = fs.readFileSync(file);
+  const head = new Uint32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + 12));
+  const [chunks, rows, nq] = head;
+  let o = 12;
+  const take = (n, T) => { const x = new T(buf.buffer.slice(buf.byteOffset + o, buf.byteOffset + o + n * T.BYTES_PER_ELEMENT)); o += n * T.BYTES_PER_ELEMENT; return x; };
+  const members = take(chunks, Uint32Array), vecs = take(rows * DIM, Float32Array), queries = take(nq * DIM, Float32Array);
+  const start = new Uint32Array(chunks);
+  for (let c = 1; c < chunks; c++) start[c] = start[c - 1] + members[c - 1];
+  return { members, vecs, queries, start, rows };
+}
+
+function gauss(rand) {
+  return Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
+}
+
+function round(x, d = 3) { return Math.round(x * 10 ** d) / 10 ** d; }
+
+function machine() {
+  const c = os.cpus();
+  return `${c.length} x ${c[0]?.model ?? 'cpu'}, load ${os.loadavg().map((x) => x.toFixed(1)).join('/')}, node ${process.version}`;
+}

@@ -3,7 +3,7 @@
 // and scores as its best member, as the exact JS scan (denseRanker.topKByDot) does.
 //
 // Small spaces are scanned exactly (usearch's exactSearch over one flat int8 matrix); above EXACT_MAX_ROWS rows
-// the rows move into an HNSW graph, which answers in well under a millisecond where the scan takes tens.
+// the rows move into an HNSW graph, which answers in under a millisecond where the scan takes tens at 1M rows.
 // The threshold is measured, not guessed: `npm run bench:scale -- --crossover` (docs/scale.md).
 //
 // usearch ships N-API prebuilds for linux-x64/arm64, darwin and win32-x64 only; loadUsearch() answers
@@ -36,12 +36,13 @@ export interface Usearch {
 /** Row key of member `m` of chunk `id` (a chunk has at most MAX_CHUNK_MEMBERS members). */
 export const MEMBER_SLOTS = MAX_CHUNK_MEMBERS;
 
-/** Above this many rows the HNSW graph answers faster than the exact int8 scan on this project's 2-core dev
- * machine (bench:scale --crossover, docs/scale.md); below it, exact search is both faster and exact. */
-export const EXACT_MAX_ROWS = 20_000;
+/** Above this many rows the HNSW graph answers faster than the exact int8 scan: on this project's 2-core dev
+ * machine the two took 0.235 ms at 6,638 rows and HNSW was faster from 8,520 rows on (0.241 against 0.254 ms;
+ * 0.47 against 0.75 ms at 21k). `npm run bench:scale -- --crossover` measures it (docs/scale.md). */
+export const EXACT_MAX_ROWS = 8_500;
 
-/** HNSW settings: connectivity 16 and a search beam of 128 kept recall@10 ≥ 0.98 on near-duplicates of the dev
- * corpus' embeddings at 1M chunks (bench:scale); a smaller add beam halves build time at no measured loss. */
+/** HNSW settings (usearch's connectivity, expansion_add, expansion_search); bench:scale measures the recall they
+ * give against the exact scan (docs/scale.md). */
 export const HNSW = { connectivity: 16, expansionAdd: 64, expansionSearch: 128 };
 
 let loaded: { mod?: Usearch; why?: string } | undefined;

@@ -49,8 +49,25 @@ def _shared_kit():
     import importlib.util
     spec = importlib.util.spec_from_file_location('build_eval', os.path.join(SHARED_EVAL, 'build_eval.py'))
     mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod                     # its dataclasses look their module up there
     spec.loader.exec_module(mod)
     return mod
+
+
+def chunk_key(src, ts_module):
+    """What the shared builder's output for one staged chunk depends on: the chunk's files, the builder, its seed
+    and the TypeScript parser version. A build folder stamped with the same key is reused (the builder is the
+    slow part: ~45 min of the shard on 2 busy cores)."""
+    h = hashlib.sha256()
+    for path in (os.path.join(SHARED_EVAL, 'build_eval.py'), os.path.join(SHARED_EVAL, 'build_eval_js.mjs'),
+                 os.path.join(ts_module, 'package.json')):
+        h.update(open(path, 'rb').read() if os.path.exists(path) else b'-')
+    h.update(str(SEED).encode())
+    for d, _, fs in sorted(os.walk(src)):
+        for f in sorted(fs):
+            p = os.path.join(d, f)
+            h.update(os.path.relpath(p, src).encode() + b'\0' + hashlib.sha256(open(p, 'rb').read()).digest())
+    return h.hexdigest()
 
 
 def is_test_path(path):
@@ -271,8 +288,7 @@ def main():
     # ---- stage every kept file in chunks (per package) and run the shared builder on each chunk
     stage = os.path.join(work, 'stage')
     build = os.path.join(work, 'build')
-    for d in (stage, build):
-        shutil.rmtree(d, ignore_errors=True)
+    shutil.rmtree(stage, ignore_errors=True)          # build/ stays: a chunk's output is reused by its key
     chunks = []
     cur, cur_pkg, cur_bytes = None, None, 0
     for f in kept:
@@ -289,16 +305,23 @@ def main():
     ts_module = os.path.join(work, 'tools', 'node_modules', 'typescript')
 
     def run(chunk):
+        out, key = os.path.join(build, chunk), chunk_key(os.path.join(stage, chunk), ts_module)
+        stamp = os.path.join(build, chunk + '.key')
+        if os.path.exists(stamp) and open(stamp).read() == key and os.path.isdir(out):
+            return chunk, True                                   # built before from the same input
+        shutil.rmtree(out, ignore_errors=True)
         cmd = [sys.executable, os.path.join(SHARED_EVAL, 'build_eval.py'), '--root',
-               f'{chunk}={os.path.join(stage, chunk)}', '--out', os.path.join(build, chunk),
+               f'{chunk}={os.path.join(stage, chunk)}', '--out', out,
                '--name', 'train', '--seed', str(SEED), '--ts-module', ts_module]
         p = subprocess.run(cmd, capture_output=True, text=True)
         if p.returncode:
             print(f'builder failed on {chunk}:\n{p.stderr[-3000:]}', flush=True)
             return chunk, False
+        with open(stamp, 'w') as fh:
+            fh.write(key)
         return chunk, True
 
-    print(f'running builder on {len(chunks)} chunks', flush=True)
+    print(f'running builder on {len(chunks)} chunks (reused: those built before from the same input)', flush=True)
     failed = []
     with ThreadPoolExecutor(args.jobs) as ex:
         for n, (chunk, ok) in enumerate(ex.map(run, chunks), 1):
@@ -355,10 +378,17 @@ def main():
     print('kept bytes', dict(used), flush=True)
 
     def write_xz(name, rows):
+        """rows as xz-compressed JSON lines; a file that already holds exactly these lines is kept (compressing at
+        preset 9 takes ~20 min on 2 busy cores, reading it back seconds)."""
         path = os.path.join(out, name)
-        with lzma.open(path + '.tmp', 'wt', encoding='utf-8', preset=9) as fh:
-            for r in rows:
-                fh.write(json.dumps(r, ensure_ascii=False) + '\n')
+        text = ''.join(json.dumps(r, ensure_ascii=False) + '\n' for r in rows)
+        if os.path.exists(path):
+            with lzma.open(path, 'rt', encoding='utf-8', newline='') as fh:
+                if fh.read() == text:
+                    print(f'{name}: unchanged, kept', flush=True)
+                    return os.path.getsize(path)
+        with lzma.open(path + '.tmp', 'wt', encoding='utf-8', preset=9, newline='') as fh:
+            fh.write(text)
         os.replace(path + '.tmp', path)
         return os.path.getsize(path)
 

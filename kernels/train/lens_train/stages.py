@@ -48,9 +48,9 @@ def shard_counts(d):
 
 
 def data(ctx):
-    """The shard (OUT/data/shard) and the masked-token shard (OUT/data/mlm): built from the allowed sources
-    (source "allowed": build_corpus.sh + build_shard + build_mlm_shard), taken from folders (source "folder": e.g.
-    .data carried to the GPU machine) or synthetic (source "synthetic": the smoke recipe)."""
+    """The shard (OUT/data/shard): built from the allowed sources (source "allowed": build_corpus.sh + build_shard,
+    the sources left in `work` for the stages that read more of them), taken from folders (source "folder": .data
+    and a masked-token shard .mlmdata carried to the GPU machine -> OUT/data/mlm) or synthetic (the smoke recipe)."""
     c, shard, mlm = ctx.cfg, ctx.path("shard"), ctx.path("mlm")
     if c["source"] == "synthetic":
         from .data import synthetic_shard, write_jsonl_xz
@@ -71,8 +71,6 @@ def data(ctx):
         ctx.step("corpus", lambda: ctx.sh(["bash", os.path.join(TRAIN, "data", "build_corpus.sh"), work], "corpus"))
         budget = ["--budget-mib", str(c["budget_mib"])] if c.get("budget_mib") else []
         ctx.step("shard", lambda: ctx.py("build_shard", "--work", work, "--out", shard, *budget))
-        if c.get("mlm_shard"):
-            ctx.step("mlm_shard", lambda: ctx.py("build_mlm_shard", "--work", work, "--out", mlm))
     else:
         raise SystemExit(f"data: unknown source {c['source']!r} (allowed, folder, synthetic)")
     m = dict(shard=shard_counts(shard))
@@ -114,7 +112,9 @@ def tokenizer(ctx):
 
 def pretrain_mlm(ctx):
     """Masked-token calls in order, each one process (torchrun on several GPUs) of `minutes`, each from the one
-    before (the first from `init_model`, a model folder, or from scratch): OUT/pretrain_mlm/calls/NAME/."""
+    before (the first from `init_model`, a model folder, or from scratch): OUT/pretrain_mlm/calls/NAME/. A call on
+    shard "mlm" (every allowed file, build_mlm_shard) reads data's carried one or builds it once here from
+    `mlm_shard.work`, the sources the data stage downloaded."""
     c, tok = ctx.cfg, tokenizer(ctx)
     prev = None
     if c.get("init_model"):
@@ -124,7 +124,12 @@ def pretrain_mlm(ctx):
         d = ctx.path("calls", call["name"])
         mlm = dict(c["mlm"], **call.get("mlm", {}))
         conf = dict(model=dict(ctx.recipe["model"], **c.get("model", {})), train=dict(seed=c["seed"], mlm=mlm))
-        shard = ctx.stage_out("data", call.get("shard", "shard"))
+        shard = ctx.stage_out("data", "shard")
+        if call.get("shard") == "mlm":                     # every allowed file: data's carried one, or built here
+            shard = ctx.stage_out("data", "mlm")
+            if not os.path.isdir(shard):
+                shard, work = ctx.path("mlm"), c.get("mlm_shard", {}).get("work", "/tmp/lens-data")
+                ctx.step("mlm_shard", lambda: ctx.py("build_mlm_shard", "--work", work, "--out", ctx.path("mlm")))
         gpus = call.get("gpus", 1)
 
         def run_call(d=d, conf=conf, shard=shard, gpus=gpus, prev=prev, call=call, mlm=mlm):
@@ -135,7 +140,8 @@ def pretrain_mlm(ctx):
                    "--out", d, *(prev or ()), *c.get("args", []), *call.get("args", []), gpus=gpus,
                    log="call_" + call["name"])
             s = json.load(open(os.path.join(d, "mlm_log.json")))["summary"]
-            return dict(ckpt_sha256=sha256(os.path.join(d, "ckpt_mlm.pt")), card=s.get("card"), steps=s["steps"], tokens=s["tokens"], seconds=round(s["sec"], 1),
+            return dict(ckpt_sha256=sha256(os.path.join(d, "ckpt_mlm.pt")), card=s.get("card"), steps=s["steps"],
+                        tokens=s["tokens"], seconds=round(s["sec"], 1),
                         tokens_per_s=round(s["tokens_per_s"]), mfu_vs_989_tflops=round(s["mfu_vs_989tflops"], 4),
                         stream_tokens=s["stream_tokens"], resumed=bool(prev) and prev[0] == "--resume",
                         sequence=f"{mlm['nseg']} segments x {conf['model']['seg_len']} tokens, {mlm['seqs']} "

@@ -136,11 +136,14 @@ def fixtures(ctx):
         import numpy as np
         ref = os.path.join(ROOT, ctx.cfg["compare"])
         diffs = {}
-        for f in sorted(os.listdir(out)):
-            if ".out." in f and os.path.exists(os.path.join(ref, f)):
-                a = np.fromfile(os.path.join(out, f), dtype=np.float32)
-                b = np.fromfile(os.path.join(ref, f), dtype=np.float32)
-                diffs[f] = float(np.abs(a - b).max()) if a.shape == b.shape else "shape differs"
+        for g, entry in json.load(open(os.path.join(out, "graphs.json"))).items():
+            for k, o in (entry.get("outputs", {}) if isinstance(entry, dict) else {}).items():
+                a, b = os.path.join(out, o["file"]), os.path.join(ref, o["file"])
+                if not os.path.exists(b):
+                    continue
+                x, y = np.fromfile(a, dtype=o["dtype"]), np.fromfile(b, dtype=o["dtype"])
+                diffs[f"{g}.{k}"] = (float(np.abs(x.astype(np.float64) - y).max()) if x.shape == y.shape
+                                     else "shape differs")
         m["max_abs_diff_vs_shipped"] = diffs
     return m
 

@@ -163,3 +163,17 @@ def test_card_placeholders():
 def test_recipes_load(name):
     r = recipe.load_recipe(os.path.join(TRAIN, "recipes", name))
     assert [s["stage"] for s in r["stages"]] == [s for s in recipe.STAGES if s != "memory"]  # memory: recipes/mem24.json
+
+
+def test_v27_pins_run_18s_int8_model_in_git():
+    """The head refit's named input: every file of run 18's int8 model folder, by git blob, with its sha256."""
+    import hashlib
+    import subprocess
+    r = recipe.load_recipe(os.path.join(TRAIN, "recipes", "v27.json"))
+    pin = next(s for s in r["stages"] if s["stage"] == "head_refit")["model"]["pinned"]
+    assert {"weights.bin", "query.fp32.onnx", "model-card.json", "tokenizer.json"} <= set(pin["files"])
+    for name, blob in pin["files"].items():
+        data = subprocess.run(["git", "cat-file", "blob", blob], cwd=TRAIN, capture_output=True).stdout
+        if not data:
+            pytest.skip("not a git checkout with history")
+        assert hashlib.sha256(data).hexdigest() == pin["sha256"][name], name

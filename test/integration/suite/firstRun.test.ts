@@ -36,7 +36,9 @@ suite('Infini Lens: first run', () => {
     }
     await inEachTheme((name) => screenshot(`walkthrough-${name}`).then(() => undefined));
     await click('.gettingStartedContainer .getting-started-step', 'Look inside: the attention lens');
-    await waitFor('.gettingStartedContainer', 'Memory by segment'); // the step's own page (media/walkthrough/lens.md)
+    // The step opens with its button; its page (media/walkthrough/lens.md) renders beside it in a webview.
+    await waitFor('.gettingStartedContainer .getting-started-step.expanded', 'Show Attention');
+    await new Promise((r) => setTimeout(r, 1500));
     await screenshot('walkthrough-lens-step');
     await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
   });

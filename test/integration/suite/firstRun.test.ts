@@ -19,7 +19,7 @@ suite('Infini Lens: first run', () => {
   });
 
   test('the empty results view welcomes with what to do, in its own view container', async function () {
-    this.timeout(60_000);
+    this.timeout(180_000);
     await vscode.commands.executeCommand('infiniLens.results.focus');
     const text = await waitFor('.welcome-view-content', 'Search Workspace');
     assert.match(text, /describing code in words/);
@@ -28,7 +28,7 @@ suite('Infini Lens: first run', () => {
   });
 
   test('the walkthrough: index, search, Find Similar, the lens, settings', async function () {
-    this.timeout(90_000);
+    this.timeout(240_000);
     await vscode.commands.executeCommand('workbench.action.openWalkthrough', 'infini-lens.infini-lens#infiniLens.start', false);
     const page = await waitFor('.gettingStartedContainer', 'Get started with Infini Lens');
     for (const step of ['Index your workspace', 'Search in words', 'Find similar code', 'Look inside: the attention lens', 'Settings']) {
@@ -44,7 +44,7 @@ suite('Infini Lens: first run', () => {
   });
 
   test('an indexing failure is notified once, with Show Log', async function () {
-    this.timeout(120_000);
+    this.timeout(300_000);
     const dir = api.storageDir!;
     const settings = vscode.workspace.getConfiguration('infiniLens');
     // The index folder turns into a file: the next open of the index fails (a real failure, not a fake one).

@@ -17,7 +17,7 @@ suite('Infini Lens in Restricted Mode', () => {
   });
 
   test('the workspace is untrusted and nothing was indexed on start-up', async function () {
-    this.timeout(60_000);
+    this.timeout(180_000);
     assert.equal(vscode.workspace.isTrusted, false, 'the harness opened the folder in Restricted Mode');
     await new Promise((r) => setTimeout(r, 3000)); // what start-up would have done by now
     assert.equal((await api.whenIdle())!.files, 0, 'no indexing on start-up');
@@ -28,7 +28,7 @@ suite('Infini Lens in Restricted Mode', () => {
   });
 
   test('Reindex Workspace builds the keyword index only; search works; the lens is off with the reason', async function () {
-    this.timeout(120_000);
+    this.timeout(240_000);
     await vscode.commands.executeCommand('infiniLens.reindex');
     const stats = (await api.whenIdle())!;
     assert.ok(stats.files >= 4, `keyword index built on request: ${stats.files} files`);

@@ -222,7 +222,8 @@ try {
   const payload = [['extensionDevelopmentPath', `vscode-remote://${authority}${devPath}`],
     ['extensionTestsPath', `vscode-remote://${authority}${REPO}/dist/test/integration/index.js`]];
   const open = suite === 'multi' ? `workspace=${encodeURIComponent(multiRoot)}` : `folder=${encodeURIComponent(ws)}`;
-  await page.goto(`http://${authority}/?${open}&payload=${encodeURIComponent(JSON.stringify(payload))}`);
+  // A loaded machine can take longer than the default 30 s to serve the workbench.
+  await page.goto(`http://${authority}/?${open}&payload=${encodeURIComponent(JSON.stringify(payload))}`, { timeout: 120_000 });
   say('workbench opened; tests running in the extension host');
   code = await Promise.race([exited, sleep(TIMEOUT_MS).then(() => 'timeout')]);
   if (code === 'timeout') {

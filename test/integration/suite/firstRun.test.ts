@@ -15,6 +15,7 @@ suite('Infini Lens: first run', () => {
     const ext = vscode.extensions.getExtension<InfiniLensApi>('infini-lens.infini-lens');
     assert.ok(ext, 'extension infini-lens.infini-lens is loaded');
     api = await ext.activate();
+    await vscode.commands.executeCommand('workbench.action.closeAuxiliaryBar'); // room for the editor (the walkthrough's pages)
     await api.whenIdle();
   });
 

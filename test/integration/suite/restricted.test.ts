@@ -14,7 +14,7 @@ suite('Infini Lens in Restricted Mode', () => {
     const ext = vscode.extensions.getExtension<InfiniLensApi>('infini-lens.infini-lens');
     assert.ok(ext, 'the extension is enabled in Restricted Mode (untrustedWorkspaces: limited)');
     api = await ext.activate();
-    await vscode.commands.executeCommand('workbench.action.closeAuxiliaryBar'); // room for the editor (the walkthrough's pages)
+    await vscode.commands.executeCommand('workbench.action.closeAuxiliaryBar'); // the empty secondary side bar only takes room in the pictures
   });
 
   test('the workspace is untrusted and nothing was indexed on start-up', async function () {

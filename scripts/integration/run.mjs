@@ -4,7 +4,7 @@
 // The tests can ask this harness to act on the page (keys, typing, waiting for DOM text, screenshots)
 // through a small HTTP endpoint whose address they find in INFINI_LENS_HARNESS.
 //
-// Usage: node scripts/integration/run.mjs --suite=dev|multi|vsix|semantic|responsiveness|lens|firstRun|restricted [--workspace=DIR] [--install=FILE.vsix] [--bulk=N] [--port=N]
+// Usage: node scripts/integration/run.mjs --suite=dev|multi|vsix|semantic|responsiveness|lens|firstRun|restricted|extension [--workspace=DIR] [--install=FILE.vsix] [--bulk=N] [--port=N]
 import { chromium } from 'playwright-core';
 import { spawn, execFileSync } from 'node:child_process';
 import {
@@ -50,7 +50,7 @@ if (suite === 'multi') {
   writeFileSync(multiRoot, JSON.stringify({ folders: [{ path: 'workspace' }, { path: 'second' }] }));
 }
 // Enough generated files that the first build takes a few seconds: its progress notification can be seen and cancelled.
-const BULK_FILES = Number(arg('bulk', suite === 'dev' ? 2000 : 0));
+const BULK_FILES = Number(arg('bulk', suite === 'dev' || suite === 'extension' ? 2000 : 0));
 if (BULK_FILES > 0) mkdirSync(`${ws}/bulk`, { recursive: true });
 for (let i = 0; i < BULK_FILES; i++) {
   writeFileSync(`${ws}/bulk/module${i}.ts`, Array.from({ length: 6 }, (_, j) =>
@@ -69,7 +69,7 @@ writeFileSync(`${RUN}/user-data/User/settings.json`, JSON.stringify({
   // dev's 2,000 bulk files are there to watch and cancel lexical indexing; embedding their 12,000 chunks on a
   // small CPU would only slow the suite. Its semantic test turns embeddings on with bulk/ excluded.
   // responsiveness: its own tests turn embeddings on (for a subfolder) once the lexical measurement is done.
-  ...(suite === 'dev' || suite === 'lens' || suite === 'responsiveness' ? { 'infiniLens.embeddings.enabled': false } : {}),
+  ...(['dev', 'extension', 'lens', 'responsiveness'].includes(suite) ? { 'infiniLens.embeddings.enabled': false } : {}),
 }));
 const env = {
   ...process.env, HOME: `${RUN}/home`, TMPDIR: `${RUN}/tmp`, XDG_CONFIG_HOME: `${RUN}/home/.config`,

@@ -14,6 +14,7 @@ export function run(): Promise<void> {
   else if (suite === 'responsiveness') require('./responsiveness.test');
   else if (suite === 'restricted') require('./restricted.test');
   else if (suite === 'firstRun') require('./firstRun.test');
+  else if (suite === 'extension') require('./extension.test');
   // firstRun first: its welcome view needs the results view still empty.
   else { require('./firstRun.test'); require('./extension.test'); require('./lens.test'); require('./semantic.test'); }
   return new Promise((resolve, reject) => {

@@ -212,7 +212,8 @@ suite('Infini Lens: attention lens (real model)', () => {
       // A word a few lines above the selected token (line is 1-based, ranges 0-based).
       const other = data.tokens.filter((t) => t.range.startLine >= line - 6 && t.range.startLine <= line - 3 && /\w/.test(t.text)).at(-1)!.index;
       await lensClickToken(other, ['Control']);
-      const sel = await eventually(() => (lens.current?.selection.tokens?.length === 2 ? lens.current.selection : undefined), 'two tokens selected');
+      // A token not computed yet: the encoder reads its memory per head (tens of seconds on a busy 2-core machine).
+      const sel = await eventually(() => (lens.current?.selection.tokens?.length === 2 ? lens.current.selection : undefined), 'two tokens selected', 180_000);
       assert.deepEqual(sel.tokens, [token, other]);
       const keys = sel.heads[0]!.keys.reduce((a, k) => a + k.weight, 0);
       assert.ok(Math.abs(keys - 2) < 2e-3, `two tokens' attention summed: weights sum to ${keys}`);
@@ -224,7 +225,7 @@ suite('Infini Lens: attention lens (real model)', () => {
       await screenshot(`lens-${name}-segments`);
       await lensClick('Attention');
       await lensClickToken(token); // a plain click selects one token again
-      await eventually(() => (lens.current?.selection.tokens === undefined && lens.current?.selection.token === token ? true : undefined), 'one token again');
+      await eventually(() => (lens.current?.selection.tokens === undefined && lens.current?.selection.token === token ? true : undefined), 'one token again', 60_000);
       await busyShot(name);
     }
     await vscode.commands.executeCommand('infiniLens.toggleAttentionHighlights');

@@ -128,6 +128,7 @@ async function listDir(dir: PendingDir, rules: IgnoreRules, seenDirs: Set<string
       isDir = st.isDirectory();
       isFile = st.isFile();
       if (entry.isSymbolicLink()) link = `a link to ${real}`;
+      else real = undefined; // no type from the file system, but not a link: an ordinary entry
     }
     if (rules.ignores(rel, isDir)) { skip(rel, { reason: 'ignored' }); continue; }
     if (real !== undefined && !guard.followSymlinks && !isInside(guard.rootReal, real)) {

@@ -32,11 +32,14 @@ suite('Infini Lens installed from the linux-x64 VSIX', () => {
     const manifest = ext.packageJSON as { icon: string; contributes: { walkthroughs: { steps: { media: { markdown: string } }[] }[] } };
     assert.ok(existsSync(at(manifest.icon)), `the icon ${manifest.icon} is shipped`);
     for (const step of manifest.contributes.walkthroughs[0]!.steps) assert.ok(existsSync(at(step.media.markdown)), step.media.markdown);
-    for (const f of ['CHANGELOG.md', 'README.md']) assert.ok(existsSync(at(f)), f);
-    assert.ok(existsSync(at('LICENSE')) || existsSync(at('LICENSE.txt')), 'LICENSE (vsce may name it LICENSE.txt)');
+    // vsce stores these as readme.md, changelog.md and LICENSE.txt.
+    const top = readdirSync(ext.extensionPath).map((f) => f.toLowerCase());
+    for (const f of ['readme.md', 'changelog.md']) assert.ok(top.includes(f), `${f} in ${top.join(', ')}`);
+    assert.ok(top.includes('license') || top.includes('license.txt'), `LICENSE in ${top.join(', ')}`);
   });
 
-  test('indexes the workspace and answers a search through the QuickPick', async () => {
+  test('indexes the workspace and answers a search through the QuickPick', async function () {
+    this.timeout(300_000); // the first build with embeddings on a busy 2-core machine
     const api = await vscode.extensions.getExtension<InfiniLensApi>('infini-lens.infini-lens')!.activate();
     const stats = await api.whenIdle();
     assert.ok(stats && stats.files >= 4, `indexed ${stats?.files} files`);

@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { WorkspaceIndex } from '../extension/src/index/workspaceIndex.ts';
+import { WorkspaceIndex } from '../extension/src/search/workspaceIndex.ts';
 import { Encoder } from '../kernels/runtime/encoder.ts';
 import { hasModel, modelTag } from '../kernels/runtime/modelFiles.ts';
 

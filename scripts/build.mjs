@@ -12,7 +12,7 @@ const targets = [
   { entry: 'extension/src/vscode/extension.ts', out: 'dist/extension.js', ...node },
   // The CLI runs as `infini-lens` (package.json bin) too: a shebang line.
   { entry: 'extension/src/cli.ts', out: 'dist/cli.js', ...node, banner: { js: '#!/usr/bin/env node' } },
-  { entry: 'extension/src/vscode/indexWorker.ts', out: 'dist/indexWorker.js', ...node },
+  { entry: 'extension/src/worker/indexWorker.ts', out: 'dist/indexWorker.js', ...node },
   // The lexical pass's chunk workers (extension/src/index/chunkPool.ts looks for it beside the bundle that starts it).
   { entry: 'extension/src/index/chunkWorker.ts', out: 'dist/chunkWorker.js', ...node },
   { entry: 'kernels/runtime/worker.ts', out: 'dist/worker.js', ...node },

@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { createHash } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import type { IndexProgress, IndexStats, Logger, SearchHit, SearchMode } from './core/api.js';
-import { WorkspaceIndex, type UpdateTimings } from './index/workspaceIndex.js';
+import { WorkspaceIndex, type UpdateTimings } from './search/workspaceIndex.js';
 import type { LexicalWorkers } from './index/chunkPool.js';
 import { Encoder } from '../../kernels/runtime/encoder.js';
 import { hasModel, modelTag } from '../../kernels/runtime/modelFiles.js';

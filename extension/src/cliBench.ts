@@ -7,7 +7,7 @@
 import { spawnSync } from 'node:child_process';
 import * as os from 'node:os';
 import * as ort from 'onnxruntime-node';
-import { mulberry32 } from '../../kernels/reference/random.js';
+import { mulberry32 } from '../../kernels/runtime/random.js';
 import { floats, EncoderSession } from '../../kernels/runtime/session.js';
 import type { ProviderSetting } from '../../kernels/runtime/providers.js';
 

@@ -8,7 +8,7 @@ import type { Logger } from './core/api.js';
 import { mergeShards } from './index/shards.js';
 import { IndexStore } from './index/store.js';
 import { VectorSync } from './index/vectorSync.js';
-import type { WorkspaceIndex } from './index/workspaceIndex.js';
+import type { WorkspaceIndex } from './search/workspaceIndex.js';
 import { loadUsearch } from './search/vectorIndex.js';
 import { hasModel, readModelConfig } from '../../kernels/runtime/modelFiles.js';
 

@@ -1,6 +1,6 @@
 // Local attention of one head inside one segment: block-sparse (gather form, what the graphs compute) and dense
 // with a materialised T×T mask (the naive form the tests compare against). Padding keys are always masked.
-import { blockMask, isGlobalBlock, keyBlocks, type SparseConfig } from './layout.js';
+import { blockMask, isGlobalBlock, keyBlocks, type SparseConfig } from '../runtime/layout.js';
 import { dot, maskedSoftmax } from './tensor.js';
 
 export interface HeadInputs {

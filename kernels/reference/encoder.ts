@@ -4,7 +4,7 @@ import { localAttention, usesDense } from './attention.js';
 import { addInto, emptyMemory, gateMix, linearContribution, read, sigma, updateDelta, type HeadMemory } from './memory.js';
 import { rope, type RopeStyle, type RopeTable } from './rope.js';
 import { geluTanh, headSlice, layerNorm, matmul } from './tensor.js';
-import { mulberry32 } from './random.js';
+import { mulberry32 } from '../runtime/random.js';
 
 export interface EncoderConfig {
   vocab: number; d_model: number; n_layers: number; n_heads: number; n_kv_heads: number; d_head: number;

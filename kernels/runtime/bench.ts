@@ -5,7 +5,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { mulberry32 } from '../reference/random.js';
+import { mulberry32 } from './random.js';
 import { EncoderSession } from './session.js';
 import type { ProviderSetting } from './providers.js';
 

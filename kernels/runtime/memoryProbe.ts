@@ -12,7 +12,7 @@
 import * as ort from 'onnxruntime-node';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { mulberry32 } from '../reference/random.js';
+import { mulberry32 } from './random.js';
 import { sessionOptions } from './providers.js';
 import { floats, type EncoderSession } from './session.js';
 import { SPECIAL, type CodeTokenizer } from './tokenizer.js';

@@ -2,7 +2,7 @@
 // runs of a long file, pools chunk embeddings. The worker (worker.ts) hosts one of these off the caller's
 // event loop; tests may use it directly.
 import * as ort from 'onnxruntime-node';
-import { randomBlocks } from '../reference/random.js';
+import { randomBlocks } from './random.js';
 import { graphFile, readModelConfig, type GraphName, type ModelConfig, type Precision } from './modelFiles.js';
 import { openFirstWorking, sessionOptions, type ProviderName, type ProviderSetting } from './providers.js';
 import { chunkStream, CUT_CHARS_PER_TOKEN, planChunkBatches, readRetrievalConfig, type RetrievalConfig } from './chunks.js';

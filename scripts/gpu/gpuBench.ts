@@ -12,7 +12,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
-import { mulberry32 } from '../../kernels/reference/random.js';
+import { mulberry32 } from '../../kernels/runtime/random.js';
 import { graphFile, readModelConfig, type GraphName, type ModelConfig, type Precision } from '../../kernels/runtime/modelFiles.js';
 import { sessionOptions, type ProviderName } from '../../kernels/runtime/providers.js';
 import { EncoderSession } from '../../kernels/runtime/session.js';
@@ -20,7 +20,7 @@ import { chunkStream, CUT_CHARS_PER_TOKEN, readRetrievalConfig } from '../../ker
 import { CodeTokenizer } from '../../kernels/runtime/tokenizer.js';
 import { walkWorkspace } from '../../extension/src/index/walker.js';
 import { classifyContent } from '../../extension/src/index/content.js';
-import { silentLogger } from '../../extension/src/index/workspaceIndex.js';
+import { silentLogger } from '../../extension/src/search/workspaceIndex.js';
 import { profilerProviderName, readProfile, summarizeProfile } from './profile.js';
 import { parseSizes } from '../../extension/src/cliBench.js';
 
@@ -211,7 +211,7 @@ async function benchEncoder(a: Record<string, string | boolean | undefined>): Pr
   const cfg = readModelConfig(modelDir);
   const threads = provider === 'cpu' ? os.cpus().length : undefined;
   const nb = cfg.seg_len / cfg.block;
-  const { randomBlocks } = await import('../../kernels/reference/random.js');
+  const { randomBlocks } = await import('../../kernels/runtime/random.js');
   const rb = randomBlocks(1234, cfg.n_layers, cfg.n_heads, nb, cfg.window, cfg.global, cfg.random);
   const x: Ctx = { modelDir, provider, threads, cfg, randBlocks: new ort.Tensor('int64', BigInt64Array.from(rb, (v) => BigInt(v)), [cfg.n_layers, cfg.n_heads, nb, cfg.random]) };
   const result = { provider, host: { cores: os.cpus().length, cpu: os.cpus()[0]?.model ?? '?', threads: threads ?? null },
@@ -300,7 +300,7 @@ async function benchProfile(a: Record<string, string | boolean | undefined>): Pr
   const threads = provider === 'cpu' ? os.cpus().length : undefined;
   const s = await ort.InferenceSession.create(file, { ...sessionOptions(provider, threads), enableProfiling: true, profileFilePrefix: path.join(dir, `${graph}_${provider}`) });
   const nb = cfg.seg_len / cfg.block;
-  const { randomBlocks } = await import('../../kernels/reference/random.js');
+  const { randomBlocks } = await import('../../kernels/runtime/random.js');
   const rb = randomBlocks(1234, cfg.n_layers, cfg.n_heads, nb, cfg.window, cfg.global, cfg.random);
   const x: Ctx = { modelDir, provider, threads, cfg, randBlocks: new ort.Tensor('int64', BigInt64Array.from(rb, (v) => BigInt(v)), [cfg.n_layers, cfg.n_heads, nb, cfg.random]) };
   const v: Variant = { id: 'profile', graph: graph as GraphKind, precision, batch: graph === 'query' ? S * CHUNK_LEN : S, outputs: 'cpu' };

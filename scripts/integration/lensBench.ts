@@ -13,7 +13,7 @@ import { Encoder } from '../../kernels/runtime/encoder.js';
 import type { LensResult } from '../../kernels/runtime/lens.js';
 import { docStream } from '../../kernels/runtime/segments.js';
 import { EncoderSession, floats } from '../../kernels/runtime/session.js';
-import { lensConfigFrom, runtimeLensEngine, safeCut } from '../../extension/src/vscode/lens/runtimeEngine.js';
+import { lensConfigFrom, runtimeLensEngine, safeCut } from '../../extension/src/lens/runtimeEngine.js';
 
 const repo = path.resolve(__dirname, '../..');
 const model = path.join(repo, 'kernels/model');

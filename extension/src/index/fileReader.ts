@@ -4,7 +4,7 @@
 // Log lines are returned, not written, so the indexer emits them in file order whichever thread did the work.
 import { createHash } from 'node:crypto';
 import type { SkipReason } from '../core/api.js';
-import { indexTokens } from '../search/tokenize.js';
+import { indexTokens } from './tokenize.js';
 import { splitLines, type Chunker, type ChunkWithText } from './chunker.js';
 import { classifyContent } from './content.js';
 import type { StoredChunk } from './store.js';

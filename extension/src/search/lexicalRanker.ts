@@ -2,7 +2,7 @@
 // (identifier splitting, whole identifiers kept), stop words dropped, terms OR-ed so partial matches rank.
 import type { ColumnWeights, IndexStore } from '../index/store.js';
 import type { RankedChunk, Ranker } from './ranker.js';
-import { queryTokens, toMatchExpression } from './tokenize.js';
+import { queryTokens, toMatchExpression } from '../index/tokenize.js';
 
 /** Column weights for bm25: a hit in the symbol name says most about the chunk, its surroundings least. */
 export const LEXICAL_WEIGHTS: ColumnWeights = { name: 16, path: 4, body: 1, context: 0.6 };

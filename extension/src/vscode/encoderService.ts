@@ -6,8 +6,8 @@ import * as vscode from 'vscode';
 import { Encoder } from '../../../kernels/runtime/encoder.js';
 import { hasModel } from '../../../kernels/runtime/modelFiles.js';
 import type { ProviderSetting } from '../../../kernels/runtime/providers.js';
-import type { LensEngine } from './lens/lensData.js';
-import { lensConfigFrom, runtimeLensEngine } from './lens/runtimeEngine.js';
+import type { LensEngine } from '../lens/lensData.js';
+import { lensConfigFrom, runtimeLensEngine } from '../lens/runtimeEngine.js';
 
 const PROVIDERS: readonly ProviderSetting[] = ['auto', 'webgpu', 'cpu'];
 

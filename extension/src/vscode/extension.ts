@@ -2,7 +2,7 @@
 // Every piece is a small factory returning a Disposable registered here.
 import * as vscode from 'vscode';
 import type { SearchHit } from '../core/api.js';
-import type { WorkerStats } from './workerProtocol.js';
+import type { WorkerStats } from '../worker/protocol.js';
 import { INDEX_SETTINGS } from './config.js';
 import { EncoderService } from './encoderService.js';
 import { registerFindSimilarCommand } from './findSimilar.js';

@@ -2,7 +2,7 @@
 // coalesced per path (the last one wins) so a burst of saves re-reads each file once.
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { FileChange } from '../index/workspaceIndex.js';
+import type { FileChange } from '../search/workspaceIndex.js';
 import type { IndexController } from './indexController.js';
 
 const DEBOUNCE_MS = 400;

@@ -2,7 +2,7 @@
 // removed, seen from outside as one index: merged search results and one summed state for the status bar.
 import * as vscode from 'vscode';
 import type { SearchHit } from '../core/api.js';
-import type { WorkerStats as IndexStats } from './workerProtocol.js';
+import type { WorkerStats as IndexStats } from '../worker/protocol.js';
 import { readConfig } from './config.js';
 import { watchWorkspace } from './fileWatcher.js';
 import { IndexController, type IndexState } from './indexController.js';

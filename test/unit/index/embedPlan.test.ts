@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
-import { WorkspaceIndex } from '../../../extension/src/index/workspaceIndex.js';
+import { WorkspaceIndex } from '../../../extension/src/search/workspaceIndex.js';
 import { embedPlan, type SemanticEncoder } from '../../../extension/src/index/embedder.js';
 import { cleanup, copyFixture, hashVector, memoryLogger } from './fixture.js';
 

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { WorkspaceIndex } from '../../../extension/src/index/workspaceIndex.js';
+import { WorkspaceIndex } from '../../../extension/src/search/workspaceIndex.js';
 import type { SemanticEncoder } from '../../../extension/src/index/embedder.js';
 import type { ChunkRow } from '../../../extension/src/index/store.js';
 import { quantizeRows } from '../../../extension/src/core/embeddingMatrix.js';

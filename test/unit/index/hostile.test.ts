@@ -11,7 +11,7 @@ import { Chunker } from '../../../extension/src/index/chunker.js';
 import { readFileForIndex } from '../../../extension/src/index/fileReader.js';
 import { readGuard } from '../../../extension/src/index/fileAccess.js';
 import { walkWorkspace, type WalkOptions } from '../../../extension/src/index/walker.js';
-import { WorkspaceIndex } from '../../../extension/src/index/workspaceIndex.js';
+import { WorkspaceIndex } from '../../../extension/src/search/workspaceIndex.js';
 import { cleanup, copyFixture, memoryLogger, type MemoryLogger } from './fixture.js';
 
 const posix = process.platform !== 'win32';

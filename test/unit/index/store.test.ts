@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { IndexStore, type StoredChunk } from '../../../extension/src/index/store.js';
 import { LEXICAL_WEIGHTS } from '../../../extension/src/search/lexicalRanker.js';
-import { toMatchExpression } from '../../../extension/src/search/tokenize.js';
+import { toMatchExpression } from '../../../extension/src/index/tokenize.js';
 import { memoryLogger } from './fixture.js';
 
 type Row = StoredChunk['tokens'][number];

@@ -10,7 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { IndexBusyError, IndexStore } from '../../../extension/src/index/store.js';
 import { clearStaleSqliteLock, holderAlive, LockHeldError, processStart, WriterLock } from '../../../extension/src/index/fileLock.js';
-import { WorkspaceIndex } from '../../../extension/src/index/workspaceIndex.js';
+import { WorkspaceIndex } from '../../../extension/src/search/workspaceIndex.js';
 import { cleanup, copyFixture, memoryLogger } from './fixture.js';
 
 const ROOT = path.resolve(__dirname, '../../..');

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { blockSparseAttention, denseMaskedAttention, localAttention, materialiseMask, usesDense } from '../../../kernels/reference/attention.js';
-import { randomBlocks } from '../../../kernels/reference/random.js';
+import { randomBlocks } from '../../../kernels/runtime/random.js';
 import { rope } from '../../../kernels/reference/rope.js';
 import { dot } from '../../../kernels/reference/tensor.js';
 import { freshSeed, hasNaN, randArray, randn, relError, validPrefix } from './helpers.js';

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { encoderForward, randomWeights, type EncoderConfig, type EncoderInputs } from '../../../kernels/reference/encoder.js';
-import { randomBlocks, mulberry32 } from '../../../kernels/reference/random.js';
+import { randomBlocks, mulberry32 } from '../../../kernels/runtime/random.js';
 import { freshSeed, hasNaN, relError } from './helpers.js';
 
 // A tiny model with the contract's structure (GQA 4/2, 8 blocks a segment) so the float64 forward is fast.

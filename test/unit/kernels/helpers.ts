@@ -1,6 +1,6 @@
 // Shared helpers for kernel tests: fresh random inputs (seeded from the clock unless TEST_SEED is set, and
 // printed so a failure can be replayed) and relative-error measures.
-import { mulberry32 } from '../../../kernels/reference/random.js';
+import { mulberry32 } from '../../../kernels/runtime/random.js';
 
 export function freshSeed(label: string): number {
   const seed = process.env.TEST_SEED ? Number(process.env.TEST_SEED) : (Date.now() ^ (Math.random() * 2 ** 31)) >>> 0;

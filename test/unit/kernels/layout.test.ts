@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mulberry32, randomBlocks } from '../../../kernels/reference/random.js';
-import { candidateBlocks, globalBlocks, inWindow, isGlobalBlock, keyBlocks, layoutCounts } from '../../../kernels/reference/layout.js';
+import { mulberry32, randomBlocks } from '../../../kernels/runtime/random.js';
+import { candidateBlocks, globalBlocks, inWindow, isGlobalBlock, keyBlocks, layoutCounts } from '../../../kernels/runtime/layout.js';
 import { materialiseMask } from '../../../kernels/reference/attention.js';
 import { freshSeed } from './helpers.js';
 

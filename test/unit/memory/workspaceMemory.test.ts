@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { WorkspaceMemory, type Contribution } from '../../../extension/src/memory/workspaceMemory.js';
 import { encoderForward, randomWeights, type EncoderConfig } from '../../../kernels/reference/encoder.js';
-import { mulberry32, randomBlocks } from '../../../kernels/reference/random.js';
+import { mulberry32, randomBlocks } from '../../../kernels/runtime/random.js';
 import { freshSeed, relError } from '../kernels/helpers.js';
 
 // The memory module only sees encodeContribution: here the float64 reference encoder with small random

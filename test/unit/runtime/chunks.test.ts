@@ -8,7 +8,7 @@ import * as ort from 'onnxruntime-node';
 import { chunkStream, paddedWidth, planChunkBatches, retrievalConfig } from '../../../kernels/runtime/chunks.js';
 import { hasModel } from '../../../kernels/runtime/modelFiles.js';
 import { EncoderSession, floats } from '../../../kernels/runtime/session.js';
-import { mulberry32 } from '../../../kernels/reference/random.js';
+import { mulberry32 } from '../../../kernels/runtime/random.js';
 
 const MODEL = path.join(__dirname, '../../../kernels/model');
 const noModel = hasModel(MODEL) ? false : 'kernels/model/ has no model yet';

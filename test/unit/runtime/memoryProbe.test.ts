@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { randomBlocks } from '../../../kernels/reference/random.js';
+import { randomBlocks } from '../../../kernels/runtime/random.js';
 import { readModelConfig } from '../../../kernels/runtime/modelFiles.js';
 import { buildTrials, fillerFiles, readFiller, type ProbeOptions } from '../../../kernels/runtime/memoryProbe.js';
 import { CodeTokenizer, SPECIAL } from '../../../kernels/runtime/tokenizer.js';

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { quantizeRows, type EmbeddingMatrix } from '../../../extension/src/core/embeddingMatrix.js';
 import { DenseRanker, matrixSpace, topKByDot } from '../../../extension/src/search/denseRanker.js';
-import { mulberry32 } from '../../../kernels/reference/random.js';
+import { mulberry32 } from '../../../kernels/runtime/random.js';
 
 function matrix(rows: number[][], ids?: number[]): EmbeddingMatrix {
   const dim = rows[0]?.length ?? 2;

@@ -9,7 +9,7 @@ import {
 import { SearchEngine } from '../../../extension/src/search/engine.js';
 import type { RankedChunk, Ranker } from '../../../extension/src/search/ranker.js';
 import type { IndexStore } from '../../../extension/src/index/store.js';
-import { mulberry32 } from '../../../kernels/reference/random.js';
+import { mulberry32 } from '../../../kernels/runtime/random.js';
 
 const rrf = (w: number, extra: Partial<FusionSettings> = {}): FusionSettings => ({ method: 'rrf', denseWeight: w, rrfK: 60, denseOnly: Infinity, ...extra });
 const score = (w: number, extra: Partial<FusionSettings> = {}): FusionSettings => ({ method: 'score', denseWeight: w, rrfK: 60, denseOnly: Infinity, ...extra });

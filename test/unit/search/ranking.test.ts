@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
-import { indexTokens, queryTokens, splitIdentifier, toMatchExpression } from '../../../extension/src/search/tokenize.js';
+import { indexTokens, queryTokens, splitIdentifier, toMatchExpression } from '../../../extension/src/index/tokenize.js';
 import { LEXICAL_WEIGHTS, resolveLexicalWeights } from '../../../extension/src/search/lexicalRanker.js';
-import { ModeUnavailableError, WorkspaceIndex } from '../../../extension/src/index/workspaceIndex.js';
+import { ModeUnavailableError, WorkspaceIndex } from '../../../extension/src/search/workspaceIndex.js';
 import { cleanup, copyFixture, memoryLogger } from '../index/fixture.js';
 
 test('identifiers split on camelCase, acronyms, digits and snake_case; the whole identifier is kept', () => {

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { quantizeRows, type EmbeddingMatrix } from '../../../extension/src/core/embeddingMatrix.js';
 import { topKByDot } from '../../../extension/src/search/denseRanker.js';
 import { loadUsearch, VectorIndex } from '../../../extension/src/search/vectorIndex.js';
-import { mulberry32 } from '../../../kernels/reference/random.js';
+import { mulberry32 } from '../../../kernels/runtime/random.js';
 
 const u = loadUsearch().mod!;
 

@@ -1,9 +1,9 @@
 // DEMO DATA — FOR TESTS ONLY, never shipped: LensData for a small config, made by running the real
-// lens-data builder (extension/src/vscode/lens/lensData.ts) over tensors from kernels/reference's block-sparse
+// lens-data builder (extension/src/lens/lensData.ts) over tensors from kernels/reference's block-sparse
 // attention with random q, k, v, and random σ(k) for the "earlier segments". A regex stands in for the tokenizer.
 import { blockSparseAttention } from '../../../kernels/reference/attention.js';
-import { randomBlocks } from '../../../kernels/reference/random.js';
-import { buildLensData, type LensGraphOutputs, type LensModelConfig, type PastSegment } from '../../../extension/src/vscode/lens/lensData.js';
+import { randomBlocks } from '../../../kernels/runtime/random.js';
+import { buildLensData, type LensGraphOutputs, type LensModelConfig, type PastSegment } from '../../../extension/src/lens/lensData.js';
 import type { LensData, LensToken } from '../../../webview/src/protocol.js';
 import { randArray, randn } from '../kernels/helpers.js';
 

@@ -1,9 +1,9 @@
 // Host-side pure pieces: the per-version cache, the editor highlight plan and the CSP'd HTML.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { LensCache } from '../../../extension/src/vscode/lens/lensCache.js';
-import { BUCKETS, bucketOf, highlightPlan } from '../../../extension/src/vscode/lens/highlightPlan.js';
-import { contentSecurityPolicy, lensHtml, newNonce } from '../../../extension/src/vscode/lens/lensHtml.js';
+import { LensCache } from '../../../extension/src/lens/lensCache.js';
+import { BUCKETS, bucketOf, highlightPlan } from '../../../extension/src/lens/highlightPlan.js';
+import { contentSecurityPolicy, lensHtml, newNonce } from '../../../extension/src/lens/lensHtml.js';
 import { demoLens } from './demoLens.js';
 
 test('the cache is keyed by uri + version: a new version drops the old one; capacity evicts least recent', () => {

@@ -208,7 +208,7 @@ test('several tokens selected at once: Ctrl+click adds, the title lists them, ev
   const req = host.sent.at(-1) as { id: number; params: { tokens: number[] } };
   assert.deepEqual(req.params.tokens, [2, 4]);
   // The host answers with the summed attention (as sumAttention does).
-  const { sumAttention } = await import('../../../extension/src/vscode/lens/lensData.js');
+  const { sumAttention } = await import('../../../extension/src/lens/lensData.js');
   const one = demoLens(text, { selected: 2, segment: 2 }).data.selection, three = demoLens(text, { selected: 4, segment: 2 }).data.selection;
   host.deliver({ type: 'response', id: req.id, ok: true, result: sumAttention([one, three]) });
   await new Promise((r) => setTimeout(r, 0));

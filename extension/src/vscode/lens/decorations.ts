@@ -3,7 +3,7 @@
 // the lens was computed for are decorated (an edit makes the ranges stale, so they are cleared).
 import * as vscode from 'vscode';
 import type { LensData, LensView } from '../../../../webview/src/protocol.js';
-import { BUCKETS, highlightPlan, type Highlight } from './highlightPlan.js';
+import { BUCKETS, highlightPlan, type Highlight } from '../../lens/highlightPlan.js';
 
 // Editor decorations take colours, not CSS variables: the shade is the theme's find-match highlight at
 // increasing strength (outline from the theme, so high-contrast themes get a visible border too).

@@ -3,14 +3,14 @@
 // the model side plugs in as a `LensEngine` (kernels/runtime's lens graph through lensData.ts).
 import * as vscode from 'vscode';
 import type { LensData, LensView, SourceRange, TokenAttention } from '../../../../webview/src/protocol.js';
-import type { LensEngine } from './lensData.js';
-import { LensCache } from './lensCache.js';
+import type { LensEngine } from '../../lens/lensData.js';
+import { LensCache } from '../../lens/lensCache.js';
 import { LensDecorations } from './decorations.js';
 import { LensPanel } from './lensPanel.js';
 
-export type { LensEngine, LensRequest, LensGraphOutputs, LensModelConfig, PastSegment } from './lensData.js';
-export { buildLensData, sumAttention, tokenAttention } from './lensData.js';
-import { sumAttention } from './lensData.js';
+export type { LensEngine, LensRequest, LensGraphOutputs, LensModelConfig, PastSegment } from '../../lens/lensData.js';
+export { buildLensData, sumAttention, tokenAttention } from '../../lens/lensData.js';
+import { sumAttention } from '../../lens/lensData.js';
 
 export const LENS_COMMANDS = {
   show: 'infiniLens.showAttention',

@@ -6,7 +6,7 @@ import type {
   HostNotifications, HostToWebview, LensView, NotificationMethod, RequestMessage, SourceRange, TokenAttention,
 } from '../../../../webview/src/protocol.js';
 import { parseWebviewMessage } from '../../../../webview/src/protocol.js';
-import { lensHtml, newNonce } from './lensHtml.js';
+import { lensHtml, newNonce } from '../../lens/lensHtml.js';
 
 export interface LensPanelHandlers {
   reveal(uri: string, range: SourceRange): void;

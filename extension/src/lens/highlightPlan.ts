@@ -1,7 +1,7 @@
 // What the editor highlights for one lens view: the tokens the selected token attended to (this segment,
 // by softmax weight) and the earlier-segment tokens its memory read recalled (by share of the read), each in
 // an intensity bucket relative to the heaviest of its kind. No 'vscode': the decorations module applies it.
-import type { LensData, LensView, SourceRange } from '../../../../webview/src/protocol.js';
+import type { LensData, LensView, SourceRange } from '../../../webview/src/protocol.js';
 
 export const BUCKETS = 5;
 

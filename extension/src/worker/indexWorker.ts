@@ -1,15 +1,15 @@
 // Worker-thread entry that owns the WorkspaceIndex: all SQLite and chunking work happens here, off the
-// extension host's event loop. Speaks the protocol in workerProtocol.ts. Nothing here imports 'vscode'.
+// extension host's event loop. Speaks the protocol in protocol.ts. Nothing here imports 'vscode'.
 import { parentPort } from 'node:worker_threads';
 import { rm } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import type { Cancellation, Logger, SearchOptions } from '../core/api.js';
-import { WorkspaceIndex } from '../index/workspaceIndex.js';
+import { WorkspaceIndex } from '../search/workspaceIndex.js';
 import { Encoder } from '../../../kernels/runtime/encoder.js';
 import { hasModel, modelTag } from '../../../kernels/runtime/modelFiles.js';
 import {
   isWorkerRequest, type MethodName, type OpenParams, type WorkerMessage, type WorkerMethods, type WorkerRequest,
-} from './workerProtocol.js';
+} from './protocol.js';
 
 if (!parentPort) throw new Error('indexWorker must run in a worker thread');
 const port = parentPort;

@@ -2,11 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { WorkspaceIndex } from '../../../extension/src/index/workspaceIndex.js';
+import { WorkspaceIndex } from '../../../extension/src/search/workspaceIndex.js';
 import { IndexStore } from '../../../extension/src/index/store.js';
 import { Indexer } from '../../../extension/src/index/indexer.js';
 import { walkWorkspace } from '../../../extension/src/index/walker.js';
-import { cleanup, copyFixture, memoryLogger } from './fixture.js';
+import { cleanup, copyFixture, memoryLogger } from '../index/fixture.js';
 
 async function openIndex(ws: string, logger = memoryLogger()) {
   const index = await WorkspaceIndex.open(ws, { storageDir: path.join(ws, '..', 'idx'), logger });

@@ -1,4 +1,4 @@
-// Seeded random block choice shared by the Python trainer/exporter and this reference (CONTRACT.md).
+// Seeded random block choice shared by the Python trainer/exporter, the runtime and kernels/reference (CONTRACT.md).
 // The random pattern is an *input* of the graphs, so both sides must draw exactly the same blocks.
 import { candidateBlocks, isGlobalBlock } from './layout.js';
 

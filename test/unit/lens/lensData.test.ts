@@ -3,9 +3,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { blockSparseAttention, materialiseMask } from '../../../kernels/reference/attention.js';
-import { randomBlocks } from '../../../kernels/reference/random.js';
+import { randomBlocks } from '../../../kernels/runtime/random.js';
 import { readAttribution } from '../../../kernels/reference/memory.js';
-import { attendedKeys, layoutOf, memoryRecalls, memorySegments, sumAttention, tokenAtOffset, type LensGraphOutputs, type LensModelConfig } from '../../../extension/src/vscode/lens/lensData.js';
+import { attendedKeys, layoutOf, memoryRecalls, memorySegments, sumAttention, tokenAtOffset, type LensGraphOutputs, type LensModelConfig } from '../../../extension/src/lens/lensData.js';
 import { freshSeed, randArray, randn, relError } from '../kernels/helpers.js';
 
 const cfg: LensModelConfig = { layers: 1, heads: 2, kvHeads: 1, dHead: 8, segLen: 128, block: 16, window: 3, global: 2, random: 2 };

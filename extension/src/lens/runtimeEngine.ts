@@ -5,9 +5,9 @@
 // Only a prefix of the file travels: the text up to a tokenizer-safe cut some way past the cursor (see
 // `safeCut`), so a cursor near the top of a 100,000-line file does not pay for tokenizing the whole file. The
 // tokens before such a cut are exactly those of the whole file (byte-level BPE never merges across the cut).
-import type { Cancellation } from '../../core/api.js';
-import type { LensData, MemoryRecall, SourceRange, TokenAttention } from '../../../../webview/src/protocol.js';
-import type { LensResult, LensTarget, RecallResult } from '../../../../kernels/runtime/lens.js';
+import type { Cancellation } from '../core/api.js';
+import type { LensData, MemoryRecall, SourceRange, TokenAttention } from '../../../webview/src/protocol.js';
+import type { LensResult, LensTarget, RecallResult } from '../../../kernels/runtime/lens.js';
 import { attendedKeys, layoutOf, MEMORY_TOP_K, type LensEngine, type LensGraphOutputs, type LensModelConfig, type LensRequest } from './lensData.js';
 
 /** The two calls of kernels/runtime's Encoder the lens needs (its worker keeps the state of the last lens run). */
@@ -143,7 +143,7 @@ const toRange = (r: { startLine: number; startColumn: number; endLine: number; e
   ({ startLine: r.startLine, startChar: r.startColumn, endLine: r.endLine, endChar: r.endColumn });
 
 /** The lens's view of kernels/runtime's ModelConfig. */
-export function lensConfigFrom(c: import('../../../../kernels/runtime/modelFiles.js').ModelConfig): LensModelConfig {
+export function lensConfigFrom(c: import('../../../kernels/runtime/modelFiles.js').ModelConfig): LensModelConfig {
   return { layers: c.n_layers, heads: c.n_heads, kvHeads: c.n_kv_heads, dHead: c.d_head, segLen: c.seg_len, block: c.block,
     window: c.window, global: c.global, random: c.random };
 }

@@ -15,22 +15,22 @@ import * as path from 'node:path';
 import type {
   Cancellation, IndexProgress, IndexStats, Logger, SearchHit, SearchOptions,
 } from '../core/api.js';
-import { IndexStore, type ColumnWeights } from './store.js';
-import { walkWorkspace, type WalkOptions } from './walker.js';
-import { Indexer, type FileChangeEvent } from './indexer.js';
-import type { LexicalWorkers } from './chunkPool.js';
-import { SearchEngine } from '../search/engine.js';
-import type { Fusion, Ranker } from '../search/ranker.js';
+import { IndexStore, type ColumnWeights } from '../index/store.js';
+import { walkWorkspace, type WalkOptions } from '../index/walker.js';
+import { Indexer, type FileChangeEvent } from '../index/indexer.js';
+import type { LexicalWorkers } from '../index/chunkPool.js';
+import { SearchEngine } from './engine.js';
+import type { Fusion, Ranker } from './ranker.js';
 import type { EmbeddingMatrix } from '../core/embeddingMatrix.js';
 import { DenseRanker, matrixSpace, type DenseSpace } from '../search/denseRanker.js';
 import { loadUsearch } from '../search/vectorIndex.js';
-import { VectorSync } from './vectorSync.js';
-import { shardWalk, type Shard } from './shards.js';
-import { indexDigest, type IndexDigest } from './digest.js';
-import { ChunkEmbedder, type SemanticEncoder } from './embedder.js';
-import { MemorySync } from './memorySync.js';
+import { VectorSync } from '../index/vectorSync.js';
+import { shardWalk, type Shard } from '../index/shards.js';
+import { indexDigest, type IndexDigest } from '../index/digest.js';
+import { ChunkEmbedder, type SemanticEncoder } from '../index/embedder.js';
+import { MemorySync } from '../index/memorySync.js';
 
-export type { SemanticEncoder } from './embedder.js';
+export type { SemanticEncoder } from '../index/embedder.js';
 
 /** Turns on dense/hybrid search for an index (see enableSemantic). */
 export interface SemanticOptions {
@@ -48,8 +48,8 @@ export interface SemanticOptions {
 
 export interface SemanticStats { embedded: number; chunks: number; embeddedLastUpdate: number; memoryFiles?: number }
 
-export type { Ranker, RankedChunk } from '../search/ranker.js';
-import { ModeUnavailableError } from '../search/engine.js';
+export type { Ranker, RankedChunk } from './ranker.js';
+import { ModeUnavailableError } from './engine.js';
 export { ModeUnavailableError };
 
 export interface WorkspaceIndexOptions {

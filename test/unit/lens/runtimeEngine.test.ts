@@ -4,11 +4,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { blockSparseAttention } from '../../../kernels/reference/attention.js';
-import { randomBlocks } from '../../../kernels/reference/random.js';
+import { randomBlocks } from '../../../kernels/runtime/random.js';
 import type { LensResult, LensTarget, RecallResult } from '../../../kernels/runtime/lens.js';
 import type { TokenizedText } from '../../../kernels/runtime/tokenizer.js';
-import { runtimeLensEngine } from '../../../extension/src/vscode/lens/runtimeEngine.js';
-import type { LensModelConfig } from '../../../extension/src/vscode/lens/lensData.js';
+import { runtimeLensEngine } from '../../../extension/src/lens/runtimeEngine.js';
+import type { LensModelConfig } from '../../../extension/src/lens/lensData.js';
 import { randArray, randn } from '../kernels/helpers.js';
 
 const cfg: LensModelConfig = { layers: 1, heads: 1, kvHeads: 1, dHead: 4, segLen: 32, block: 8, window: 3, global: 2, random: 1 };

@@ -1,12 +1,12 @@
 // Turns the lens graph's outputs (kernels/CONTRACT.md, `lens.fp32.onnx`) into the LensData the webview draws.
 // No 'vscode' here: the runtime (ONNX) or any other producer of the same tensors plugs in through
 // `LensEngine`, and unit tests drive it with tensors from kernels/reference.
-import type { Cancellation } from '../../core/api.js';
+import type { Cancellation } from '../core/api.js';
 import type {
   AttendedKey, HeadAttention, LensConfig, LensData, LensToken, MemoryRecall, MemorySegments, TokenAttention,
-} from '../../../../webview/src/protocol.js';
-import { readAttribution } from '../../../../kernels/reference/memory.js';
-import { isGlobalBlock } from '../../../../kernels/reference/layout.js';
+} from '../../../webview/src/protocol.js';
+import { readAttribution } from '../../../kernels/reference/memory.js';
+import { isGlobalBlock } from '../../../kernels/runtime/layout.js';
 
 type Floats = ArrayLike<number>;
 

@@ -3,7 +3,7 @@
 // responsive. Requests and responses are correlated by id; progress and log lines are notifications.
 // Nothing here imports 'vscode'.
 import type { IndexProgress, IndexStats, SearchHit, SearchOptions } from '../core/api.js';
-import type { FileChange, SemanticStats } from '../index/workspaceIndex.js';
+import type { FileChange, SemanticStats } from '../search/workspaceIndex.js';
 
 /** Where the worker finds the encoder; absent: lexical search only. */
 export interface SemanticParams {

@@ -10,14 +10,14 @@ import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { blockSparseAttention } from '../../../kernels/reference/attention.js';
 import { readAttribution } from '../../../kernels/reference/memory.js';
-import { randomBlocks } from '../../../kernels/reference/random.js';
+import { randomBlocks } from '../../../kernels/runtime/random.js';
 import { rope } from '../../../kernels/reference/rope.js';
 import { LensState } from '../../../kernels/runtime/lens.js';
 import { hasModel } from '../../../kernels/runtime/modelFiles.js';
 import { docStream } from '../../../kernels/runtime/segments.js';
 import { EncoderSession, floats, INFERENCE_SEED } from '../../../kernels/runtime/session.js';
 import { CodeTokenizer } from '../../../kernels/runtime/tokenizer.js';
-import { lensConfigFrom, runtimeLensEngine, safeCut } from '../../../extension/src/vscode/lens/runtimeEngine.js';
+import { lensConfigFrom, runtimeLensEngine, safeCut } from '../../../extension/src/lens/runtimeEngine.js';
 
 const MODEL = path.resolve(__dirname, '../../../kernels/model');
 const skip = hasModel(MODEL) ? false : 'no model in kernels/model';
@@ -116,7 +116,7 @@ test('lens weights of a token equal the reference computation (real lens graph, 
 
 test('the prefix cut after a safe newline tokenizes exactly like the whole file', { skip }, () => {
   const tok = CodeTokenizer.load(MODEL);
-  const files = ['extension/src/vscode/lens/runtimeEngine.ts', 'kernels/runtime/tokenizer.ts', 'kernels/train/lens_train/model.py', 'README.md']
+  const files = ['extension/src/lens/runtimeEngine.ts', 'kernels/runtime/tokenizer.ts', 'kernels/train/lens_train/model.py', 'README.md']
     .map((f) => readFileSync(path.resolve(__dirname, '../../..', f), 'utf8'));
   files.push('a\n  b\n\n\tc  \n d\n\u00e9t\u00e9\n<doc>\nx'.repeat(50));
   for (const text of files) {

@@ -6,11 +6,11 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { IndexProgress } from '../../../extension/src/core/api.js';
-import { IndexClient } from '../../../extension/src/vscode/indexClient.js';
-import { isWorkerRequest } from '../../../extension/src/vscode/workerProtocol.js';
+import { IndexClient } from '../../../extension/src/worker/indexClient.js';
+import { isWorkerRequest } from '../../../extension/src/worker/protocol.js';
 import { hasModel } from '../../../kernels/runtime/modelFiles.js';
 
-const WORKER = path.resolve(__dirname, '../../../extension/src/vscode/indexWorker.ts');
+const WORKER = path.resolve(__dirname, '../../../extension/src/worker/indexWorker.ts');
 
 function workspace(files: number): { root: string; storageDir: string } {
   const base = mkdtempSync(path.join(tmpdir(), 'infini-client-'));

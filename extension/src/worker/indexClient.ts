@@ -4,7 +4,7 @@
 import type { Worker } from 'node:worker_threads';
 import { startWorker } from '../../../kernels/runtime/workerThread.js';
 import type { IndexProgress } from '../core/api.js';
-import type { MethodName, OpenParams, WorkerMessage, WorkerMethods } from './workerProtocol.js';
+import type { MethodName, OpenParams, WorkerMessage, WorkerMethods } from './protocol.js';
 
 export interface IndexClientEvents {
   onProgress?(progress: IndexProgress): void;

@@ -2,7 +2,9 @@
 // Linear rule: the memory before segment s is an exclusive prefix sum of per-segment contributions σ(K)ᵀV, so
 // all segments can be computed in parallel; delta rule subtracts what the memory already predicts for V.
 
-export const MEMORY_EPS = 1e-6;
+import { MEMORY_EPS } from '../runtime/memoryRead.js';
+
+export { MEMORY_EPS };
 
 export function elu1(x: number): number {
   return x > 0 ? x + 1 : Math.exp(x);

@@ -4,7 +4,7 @@
 // σ(k) of the window's segments lets `recall` say which past tokens the memory read of a token draws on:
 // w[t] = σ(q)·σ(k_t) / (σ(q)·z + ε) (exact for the linear rule; CONTRACT.md). The memory read itself (M, z)
 // covers every earlier segment, and `total` says which share of it the kept tokens explain.
-import { MEMORY_EPS } from '../reference/memory.js';
+import { MEMORY_EPS } from './memoryRead.js';
 import { floats, type EncoderSession } from './session.js';
 import { docStream, type DocStream } from './segments.js';
 import { LensMemory, type LensMemoryOptions, type LensWork } from './lensMemory.js';

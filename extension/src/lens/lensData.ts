@@ -5,7 +5,7 @@ import type { Cancellation } from '../core/api.js';
 import type {
   AttendedKey, HeadAttention, LensConfig, LensData, LensToken, MemoryRecall, MemorySegments, TokenAttention,
 } from '../../../webview/src/protocol.js';
-import { readAttribution } from '../../../kernels/reference/memory.js';
+import { readWeights } from '../../../kernels/runtime/memoryRead.js';
 import { isGlobalBlock } from '../../../kernels/runtime/layout.js';
 
 type Floats = ArrayLike<number>;
@@ -93,7 +93,7 @@ function globalIndex(qb: number, nb: number, global: number): number {
 
 /**
  * The top-k past tokens in the memory read of token t, head (l, h), exact under the linear rule:
- * w = σ(q)·σ(k_u) / (σ(q)·z + ε) (kernels/reference readAttribution), streamed one past segment at a time.
+ * w = σ(q)·σ(k_u) / (σ(q)·z + ε) (kernels/runtime readWeights), streamed one past segment at a time.
  */
 export function memoryRecalls(c: LensModelConfig, o: LensGraphOutputs, past: Iterable<PastSegment>, l: number, h: number, t: number,
   k = MEMORY_TOP_K): MemoryRecall[] {
@@ -108,7 +108,7 @@ export function memoryRecalls(c: LensModelConfig, o: LensGraphOutputs, past: Ite
     p.tokens.forEach((tok, i) => {
       for (let a = 0; a < D; a++) sk[i * D + a] = p.sigmaK[((l * Hkv + g) * T + tok.index) * D + a]!;
     });
-    const w = readAttribution(sq, sk, z, 1, n, D);                                                    // [1, N]
+    const w = readWeights(sq, sk, z, n, D);                                                           // [N]
     p.tokens.forEach((tok, i) => top.push({ segment: p.segment, token: tok.index, text: tok.text, range: tok.range, weight: w[i]! }));
     if (top.length > 4 * k) top = heaviest(top, k);
   }

@@ -4,6 +4,7 @@ import {
   addInto, elu1, emptyMemory, gateMix, linearContribution, prefixMemories, read, readAttribution, sigma,
   updateDelta, updateLinear,
 } from '../../../kernels/reference/memory.js';
+import { readWeights } from '../../../kernels/runtime/memoryRead.js';
 import { freshSeed, hasNaN, randArray, randn, relError, validPrefix } from './helpers.js';
 
 const T = 96, Dk = 64, Dv = 64;
@@ -93,6 +94,10 @@ test('memory-read attribution reproduces the read: A_mem = Σ_t w[q,t] v_t', () 
   for (let i = 0; i < T; i++) { // weights are a (near-)distribution over past tokens
     const s = w.subarray(i * N, (i + 1) * N).reduce((a, b) => a + b, 0);
     assert.ok(Math.abs(s - 1) < 1e-6 && w.subarray(i * N, (i + 1) * N).every((x) => x >= 0));
+  }
+  for (const i of [0, 17, T - 1]) { // the runtime's one-query weights (what the lens ships) match the oracle's row
+    const row = readWeights(q.subarray(i * Dk, (i + 1) * Dk), Float32Array.from(pastSk), mem.z, N, Dk); // [N]
+    assert.ok(relError(row, w.subarray(i * N, (i + 1) * N)) < 1e-6);
   }
 });
 

@@ -8,9 +8,11 @@
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Worker } from 'node:worker_threads';
-import { startWorker } from './workerThread.js';
-import type { Request, RequestBody, Response, ResultOf, Stats } from './protocol.js';
+import { Messenger } from '../../extension/src/core/messenger.js';
+import { portOf, startWorker } from './workerThread.js';
+import { checkEncoderMessage, type EncoderHost, type EncoderWorker, type Stats } from './protocol.js';
 import type { ProviderSetting } from './providers.js';
+import type { ModelConfig } from './modelFiles.js';
 import type { Contribution, FileInput, FileResult, SessionInfo } from './session.js';
 import type { LensResult, LensTarget, RecallResult } from './lens.js';
 
@@ -23,85 +25,76 @@ export interface OpenOptions {
   log?: (msg: string) => void;
 }
 
-export class Encoder {
-  private nextId = 1;
-  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
-  private dead?: Error; // set when the worker is gone: later calls fail at once instead of hanging
-  private constructor(private readonly worker: Worker, private readonly log: (msg: string) => void, public info: SessionInfo) {}
+/** What the index needs of an encoder (embedding chunks, files, queries, memory contributions): the Encoder below
+ * implements it, unit tests fake it. */
+export interface SemanticEncoder {
+  readonly info: { provider?: string; config: Pick<ModelConfig, 'emb_dim' | 'n_layers' | 'n_kv_heads' | 'd_head'> };
+  encodeChunks(texts: string[]): Promise<Float32Array>;
+  encodeQuery(text: string, memory?: Contribution): Promise<Float32Array>;
+  encodeFiles(files: FileInput[], contributions: boolean): Promise<Pick<FileResult, 'path' | 'tokenIds' | 'contribution'>[]>;
+  contribution(tokenIds: Int32Array): Promise<Contribution>;
+}
+
+/** How long close() waits for the worker to release its sessions before it is terminated anyway. */
+const CLOSE_TIMEOUT_MS = 10_000;
+
+export class Encoder implements SemanticEncoder {
+  private constructor(private readonly worker: Worker, private readonly messenger: Messenger<EncoderHost, EncoderWorker>,
+    public info: SessionInfo) {}
 
   static async open(modelDir: string, opts: OpenOptions = {}): Promise<Encoder> {
     const script = path.resolve(opts.workerPath ?? defaultWorkerPath());
     const worker = startWorker(script);
-    const enc = new Encoder(worker, opts.log ?? (() => {}), undefined as unknown as SessionInfo);
-    worker.on('message', (r: Response) => enc.onMessage(r));
-    worker.on('error', (e) => enc.failAll(e));
-    worker.on('exit', (code) => enc.failAll(new Error(`encoder worker exited (code ${code})`)));
+    const log = opts.log ?? (() => {});
+    const messenger = new Messenger<EncoderHost, EncoderWorker>(portOf(worker), {
+      notifications: { log }, check: checkEncoderMessage, onInvalid: log, name: 'encoder worker',
+    });
+    // A dead worker fails every pending call, and every later one at once, instead of leaving them hanging.
+    worker.on('error', (e) => messenger.close(e.message));
+    worker.on('exit', (code) => messenger.close(`encoder worker exited (code ${code})`));
     try {
-      enc.info = await enc.call('open', { type: 'open', modelDir: path.resolve(modelDir), provider: opts.provider ?? 'auto',
+      const info = await messenger.request('open', { modelDir: path.resolve(modelDir), provider: opts.provider ?? 'auto',
         maxSegments: opts.maxSegments, threads: opts.threads });
+      return new Encoder(worker, messenger, info);
     } catch (e) {
       await worker.terminate();
       throw e;
     }
-    return enc;
   }
 
   /** Chunk embeddings per file; `contributions` adds each file's memory contribution (one file per run). */
   encodeFiles(files: FileInput[], contributions = false): Promise<FileResult[]> {
-    return this.call('encodeFiles', { type: 'encodeFiles', files, contributions });
+    return this.messenger.request('encodeFiles', { files, contributions });
   }
   /** Retrieval embeddings of chunks each encoded alone (query graph, <doc> marker): [n, E], rows L2-normalised. */
   encodeChunks(texts: string[]): Promise<Float32Array> {
-    return this.call('encodeChunks', { type: 'encodeChunks', texts });
+    return this.messenger.request('encodeChunks', { texts });
   }
   /** A file's memory contribution from its token ids (the memory module's encodeContribution). */
   contribution(tokenIds: Int32Array): Promise<Contribution> {
-    return this.call('contribution', { type: 'contribution', tokenIds });
+    return this.messenger.request('contribution', { tokenIds });
   }
   encodeQueries(texts: string[], memory?: Contribution): Promise<Float32Array[]> {
-    return this.call('encodeQueries', { type: 'encodeQueries', texts, memory });
+    return this.messenger.request('encodeQueries', { texts, memory });
   }
   async encodeQuery(text: string, memory?: Contribution): Promise<Float32Array> {
     return (await this.encodeQueries([text], memory))[0]!;
   }
   /** The lens of one segment: by index, or `{ offset }` for the segment holding the token at a UTF-16 offset. */
   lens(text: string, segment: LensTarget): Promise<LensResult> {
-    return this.call('lens', { type: 'lens', text, segment });
+    return this.messenger.request('lens', { text, segment });
   }
   recall(layer: number, head: number, token: number, topK = 10): Promise<RecallResult> {
-    return this.call('recall', { type: 'recall', layer, head, token, topK });
+    return this.messenger.request('recall', { layer, head, token, topK });
   }
-  stats(): Promise<Stats> { return this.call('stats', { type: 'stats' }); }
+  stats(): Promise<Stats> { return this.messenger.request('stats', {}); }
 
   async close(): Promise<void> {
-    if (this.dead) return;
-    try { await this.call('close', { type: 'close' }); } finally {
-      this.dead = new Error('encoder is closed');
+    if (this.messenger.isClosed) return;
+    try { await this.messenger.request('close', {}, { timeoutMs: CLOSE_TIMEOUT_MS }); } finally {
+      this.messenger.close('encoder is closed');
       await this.worker.terminate();
     }
-  }
-
-  private call<K extends Request['type']>(_kind: K, body: RequestBody<K>): Promise<ResultOf[K]> {
-    const id = this.nextId++;
-    return new Promise<ResultOf[K]>((resolve, reject) => {
-      if (this.dead) { reject(this.dead); return; }
-      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      this.worker.postMessage({ ...body, id } as Request);
-    });
-  }
-
-  private onMessage(r: Response): void {
-    if ('log' in r) { this.log(r.log); return; }
-    const p = this.pending.get(r.id);
-    if (!p) return;
-    this.pending.delete(r.id);
-    if (r.ok) p.resolve(r.result); else p.reject(new Error(r.error));
-  }
-
-  private failAll(e: Error): void {
-    this.dead ??= e;
-    for (const p of this.pending.values()) p.reject(e);
-    this.pending.clear();
   }
 }
 

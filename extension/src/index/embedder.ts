@@ -7,16 +7,7 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import type { Cancellation, IndexProgress, Logger } from '../core/api.js';
 import { vectorsOf, type EmbedJob, type IndexStore } from './store.js';
-
-/** What the index needs from the encoder runtime (kernels/runtime Encoder satisfies it). */
-export interface SemanticEncoder {
-  readonly info: { provider?: string; config: { emb_dim: number; n_layers: number; n_kv_heads: number; d_head: number } };
-  encodeChunks(texts: string[]): Promise<Float32Array>;
-  encodeQuery(text: string, memory?: { mem: Float32Array; z: Float32Array }): Promise<Float32Array>;
-  encodeFiles(files: { path: string; text: string; chunks: { startOffset: number; endOffset: number }[] }[], contributions: boolean):
-    Promise<{ path: string; tokenIds: Int32Array; contribution?: { mem: Float32Array; z: Float32Array } }[]>;
-  contribution(tokenIds: Int32Array): Promise<{ mem: Float32Array; z: Float32Array }>;
-}
+import type { SemanticEncoder } from '../../../kernels/runtime/encoder.js';
 
 /** Runs `fn` under the index's one-writer lock. */
 export type Locked = <T>(fn: () => Promise<T> | T) => Promise<T>;

@@ -9,7 +9,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Cancellation, IndexProgress, Logger } from '../core/api.js';
 import { WorkspaceMemory } from '../memory/workspaceMemory.js';
-import type { Locked, SemanticEncoder } from './embedder.js';
+import type { Locked } from './embedder.js';
+import type { SemanticEncoder } from '../../../kernels/runtime/encoder.js';
 import type { IndexStore } from './store.js';
 
 /** Files per encoder request (each is its own run when contributions are asked for). */

@@ -22,15 +22,16 @@ import type { LexicalWorkers } from '../index/chunkPool.js';
 import { SearchEngine } from './engine.js';
 import type { Fusion, Ranker } from './ranker.js';
 import type { EmbeddingMatrix } from '../core/embeddingMatrix.js';
-import { DenseRanker, matrixSpace, type DenseSpace } from '../search/denseRanker.js';
-import { loadUsearch } from '../search/vectorIndex.js';
+import { DenseRanker, matrixSpace, type DenseSpace } from './denseRanker.js';
+import { loadUsearch } from './vectorIndex.js';
 import { VectorSync } from '../index/vectorSync.js';
 import { shardWalk, type Shard } from '../index/shards.js';
 import { indexDigest, type IndexDigest } from '../index/digest.js';
-import { ChunkEmbedder, type SemanticEncoder } from '../index/embedder.js';
+import { ChunkEmbedder } from '../index/embedder.js';
+import type { SemanticEncoder } from '../../../kernels/runtime/encoder.js';
 import { MemorySync } from '../index/memorySync.js';
 
-export type { SemanticEncoder } from '../index/embedder.js';
+export type { SemanticEncoder } from '../../../kernels/runtime/encoder.js';
 
 /** Turns on dense/hybrid search for an index (see enableSemantic). */
 export interface SemanticOptions {

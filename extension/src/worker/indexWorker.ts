@@ -7,19 +7,18 @@ import type { Cancellation, Logger, SearchOptions } from '../core/api.js';
 import { WorkspaceIndex } from '../search/workspaceIndex.js';
 import { Encoder } from '../../../kernels/runtime/encoder.js';
 import { hasModel, modelTag } from '../../../kernels/runtime/modelFiles.js';
-import {
-  isWorkerRequest, type MethodName, type OpenParams, type WorkerMessage, type WorkerMethods, type WorkerRequest,
-} from './protocol.js';
+import { portOf } from '../../../kernels/runtime/workerThread.js';
+import { Messenger, type RequestHandlers } from '../core/messenger.js';
+import { checkIndexRequest, type IndexHost, type IndexWorker, type OpenParams, type WorkerMethods } from './protocol.js';
 
 if (!parentPort) throw new Error('indexWorker must run in a worker thread');
 const port = parentPort;
-const post = (message: WorkerMessage) => port.postMessage(message);
 
 const logger: Logger = {
-  info: (message) => post({ type: 'log', level: 'info', message }),
-  warn: (message) => post({ type: 'log', level: 'warn', message }),
-  error: (message) => post({ type: 'log', level: 'error', message }),
-  debug: (message) => post({ type: 'log', level: 'debug', message }),
+  info: (message) => messenger.notify('log', { level: 'info', message }),
+  warn: (message) => messenger.notify('log', { level: 'warn', message }),
+  error: (message) => messenger.notify('log', { level: 'error', message }),
+  debug: (message) => messenger.notify('log', { level: 'debug', message }),
 };
 
 let index: WorkspaceIndex | undefined;
@@ -91,26 +90,29 @@ async function closeIndex(): Promise<void> {
   semanticOn = false;
 }
 
-type Handlers = { [M in MethodName]: (params: WorkerMethods[M]['params']) => Promise<WorkerMethods[M]['result']> };
-const handlers: Handlers = {
-  async open(params) {
-    await closeIndex();
-    opened = params;
-    cancelCell = new Int32Array(params.cancelFlag);
-    index = await WorkspaceIndex.open(params.root, {
-      storageDir: params.storageDir, excludeGlobs: params.excludeGlobs, maxFileBytes: params.maxFileBytes,
-      followSymlinks: params.followSymlinks ?? false, logger,
-    });
-    return index.stats();
-  },
+async function openIndex(params: OpenParams) {
+  await closeIndex();
+  opened = params;
+  cancelCell = new Int32Array(params.cancelFlag);
+  index = await WorkspaceIndex.open(params.root, {
+    storageDir: params.storageDir, excludeGlobs: params.excludeGlobs, maxFileBytes: params.maxFileBytes,
+    followSymlinks: params.followSymlinks ?? false, logger,
+  });
+  return index.stats();
+}
+
+const handlers: RequestHandlers<WorkerMethods> = {
+  open: openIndex,
   async update() {
     const ix = requireIndex();
     await ensureSemantic(ix);
     // Lexical phases first ('done' once), then 'encode' while chunks are embedded, then 'done' again.
-    const stats = await ix.update((progress) => post({ type: 'progress', progress }), cancellation);
+    const stats = await ix.update((progress) => messenger.notify('progress', progress), cancellation);
     return { ...stats, semantic: ix.semanticStats() };
   },
-  applyChanges: ({ events }) => requireIndex().applyChanges(events),
+  // Every reply that becomes the host's state carries every field of it (a save's reply once dropped `semantic`,
+  // and the status bar's embedded count vanished after each save).
+  applyChanges: async ({ events }) => { const ix = requireIndex(); return { ...await ix.applyChanges(events), semantic: ix.semanticStats() }; },
   search: ({ query, options }) => { const ix = requireIndex(); return ix.search(query, servedMode(ix, options)); },
   searchSimilar: ({ relPath, startLine, endLine, limit }) => requireIndex().searchSimilar(relPath, startLine, endLine, limit),
   stats: async () => { const ix = requireIndex(); return { ...ix.stats(), semantic: ix.semanticStats() }; },
@@ -120,7 +122,7 @@ const handlers: Handlers = {
     if (file) await rm(file, { force: true });
     // SQLite side files (journal/WAL) would otherwise resurrect the old state.
     if (file) for (const suffix of ['-journal', '-wal', '-shm']) await rm(file + suffix, { force: true });
-    if (opened) await handlers.open(opened);
+    if (opened) await openIndex(opened);
   },
   async close() {
     await closeIndex();
@@ -130,17 +132,6 @@ const handlers: Handlers = {
   },
 };
 
-port.on('message', async (message: unknown) => {
-  if (!isWorkerRequest(message)) {
-    const id = typeof (message as { id?: unknown })?.id === 'number' ? (message as { id: number }).id : -1;
-    post({ type: 'response', id, ok: false, error: 'malformed request' });
-    return;
-  }
-  const { id, method, params } = message as WorkerRequest;
-  try {
-    const handler = handlers[method] as (p: unknown) => Promise<unknown>;
-    post({ type: 'response', id, ok: true, result: await handler(params) });
-  } catch (err) {
-    post({ type: 'response', id, ok: false, error: err instanceof Error ? err.message : String(err) });
-  }
+const messenger = new Messenger<IndexWorker, IndexHost>(portOf(port), {
+  requests: handlers, check: checkIndexRequest, onInvalid: (reason) => logger.warn(reason), name: 'index worker',
 });

@@ -5,7 +5,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { WorkspaceIndex } from '../../../extension/src/search/workspaceIndex.js';
-import { embedPlan, type SemanticEncoder } from '../../../extension/src/index/embedder.js';
+import { embedPlan } from '../../../extension/src/index/embedder.js';
+import type { SemanticEncoder } from '../../../kernels/runtime/encoder.js';
 import { cleanup, copyFixture, hashVector, memoryLogger } from './fixture.js';
 
 const DIM = 4;

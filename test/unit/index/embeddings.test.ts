@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { WorkspaceIndex } from '../../../extension/src/search/workspaceIndex.js';
-import type { SemanticEncoder } from '../../../extension/src/index/embedder.js';
+import type { SemanticEncoder } from '../../../kernels/runtime/encoder.js';
 import type { ChunkRow } from '../../../extension/src/index/store.js';
 import { quantizeRows } from '../../../extension/src/core/embeddingMatrix.js';
 import { loadUsearch, quantize } from '../../../extension/src/search/vectorIndex.js';

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { WorkspaceIndex } from '../../../extension/src/search/workspaceIndex.js';
-import type { SemanticEncoder } from '../../../extension/src/index/embedder.js';
+import type { SemanticEncoder } from '../../../kernels/runtime/encoder.js';
 import { cleanup, copyFixture, memoryLogger } from './fixture.js';
 
 const SHAPE = { emb_dim: 4, n_layers: 1, n_kv_heads: 1, d_head: 2 }; // memory [1,1,2,2] + z [1,1,2]

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { WorkspaceIndex } from '../../../extension/src/search/workspaceIndex.js';
-import type { SemanticEncoder } from '../../../extension/src/index/embedder.js';
+import type { SemanticEncoder } from '../../../kernels/runtime/encoder.js';
 import { topKByDot } from '../../../extension/src/search/denseRanker.js';
 import { cleanup, copyFixture, hashVector, memoryLogger, type MemoryLogger } from './fixture.js';
 

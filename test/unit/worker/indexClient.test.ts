@@ -7,7 +7,6 @@ import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { IndexProgress } from '../../../extension/src/core/api.js';
 import { IndexClient } from '../../../extension/src/worker/indexClient.js';
-import { isWorkerRequest } from '../../../extension/src/worker/protocol.js';
 import { hasModel } from '../../../kernels/runtime/modelFiles.js';
 
 const WORKER = path.resolve(__dirname, '../../../extension/src/worker/indexWorker.ts');
@@ -70,14 +69,23 @@ test('calls before open fail with a clear message; a dead worker fails pending c
   assert.equal(exits.length, 1);
 });
 
-test('the worker answers a malformed request with an error instead of crashing', async () => {
-  assert.equal(isWorkerRequest({ id: 1, method: 'drop-tables', params: {} }), false);
-  assert.equal(isWorkerRequest({ id: 1, method: 'stats', params: {} }), true);
+test('the worker answers an unknown method with an error, and drops (and logs) a malformed message, instead of crashing', async () => {
   const worker = new Worker(`require('tsx/cjs'); require(${JSON.stringify(WORKER)});`, { eval: true });
   try {
-    const reply = new Promise((resolve) => worker.once('message', resolve));
-    worker.postMessage({ id: 7, method: 'drop-tables' });
-    assert.deepEqual(await reply, { type: 'response', id: 7, ok: false, error: 'malformed request' });
+    const replies: unknown[] = [];
+    worker.on('message', (m) => replies.push(m));
+    worker.postMessage({ id: 8, method: 'stats' }); // no envelope type: not a request at all
+    worker.postMessage({ type: 'request', id: 7, method: 'drop-tables', params: {} });
+    worker.postMessage({ type: 'request', id: 9, method: 'search', params: 'x' });
+    for (let i = 0; i < 200 && replies.length < 5; i++) await new Promise((r) => setTimeout(r, 25));
+    assert.deepEqual(replies, [
+      { type: 'notification', method: 'log', params: { level: 'warn', message: 'index worker: dropped a malformed message: unknown message type \'undefined\'' } },
+      { type: 'notification', method: 'log', params: { level: 'warn', message: "index worker: refused request drop-tables: unknown method 'drop-tables'" } },
+      { type: 'response', id: 7, ok: false, error: "unknown method 'drop-tables'" },
+      { type: 'notification', method: 'log', params: { level: 'warn', message: 'index worker: refused request search: params must be an object' } },
+      { type: 'response', id: 9, ok: false, error: 'params must be an object' },
+    ].slice(0, replies.length));
+    assert.equal(replies.length, 5);
   } finally {
     await worker.terminate();
   }

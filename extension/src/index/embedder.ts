@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import type { Cancellation, IndexProgress, Logger } from '../core/api.js';
 import { vectorsOf, type EmbedJob, type IndexStore } from './store.js';
 import type { SemanticEncoder } from '../../../kernels/runtime/encoder.js';
+import type { ReadTexts } from './indexer.js';
 
 /** Runs `fn` under the index's one-writer lock. */
 export type Locked = <T>(fn: () => Promise<T> | T) => Promise<T>;
@@ -38,8 +39,9 @@ export class ChunkEmbedder {
     private readonly lock: Locked, private readonly logger: Logger, private readonly onStored: (stored: number) => void,
     private readonly batchSize?: number) {}
 
-  /** Embeds every chunk that has no vector yet. Cancellation is checked between requests. */
-  async run(onProgress?: (p: IndexProgress) => void, cancellation?: Cancellation): Promise<EmbedResult> {
+  /** Embeds every chunk that has no vector yet. Cancellation is checked between requests. `texts`: files the
+   * indexer has just read (a save), used instead of reading them again where the stored hash still matches. */
+  async run(onProgress?: (p: IndexProgress) => void, cancellation?: Cancellation, texts?: ReadTexts): Promise<EmbedResult> {
     const dim = this.encoder.info.config.emb_dim;
     const { embedded: had, chunks: total } = await this.lock(() => this.store.embeddingCounts());
     let after = 0, embedded = 0, skipped = 0;
@@ -74,7 +76,7 @@ export class ChunkEmbedder {
       const jobs = await this.lock(() => this.store.chunksToEmbed(after, batch));
       if (jobs.length === 0) break;
       after = jobs[jobs.length - 1]!.id;
-      const ready = await this.readTexts(jobs);
+      const ready = await this.readTexts(jobs, texts);
       skipped += jobs.length - ready.jobs.length;
       if (ready.jobs.length === 0) continue;
       if (!overlap) {
@@ -93,20 +95,27 @@ export class ChunkEmbedder {
   /** Chunk texts from the files as they are now (a packed chunk gives one text per member, in order); a file whose
    * content no longer matches the stored hash is left for the next lexical pass (it re-chunks the file, and its new
    * chunks are embedded then). */
-  private async readTexts(jobs: readonly EmbedJob[]): Promise<{ jobs: EmbedJob[]; texts: string[] }> {
+  private async readTexts(jobs: readonly EmbedJob[], known?: ReadTexts): Promise<{ jobs: EmbedJob[]; texts: string[] }> {
     const byPath = new Map<string, EmbedJob[]>();
     for (const j of jobs) byPath.set(j.path, [...(byPath.get(j.path) ?? []), j]);
     const out = { jobs: [] as EmbedJob[], texts: [] as string[] };
     for (const [p, list] of byPath) {
-      const bytes = await fs.readFile(path.join(this.root, ...p.split('/'))).catch(() => undefined);
-      if (!bytes || createHash('sha256').update(bytes).digest('hex') !== list[0]!.hash) continue;
-      let text = utf8.decode(bytes); // as the chunker decoded it: offsets are UTF-16 into this string
-      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+      const text = known?.get(p)?.hash === list[0]!.hash ? known.get(p)!.text : await this.readText(p, list[0]!.hash);
+      if (text === undefined) continue;
       for (const j of list) {
         out.jobs.push(j);
         for (const [a, b] of j.parts ?? [[j.startOffset, j.endOffset]]) out.texts.push(text.slice(a, b));
       }
     }
     return out;
+  }
+
+  /** The file's text as the chunker decoded it (offsets are UTF-16 into this string), if its bytes still hash to
+   * what the store holds. */
+  private async readText(relPath: string, hash: string): Promise<string | undefined> {
+    const bytes = await fs.readFile(path.join(this.root, ...relPath.split('/'))).catch(() => undefined);
+    if (!bytes || createHash('sha256').update(bytes).digest('hex') !== hash) return undefined;
+    const text = utf8.decode(bytes);
+    return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
   }
 }

@@ -18,8 +18,9 @@ export type FileOutcome =
   | { kind: 'gone'; path: string };
 
 /** One file to read, with what the store knows of it (an unchanged hash only touches the row) and what the read
- * may touch (the walk's guard: root, links, size limit). */
-export interface ReadRequest { file: WalkedFile; guard: ReadGuard; knownHash?: string; knownId?: number }
+ * may touch (the walk's guard: root, links, size limit). `keepText`: the result carries the decoded text (the save
+ * path hands it to the embedder, so a saved file is read once). */
+export interface ReadRequest { file: WalkedFile; guard: ReadGuard; knownHash?: string; knownId?: number; keepText?: boolean }
 
 export interface ReadLog { level: 'info' | 'debug'; message: string }
 
@@ -30,9 +31,11 @@ export interface ReadResult {
   logs: ReadLog[];
   /** A skip that is not stored with the file (it vanished): the indexer still counts it for the summary. */
   unstoredSkip?: SkipReason;
+  /** With `keepText`, for a file stored with chunks: the text they were cut from, and its bytes' hash. */
+  text?: { hash: string; text: string };
 }
 
-export async function readFileForIndex({ file, guard, knownHash, knownId }: ReadRequest, chunker: Chunker): Promise<ReadResult> {
+export async function readFileForIndex({ file, guard, knownHash, knownId, keepText }: ReadRequest, chunker: Chunker): Promise<ReadResult> {
   const logs: ReadLog[] = [];
   const skipLog = (reason: SkipReason, detail?: string) =>
     logs.push({ level: 'info', message: `skip ${file.path}: ${reason} (${detail ? `${detail}; ` : ''}found while indexing)` });
@@ -60,7 +63,8 @@ export async function readFileForIndex({ file, guard, knownHash, knownId }: Read
     const chunks = await chunker.chunk(file.path, content.text);
     const pathTokens = indexTokens(file.path);
     const lines = splitLines(content.text);
-    return { outcome: { kind: 'put', file: read, hash, chunks: chunks.map((c) => toStored(c, pathTokens, lines)) }, read: true, logs };
+    return { outcome: { kind: 'put', file: read, hash, chunks: chunks.map((c) => toStored(c, pathTokens, lines)) }, read: true, logs,
+      ...(keepText ? { text: { hash, text: content.text } } : {}) };
   } catch (err) {
     // One file the chunker cannot take costs only itself; it is tried again when its content changes.
     const detail = `${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`.slice(0, 300);

@@ -15,6 +15,9 @@ import { statOne, type SkippedFile, type WalkOptions, type WalkResult } from './
 const BATCH_FILES = 64;
 const BATCH_MS = 1000;
 
+/** Texts the indexer just read and chunked, by workspace-relative path, with the hash of their bytes. */
+export type ReadTexts = ReadonlyMap<string, { hash: string; text: string }>;
+
 export interface FileChangeEvent {
   type: 'created' | 'changed' | 'deleted';
   path: string;
@@ -136,13 +139,15 @@ export class Indexer {
     return p;
   }
 
-  /** Watcher events: each path is re-stated with the walk's rules; a folder event falls back to `fullSync`. */
-  async applyChanges(events: readonly FileChangeEvent[], options: WalkOptions, fullSync: () => Promise<unknown>): Promise<void> {
+  /** Watcher events: each path is re-stated with the walk's rules; a folder event falls back to `fullSync`.
+   * Returns the texts of the files it re-chunked (path → hash and text), so embedding them reads nothing again. */
+  async applyChanges(events: readonly FileChangeEvent[], options: WalkOptions, fullSync: () => Promise<unknown>): Promise<ReadTexts> {
     const t0 = Date.now();
     this.filesRead = 0;
     const known = this.store.allFiles();
     const outcomes: FileOutcome[] = [];
     const guard = await readGuard(this.root, options.followSymlinks, options.maxFileBytes);
+    const texts = new Map<string, { hash: string; text: string }>();
     for (const ev of events) {
       const rel = this.relative(ev.path);
       if (rel === undefined) continue;
@@ -155,7 +160,7 @@ export class Indexer {
       if ((await fs.stat(abs).catch(() => undefined))?.isDirectory()) {
         this.commit(outcomes);
         await fullSync(); // a folder appeared (moved in, checked out): the walk knows how to take it in
-        return;
+        return new Map();
       }
       const st = await statOne(this.root, rel, options);
       if (!('abs' in st)) {
@@ -165,10 +170,13 @@ export class Indexer {
       }
       const k = known.get(rel);
       if (k && k.mtime === st.mtimeMs && k.size === st.size) continue;
-      outcomes.push(this.take(await readFileForIndex({ file: st, guard, knownHash: k?.hash, knownId: k?.id }, this.chunker)));
+      const r = await readFileForIndex({ file: st, guard, knownHash: k?.hash, knownId: k?.id, keepText: true }, this.chunker);
+      if (r.text) texts.set(rel, r.text);
+      outcomes.push(this.take(r));
     }
     this.commit(outcomes);
     this.lastUpdateMs = Date.now() - t0;
+    return texts;
   }
 
   stats(): IndexStats {

@@ -17,7 +17,7 @@ import type {
 } from '../core/api.js';
 import { IndexStore, type ColumnWeights } from '../index/store.js';
 import { walkWorkspace, type WalkOptions } from '../index/walker.js';
-import { Indexer, type FileChangeEvent } from '../index/indexer.js';
+import { Indexer, type FileChangeEvent, type ReadTexts } from '../index/indexer.js';
 import type { LexicalWorkers } from '../index/chunkPool.js';
 import { SearchEngine } from './engine.js';
 import type { Fusion, Ranker } from './ranker.js';
@@ -200,21 +200,23 @@ export class WorkspaceIndex {
   }
 
   /** Embeds chunks without a vector, then brings the memory up to date; the lock is taken per step inside. */
-  private semanticPass(onProgress?: (p: IndexProgress) => void, cancellation?: Cancellation, full = false): Promise<void> {
+  private semanticPass(onProgress?: (p: IndexProgress) => void, cancellation?: Cancellation, full = false,
+    texts?: ReadTexts): Promise<void> {
     // One pass at a time: two overlapping memory passes could add the same file twice.
-    const next = this.semanticQueue.then(() => this.semanticPassNow(onProgress, cancellation, full));
+    const next = this.semanticQueue.then(() => this.semanticPassNow(onProgress, cancellation, full, texts));
     this.semanticQueue = next.catch(() => undefined);
     return next;
   }
 
-  private async semanticPassNow(onProgress: ((p: IndexProgress) => void) | undefined, cancellation: Cancellation | undefined, full: boolean): Promise<void> {
+  private async semanticPassNow(onProgress: ((p: IndexProgress) => void) | undefined, cancellation: Cancellation | undefined, full: boolean,
+    texts?: ReadTexts): Promise<void> {
     const s = this.semantic;
     if (!s) return;
     this.embedStart = Date.now();
     this.timings.phase = 'embed';
     this.timings.embedMs = 0;
     this.timings.embedded = 0;
-    const r = await s.embedder.run(onProgress, cancellation).finally(() => {
+    const r = await s.embedder.run(onProgress, cancellation, texts).finally(() => {
       this.timings.embedMs = Date.now() - this.embedStart!;
       this.timings.phase = 'done';
       this.embedStart = undefined;
@@ -316,11 +318,12 @@ export class WorkspaceIndex {
   applyChanges(events: readonly FileChange[]): Promise<IndexStats> {
     return (async () => {
       if (this.store.readOnly) return this.indexer.stats();
-      await this.serial(async () => {
-        await this.indexer.applyChanges(events, this.walkOptions(), () => this.fullSync());
+      const texts = await this.serial(async () => {
+        const read = await this.indexer.applyChanges(events, this.walkOptions(), () => this.fullSync());
         if (this.semantic) this.semantic.matrix = undefined; // deleted chunks' ids must not match reused ones
+        return read;
       });
-      await this.semanticPass();
+      await this.semanticPass(undefined, undefined, false, texts);
       return this.indexer.stats();
     })();
   }

@@ -65,7 +65,26 @@ test('every chunk gets an embedding; a second update embeds nothing', async () =
   }
 });
 
-test('a content change re-embeds only that file; the chunk text sent is the chunk as stored', async () => {
+/** How often `file` is opened or read (node:fs and node:fs/promises, by path) while `fn` runs. */
+async function readsOf(file: string, fn: () => Promise<unknown>): Promise<number> {
+  const fsp = require('node:fs/promises') as Record<string, unknown>, fss = require('node:fs') as Record<string, unknown>;
+  const patched: [Record<string, unknown>, string, unknown][] = [];
+  let reads = 0;
+  for (const [mod, names] of [[fsp, ['readFile', 'open']], [fss, ['readFileSync', 'openSync', 'readFile', 'open', 'createReadStream']]] as const) {
+    for (const name of names) {
+      const orig = mod[name] as (...a: unknown[]) => unknown;
+      patched.push([mod, name, orig]);
+      mod[name] = function (this: unknown, ...args: unknown[]) {
+        if (path.resolve(String(args[0])) === file) reads++;
+        return orig.apply(this, args);
+      };
+    }
+  }
+  try { await fn(); } finally { for (const [mod, name, orig] of patched) mod[name] = orig; }
+  return reads;
+}
+
+test('a content change re-embeds only that file; the chunk text sent is the chunk as stored; the file is read once', async () => {
   const ws = copyFixture();
   try {
     const enc = fakeEncoder();
@@ -76,7 +95,7 @@ test('a content change re-embeds only that file; the chunk text sent is the chun
     const edited = `${text}\nint list_sentinel_marker(void) { return 42; }\n`;
     fs.writeFileSync(file, edited);
     enc.embedded.length = 0;
-    await index.applyChanges([{ type: 'changed', path: file }]);
+    assert.equal(await readsOf(file, () => index.applyChanges([{ type: 'changed', path: file }])), 1, 'read once: chunked and embedded from one read');
     const cChunks = [...index.indexStore.iterateChunks()].filter((c) => c.path === 'c/list.c');
     assert.deepEqual(enc.embedded.sort(), textsToEmbed(cChunks, () => edited).sort());
     const s = index.semanticStats()!;

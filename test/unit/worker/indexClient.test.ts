@@ -109,6 +109,13 @@ test('with the shipped model: embeds after lexical indexing, dense search and Fi
     const similar = await client.searchSimilar({ relPath: 'src/file1.ts', startLine: 1, endLine: 3, limit: 10 });
     assert.equal(similar.length, stats.chunks - 1, 'every chunk but the selection\'s own');
     assert.ok(similar.every((h) => h.path !== 'src/file1.ts'));
+    // A save: its reply becomes the status bar's state, so it must still say how many chunks are embedded.
+    const saved = path.join(ws.root, 'src', 'file3.ts');
+    writeFileSync(saved, 'export function saved(x: number): number {\n  return x * 3;\n}\n\nexport const other = 1;\n');
+    const afterSave = await client.applyChanges([{ type: 'changed', path: saved }]);
+    assert.equal(afterSave.filesReadLastUpdate, 1);
+    assert.ok(afterSave.semantic, 'the reply of a save keeps the semantic field');
+    assert.equal(afterSave.semantic.embedded, afterSave.chunks, JSON.stringify(afterSave));
   } finally {
     await client.dispose();
   }

@@ -1,15 +1,13 @@
 // The host seam: the one place that touches acquireVsCodeApi. Everything else talks to a `Host`, so tests
 // pass a fake one and the renderers never know whether a real VS Code is behind it.
-import type {
-  CommandMethod, HostNotifications, HostToWebview, NotificationMethod, RequestMethod, WebviewCommands, WebviewRequests,
+import { Messenger, type NotificationHandlers, type Port } from '../../extension/src/core/messenger.js';
+import {
+  checkFromHost, type CommandMethod, type HostNotifications, type LensHost, type LensWebview, type RequestMethod,
+  type WebviewCommands, type WebviewRequests,
 } from './protocol.js';
 
-/** The raw channel: what acquireVsCodeApi gives, reduced to the two directions. */
-export interface HostChannel {
-  post(message: unknown): void;
-  /** Subscribes to messages from the host; returns an unsubscribe function. */
-  listen(handler: (message: unknown) => void): () => void;
-}
+/** The raw channel: what acquireVsCodeApi gives, reduced to the two directions (the messenger's Port). */
+export type HostChannel = Port;
 
 declare function acquireVsCodeApi(): { postMessage(message: unknown): void };
 
@@ -31,48 +29,23 @@ export function vscodeHostChannel(win: Window = window): HostChannel {
   return vscodeChannel;
 }
 
-type NotificationHandlers = { [K in NotificationMethod]?: (params: HostNotifications[K]) => void };
-
-/** Typed commands, id-correlated requests and notification dispatch over a channel. */
+/** Typed commands, id-correlated requests and notification dispatch over a channel (the one messenger). */
 export class Host {
-  private nextId = 1;
-  private readonly pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
-  private readonly unlisten: () => void;
+  private readonly messenger: Messenger<LensWebview, LensHost>;
 
-  constructor(private readonly channel: HostChannel, private readonly handlers: NotificationHandlers) {
-    this.unlisten = channel.listen((m) => this.receive(m));
+  constructor(channel: HostChannel, handlers: NotificationHandlers<HostNotifications>) {
+    this.messenger = new Messenger<LensWebview, LensHost>(channel, { notifications: handlers, check: checkFromHost, name: 'lens' });
   }
 
   command<M extends CommandMethod>(method: M, params: WebviewCommands[M]): void {
-    this.channel.post({ type: 'command', method, params });
+    this.messenger.notify(method, params);
   }
 
   request<M extends RequestMethod>(method: M, params: WebviewRequests[M]['params']): Promise<WebviewRequests[M]['result']> {
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      this.channel.post({ type: 'request', id, method, params });
-    });
+    return this.messenger.request(method, params);
   }
 
   dispose(): void {
-    this.unlisten();
-    for (const p of this.pending.values()) p.reject(new Error('lens closed'));
-    this.pending.clear();
-  }
-
-  private receive(raw: unknown): void {
-    if (typeof raw !== 'object' || raw === null) return;
-    const msg = raw as HostToWebview;
-    if (msg.type === 'response') {
-      const p = this.pending.get(msg.id);
-      if (!p) return; // an answer to a request we no longer wait for
-      this.pending.delete(msg.id);
-      if (msg.ok) p.resolve(msg.result);
-      else p.reject(new Error(msg.error));
-    } else if (msg.type === 'notification') {
-      const handler = this.handlers[msg.method] as ((p: unknown) => void) | undefined;
-      handler?.(msg.params);
-    }
+    this.messenger.close('lens closed');
   }
 }

@@ -1,8 +1,10 @@
-// The ONE typed message protocol between the lens webview and the extension host, imported by both sides.
-// Three shapes travel (GitLens style): commands (fire and forget), requests answered by a response with the
-// same id, and notifications (host → webview). The host runs `parseWebviewMessage` on every incoming message:
-// the webview renders hostile file content, so nothing it sends is trusted.
+// The ONE typed message protocol between the lens webview and the extension host, imported by both sides and
+// carried by the one messenger (extension/src/core/messenger.ts): commands (webview → host notifications, fire and
+// forget), requests answered by a response with the same id, and notifications (host → webview). The host checks
+// every incoming message (`checkFromWebview`; `parseWebviewMessage` for a whole message): the webview renders
+// hostile file content, so nothing it sends is trusted.
 // No DOM and no 'vscode' here: the host bundle (Node) and the webview bundle (browser) both compile it.
+import type { Check } from '../../extension/src/core/messenger.js';
 
 /** 0-based, end-exclusive, UTF-16 columns: the same numbers as vscode.Range. */
 export interface SourceRange {
@@ -145,7 +147,7 @@ export type RequestMethod = keyof WebviewRequests;
 export type NotificationMethod = keyof HostNotifications;
 
 export type CommandMessage<M extends CommandMethod = CommandMethod> =
-  { [K in M]: { type: 'command'; method: K; params: WebviewCommands[K] } }[M];
+  { [K in M]: { type: 'notification'; method: K; params: WebviewCommands[K] } }[M];
 export type RequestMessage<M extends RequestMethod = RequestMethod> =
   { [K in M]: { type: 'request'; id: number; method: K; params: WebviewRequests[K]['params'] } }[M];
 export type NotificationMessage<M extends NotificationMethod = NotificationMethod> =
@@ -156,6 +158,12 @@ export type ResponseMessage<M extends RequestMethod = RequestMethod> =
 
 export type WebviewToHost = CommandMessage | RequestMessage;
 export type HostToWebview = NotificationMessage | ResponseMessage;
+
+/** The host's side of the lens channel (extension/src/core/messenger.ts carries it): it answers the webview's
+ * requests and receives its commands. */
+export interface LensHost { requests: WebviewRequests; notifications: WebviewCommands }
+/** The webview's side: it receives the host's notifications. */
+export interface LensWebview { requests: Record<never, never>; notifications: HostNotifications }
 
 // ---- validation (host side, every incoming message) -------------------------------------------------------
 
@@ -199,7 +207,7 @@ function parseCommandParams(method: string, p: Rec): Parsed<CommandMessage> {
     case 'lens/cancel':
     case 'lens/toggleDecorations': {
       const bad = exactKeys(p, [], method);
-      return bad ? { ok: false, error: bad } : { ok: true, value: { type: 'command', method, params: {} } };
+      return bad ? { ok: false, error: bad } : { ok: true, value: { type: 'notification', method, params: {} } };
     }
     case 'lens/reveal': {
       const bad = exactKeys(p, ['uri', 'range'], method);
@@ -209,13 +217,13 @@ function parseCommandParams(method: string, p: Rec): Parsed<CommandMessage> {
       }
       const range = parseRange(p.range);
       if (!range.ok) return range;
-      return { ok: true, value: { type: 'command', method, params: { uri: p.uri, range: range.value } } };
+      return { ok: true, value: { type: 'notification', method, params: { uri: p.uri, range: range.value } } };
     }
     case 'lens/setView': {
       const bad = exactKeys(p, ['layer', 'head'], method);
       if (bad) return { ok: false, error: bad };
       if (!isIndex(p.layer, 1024) || !isIndex(p.head, 1024)) return { ok: false, error: 'lens/setView: layer and head must be indices' };
-      return { ok: true, value: { type: 'command', method, params: { layer: p.layer, head: p.head } } };
+      return { ok: true, value: { type: 'notification', method, params: { layer: p.layer, head: p.head } } };
     }
     default:
       return { ok: false, error: `unknown command '${method.slice(0, 60)}'` };
@@ -239,8 +247,8 @@ export function parseWebviewMessage(msg: unknown): Parsed<WebviewToHost> {
   const { type, method, params } = msg;
   if (typeof method !== 'string') return { ok: false, error: 'message has no method' };
   if (!isRecord(params)) return { ok: false, error: `${method.slice(0, 60)}: params is not an object` };
-  if (type === 'command') {
-    const bad = exactKeys(msg, ['type', 'method', 'params'], 'command');
+  if (type === 'notification') {
+    const bad = exactKeys(msg, ['type', 'method', 'params'], 'notification');
     return bad ? { ok: false, error: bad } : parseCommandParams(method, params);
   }
   if (type === 'request') {
@@ -251,6 +259,20 @@ export function parseWebviewMessage(msg: unknown): Parsed<WebviewToHost> {
   }
   return { ok: false, error: `unknown message type '${String(type).slice(0, 40)}'` };
 }
+
+/** The host's check of every request and command from the webview (the messenger has checked the envelope). */
+export const checkFromWebview: Check = (kind, method, params) => {
+  if (!isRecord(params)) return `${method.slice(0, 60)}: params is not an object`;
+  if (kind === 'notification') { const r = parseCommandParams(method, params); return r.ok ? undefined : r.error; }
+  if (kind === 'request') { const r = parseRequestParams(1, method, params); return r.ok ? undefined : r.error; }
+  return 'the host sends the requests this check would be asked about';
+};
+
+/** The webview's check of what the host sends: a selection that fits the request, notifications with params. */
+export const checkFromHost: Check = (kind, method, value) => {
+  if (kind === 'response') return method === 'lens/selectToken' && isTokenAttention(value) ? undefined : `unexpected result of ${method}`;
+  return isRecord(value) ? undefined : `${method}: params is not an object`;
+};
 
 /** Checks that a response's result fits the request; the webview uses it to drop stale or malformed answers. */
 export function isTokenAttention(v: unknown): v is TokenAttention {

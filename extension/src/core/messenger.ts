@@ -20,8 +20,9 @@ export interface Vocabulary {
 export interface Silent { requests: Record<never, never>; notifications: Record<never, never> }
 
 type Method<T> = keyof T & string;
-type ParamsOf<R, M extends keyof R> = R[M] extends { params: infer P } ? P : never;
-type ResultOf<R, M extends keyof R> = R[M] extends { result: infer T } ? T : never;
+// Indexed through an intersection so a caller generic in the method (`request<M>(m: M, p: Params[M])`) type-checks.
+type ParamsOf<R, M extends keyof R> = (R[M] & { params: unknown })['params'];
+type ResultOf<R, M extends keyof R> = (R[M] & { result: unknown })['result'];
 
 /** The raw channel: a worker's port, a webview, a test's fake. */
 export interface Port {

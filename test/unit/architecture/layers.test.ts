@@ -30,7 +30,7 @@ const MAY_IMPORT: Record<string, string[]> = {
   memory: ['core'],
   index: [...BASE, 'memory'],
   search: [...BASE, 'memory', 'index'],
-  lensProtocol: [],
+  lensProtocol: ['core'],
   lens: [...BASE, 'lensProtocol'],
   webview: ['core', 'lensProtocol'],
   worker: [...BASE, 'memory', 'index', 'search'],

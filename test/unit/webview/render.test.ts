@@ -82,7 +82,7 @@ test('the whole lens app renders a hostile file as text only and talks to a fake
   const { root } = mount();
   const host = fakeHost();
   const app = new LensApp(root, host.channel);
-  assert.deepEqual(host.sent[0], { type: 'command', method: 'lens/ready', params: {} });
+  assert.deepEqual(host.sent[0], { type: 'notification', method: 'lens/ready', params: {} });
   const text = `${HOSTILE}${'x'.repeat(3000)} y\n`;
   const { data } = demoLens(text, { selected: 3, label: `evil${RLO}name<img>.ts` });
   host.deliver({ type: 'notification', method: 'lens/didChangeData', params: { data } });
@@ -185,7 +185,7 @@ test('busy: before the first data only a busy panel with what it computes, the e
   assert.match(busy.querySelector('.busy-elapsed')!.textContent!, /^\d+ s$/);
   assert.ok(busy.querySelector('vscode-progress-ring'));
   (busy.querySelector('.busy-cancel') as HTMLElement).click();
-  assert.deepEqual(host.sent.at(-1), { type: 'command', method: 'lens/cancel', params: {} });
+  assert.deepEqual(host.sent.at(-1), { type: 'notification', method: 'lens/cancel', params: {} });
   host.deliver({ type: 'notification', method: 'lens/didChangeState', params: { busy: false, decorations: false } });
   assert.ok(busy.hidden && !root.classList.contains('busy'));
   assert.match(root.querySelector('.status')!.textContent!, /Put the cursor on a token/);

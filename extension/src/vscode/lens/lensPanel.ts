@@ -2,10 +2,11 @@
 // message the webview sends (it renders hostile file content, so its messages are untrusted input).
 // Messages wait until the webview says 'lens/ready'; then the owner re-sends its current data and state.
 import * as vscode from 'vscode';
-import type {
-  HostNotifications, HostToWebview, LensView, NotificationMethod, RequestMessage, SourceRange, TokenAttention,
+import { Messenger } from '../../core/messenger.js';
+import {
+  checkFromWebview, type HostNotifications, type LensHost, type LensView, type LensWebview, type NotificationMethod,
+  type SourceRange, type TokenAttention,
 } from '../../../../webview/src/protocol.js';
-import { parseWebviewMessage } from '../../../../webview/src/protocol.js';
 import { lensHtml, newNonce } from '../../lens/lensHtml.js';
 
 export interface LensPanelHandlers {
@@ -24,7 +25,7 @@ export class LensPanel implements vscode.Disposable {
   static readonly viewType = 'infiniLens.attention';
   private readonly panel: vscode.WebviewPanel;
   private ready = false;
-  private queue: HostToWebview[] = [];
+  private readonly messenger: Messenger<LensHost, LensWebview>;
   private readonly subscriptions: vscode.Disposable[] = [];
 
   constructor(extensionUri: vscode.Uri, private readonly handlers: LensPanelHandlers, private readonly log: vscode.LogOutputChannel) {
@@ -38,8 +39,26 @@ export class LensPanel implements vscode.Disposable {
       scriptUri: webview.asWebviewUri(vscode.Uri.joinPath(root, 'lens.js')).toString(),
       styleUri: webview.asWebviewUri(vscode.Uri.joinPath(root, 'lens.css')).toString(),
     });
+    // Every message from the webview passes checkFromWebview before a handler sees it (it renders hostile file
+    // content, so its messages are untrusted input); what fails is dropped with a warning.
+    this.messenger = new Messenger<LensHost, LensWebview>({
+      // Until the webview says 'lens/ready' nothing is sent: its ready handler re-sends the current data and state.
+      post: (m) => { if (this.ready) void webview.postMessage(m); },
+      listen: (handler) => { const d = webview.onDidReceiveMessage(handler); return () => d.dispose(); },
+    }, {
+      // A token named twice counts once (as parseWebviewMessage returns it).
+      requests: { 'lens/selectToken': ({ segment, tokens }) => handlers.selectToken(segment, [...new Set(tokens)]) },
+      notifications: {
+        'lens/ready': () => { this.ready = true; handlers.ready(); },
+        'lens/reveal': ({ uri, range }) => handlers.reveal(uri, range),
+        'lens/setView': (view) => handlers.setView(view),
+        'lens/toggleDecorations': () => handlers.toggleDecorations(),
+        'lens/cancel': () => handlers.cancel(),
+      },
+      check: checkFromWebview,
+      onInvalid: (reason) => this.log.warn(`lens: dropped a message from the webview: ${reason}`),
+    });
     this.subscriptions.push(
-      webview.onDidReceiveMessage((m: unknown) => this.receive(m)),
       // A hidden panel's webview is torn down (no retainContextWhenHidden): wait for its next 'lens/ready'.
       this.panel.onDidChangeViewState((e) => { if (!e.webviewPanel.visible) this.ready = false; }),
       this.panel.onDidDispose(() => { this.dispose(); handlers.closed(); }),
@@ -51,53 +70,12 @@ export class LensPanel implements vscode.Disposable {
   }
 
   notify<M extends NotificationMethod>(method: M, params: HostNotifications[M]): void {
-    this.post({ type: 'notification', method, params } as HostToWebview);
+    this.messenger.notify(method, params);
   }
 
   dispose(): void {
+    this.messenger.close('lens closed');
     for (const s of this.subscriptions.splice(0)) s.dispose();
     this.panel.dispose();
-  }
-
-  private post(msg: HostToWebview): void {
-    if (!this.ready) {
-      // Only the latest data/state matter to a webview that has not started yet.
-      this.queue = this.queue.filter((q) => !(q.type === 'notification' && msg.type === 'notification' && q.method === msg.method));
-      this.queue.push(msg);
-      return;
-    }
-    void this.panel.webview.postMessage(msg);
-  }
-
-  private receive(raw: unknown): void {
-    const parsed = parseWebviewMessage(raw);
-    if (!parsed.ok) {
-      this.log.warn(`lens: dropped a message from the webview: ${parsed.error}`);
-      return;
-    }
-    const msg = parsed.value;
-    if (msg.type === 'request') { void this.answer(msg); return; }
-    switch (msg.method) {
-      case 'lens/ready': {
-        // The handler re-sends the current data and state, so what was queued is superseded.
-        this.ready = true;
-        this.queue = [];
-        this.handlers.ready();
-        return;
-      }
-      case 'lens/reveal': this.handlers.reveal(msg.params.uri, msg.params.range); return;
-      case 'lens/setView': this.handlers.setView(msg.params); return;
-      case 'lens/toggleDecorations': this.handlers.toggleDecorations(); return;
-      case 'lens/cancel': this.handlers.cancel(); return;
-    }
-  }
-
-  private async answer(msg: RequestMessage): Promise<void> {
-    try {
-      const result = await this.handlers.selectToken(msg.params.segment, msg.params.tokens);
-      this.post({ type: 'response', id: msg.id, ok: true, result });
-    } catch (e) {
-      this.post({ type: 'response', id: msg.id, ok: false, error: e instanceof Error ? e.message : String(e) });
-    }
   }
 }

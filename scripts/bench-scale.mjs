@@ -19,7 +19,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { EXACT_MAX_ROWS, HNSW, loadUsearch, quantize, VectorIndex } from '../extension/src/search/vectorIndex.ts';
 import { IndexStore } from '../extension/src/index/store.ts';
-import { VectorSync } from '../extension/src/index/vectorSync.ts';
+import { VectorSync } from '../extension/src/search/vectorSync.ts';
 import { mulberry32 } from '../kernels/runtime/random.ts';
 
 const REPO = path.resolve(import.meta.dirname, '..');

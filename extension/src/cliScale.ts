@@ -1,13 +1,13 @@
 // The CLI's commands for huge codebases (cli.ts dispatches here):
 //   index <folder> --shard i/n --index-dir D     one shard of a sharded build (index/shards.ts)
 //   merge <shard-dir>... --index-dir D            joins the shards into one index, vector index included
-//   digest --workspace <folder> [--index-dir D]   fingerprint of the whole index (index/digest.ts)
+//   digest --workspace <folder> [--index-dir D]   fingerprint of the whole index (search/digest.ts)
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Logger } from './core/api.js';
 import { mergeShards } from './index/shards.js';
 import { IndexStore } from './index/store.js';
-import { VectorSync } from './index/vectorSync.js';
+import { VectorSync } from './search/vectorSync.js';
 import type { WorkspaceIndex } from './search/workspaceIndex.js';
 import { loadUsearch } from './search/vectorIndex.js';
 import { hasModel, readModelConfig } from '../../kernels/runtime/modelFiles.js';

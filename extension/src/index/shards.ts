@@ -1,6 +1,6 @@
 // Sharded builds: `index <folder> --shard i/n` indexes only the files whose path hashes to i (mod n), on any
 // machine; `merge <shard-dir>... --index-dir D` joins n such shards into one index equal to a single build of
-// the folder (its digest, extension/src/index/digest.ts: files, chunks, keyword rows, vectors, memory).
+// the folder (its digest, extension/src/search/digest.ts: files, chunks, keyword rows, vectors, memory).
 //
 // Paths in an index are relative to the workspace root, the content hash of every file is stored, and the
 // model tag travels with the vectors, so an index built elsewhere opens in VS Code: the local incremental pass

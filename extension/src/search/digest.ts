@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { readSnapshot } from '../memory/memoryFile.js';
-import type { IndexStore } from './store.js';
+import type { IndexStore } from '../index/store.js';
 import type { VectorSync } from './vectorSync.js';
 
 export interface IndexDigest {

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { WorkspaceIndex } from '../../../extension/src/search/workspaceIndex.js';
 import type { SemanticEncoder } from '../../../kernels/runtime/encoder.js';
 import { topKByDot } from '../../../extension/src/search/denseRanker.js';
-import { cleanup, copyFixture, hashVector, memoryLogger, type MemoryLogger } from './fixture.js';
+import { cleanup, copyFixture, hashVector, memoryLogger, type MemoryLogger } from '../index/fixture.js';
 
 const DIM = 16;
 

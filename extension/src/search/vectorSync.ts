@@ -12,8 +12,8 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Logger } from '../core/api.js';
-import { MEMBER_SLOTS, quantize, VectorIndex, type Usearch } from '../search/vectorIndex.js';
-import type { IndexStore } from './store.js';
+import { MEMBER_SLOTS, quantize, VectorIndex, type Usearch } from './vectorIndex.js';
+import type { IndexStore } from '../index/store.js';
 
 const FORMAT = 1;
 

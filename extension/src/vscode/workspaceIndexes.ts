@@ -36,6 +36,7 @@ export class WorkspaceIndexes implements vscode.Disposable {
     const error = states.find((s) => s.kind === 'error');
     if (error) return error;
     const indexing = states.filter((s) => s.kind === 'indexing');
+    if (indexing.length === 1) return indexing[0]!; // with its measured rate (percentage, time left)
     if (indexing.length) {
       const withProgress = indexing.map((s) => s.progress).filter((p) => p !== undefined);
       if (!withProgress.length) return { kind: 'indexing' };

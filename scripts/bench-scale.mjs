@@ -3,7 +3,8 @@
 // The vector index (extension/src/search/vectorIndex.ts) at N chunks, measured side by side in one run:
 //   - the search space: the dev corpus' real chunk embeddings (embedded once with the shipped model; cached under
 //     .test-cache/bench-scale/) and, past those, near-duplicates of them (each member vector plus Gaussian noise
-//     that leaves cosine C with its original, default 0.9; fixed seed), with the dev corpus' own members per
+//     that leaves cosine C with its original, default 0.9: the sum of two of 4,096 fixed noise vectors, picked by
+//     a seed per chunk), with the dev corpus' own members per
 //     chunk, so N chunks hold ~2.8 N int8 vectors of 256 dims as the extension stores them;
 //   - queries: the dev set's real queries, embedded by the shipped model;
 //   - p50/p99 query ms (one thread, top 10 chunks), recall@10 against the exact int8 scan of the same rows,
@@ -24,11 +25,11 @@ import { mulberry32 } from '../kernels/runtime/random.ts';
 
 const REPO = path.resolve(import.meta.dirname, '..');
 const DIM = 256;
-let t0 = Date.now();
+let t0 = Date.now(), built = 0;
 const { values: a } = parseArgs({ options: {
   chunks: { type: 'string', default: '100k' }, json: { type: 'boolean' }, queries: { type: 'string', default: '800' },
   noise: { type: 'string', default: '0.9' }, 'dev-index': { type: 'string' }, set: { type: 'string', default: '/tmp/evaldev' },
-  crossover: { type: 'boolean' }, sizes: { type: 'string' }, 'build-threads': { type: 'string', default: '0' },
+  crossover: { type: 'boolean' }, sizes: { type: 'string' }, 'max-build-s': { type: 'string' }, 'build-threads': { type: 'string', default: '0' },
   // to explore HNSW settings (the defaults are the shipped ones, vectorIndex.ts HNSW)
   ef: { type: 'string' }, 'ef-add': { type: 'string' }, m: { type: 'string' } } });
 if (a.ef) HNSW.expansionSearch = Number(a.ef);
@@ -41,18 +42,30 @@ const log = (m) => { if (!a.json) console.log(m); else process.stderr.write(`${m
 
 const real = loadReal();
 log(`real data: ${real.members.length} dev chunks, ${real.rows} vectors (${(real.rows / real.members.length).toFixed(2)} a chunk), ${real.queries.length / DIM} queries`);
-if (a.crossover) crossover(); else await scale(count(a.chunks));
 
-/** Chunk j's int8 rows: the real chunk j (mod R), past R with noise; written into `out` at row `at`. */
+/** Gaussian noise vectors (4,096 x DIM, fixed seed): a near-duplicate adds the sum of two of them (16.8M pairs),
+ * scaled, so generating 10M chunks costs additions, not logarithms. */
+const NOISE = (() => {
+  const rand = mulberry32(12345), t = new Float32Array(4096 * DIM);
+  for (let i = 0; i < t.length; i++) t[i] = gauss(rand);
+  return t;
+})();
+
+/** Chunk j's int8 rows: the real chunk j (mod R), past R with noise; handed to `emit` one chunk at a time. */
 function makeChunks(from, to, emit) {
   const R = real.members.length, cos = Number(a.noise);
-  const sigma = Math.sqrt((1 / (cos * cos) - 1) / DIM); // |noise|² = DIM σ² on a unit vector gives cosine `cos`
+  // |noise|^2 = DIM sigma^2 on a unit vector gives cosine `cos`; a sum of two table rows has twice the variance
+  const sigma = Math.sqrt((1 / (cos * cos) - 1) / DIM) / Math.SQRT2;
   const w = new Float32Array(DIM);
   for (let j = from; j < to; j++) {
     const b = j % R, n = real.members[b], rand = mulberry32(j + 1), q = new Int8Array(n * DIM);
     for (let m = 0; m < n; m++) {
       const v = real.vecs.subarray((real.start[b] + m) * DIM, (real.start[b] + m + 1) * DIM);
-      for (let d = 0; d < DIM; d++) w[d] = j < R ? v[d] : v[d] + sigma * gauss(rand);
+      if (j < R) w.set(v);
+      else {
+        const x = ((rand() * 4096) | 0) * DIM, y = ((rand() * 4096) | 0) * DIM;
+        for (let d = 0; d < DIM; d++) w[d] = v[d] + sigma * (NOISE[x + d] + NOISE[y + d]);
+      }
       quantize(w, q.subarray(m * DIM, (m + 1) * DIM));
     }
     emit(j + 1, n, q); // chunk ids from 1
@@ -70,6 +83,8 @@ function build(n, exactMaxRows = EXACT_MAX_ROWS) {
     let o = 0;
     for (const p of parts) { q.set(p, o); o += p.length; }
     index.addRows(ids, ns, q, threads);
+    built = from + ids.length;
+    if (a['max-build-s'] && Date.now() - t0 > Number(a['max-build-s']) * 1000) { log(`  build stopped by --max-build-s at ${built} chunks`); break; }
     if (n >= 200000 && (from / 20000) % 10 === 0) log(`  built ${from + ids.length} / ${n} chunks (${index.rows} vectors) at ${((Date.now() - t0) / 1000).toFixed(0)} s`);
   }
   return index;
@@ -89,7 +104,8 @@ function timeQueries(index, nq) {
 
 async function scale(n) {
   t0 = Date.now();
-  const index = build(n);
+  let index = build(n);
+  if (built < n) n = built; // --max-build-s: measured on the chunks built
   const buildS = (Date.now() - t0) / 1000, vectors = index.rows;
   log(`built ${n} chunks (${index.rows} vectors, ${index.mode}) in ${buildS.toFixed(1)} s`);
   const nq = Number(a.queries);
@@ -228,3 +244,5 @@ function machine() {
   const c = os.cpus();
   return `${c.length} x ${c[0]?.model ?? 'cpu'}, load ${os.loadavg().map((x) => x.toFixed(1)).join('/')}, node ${process.version}`;
 }
+
+if (a.crossover) crossover(); else await scale(count(a.chunks));

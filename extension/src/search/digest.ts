@@ -9,19 +9,21 @@ import { readSnapshot } from '../memory/memoryFile.js';
 import type { IndexStore } from '../index/store.js';
 import type { VectorSync } from './vectorSync.js';
 
-export interface IndexDigest {
+/** The store's digest fields (files, chunks, integrity, ...) with `digest` covering everything, `lexical` the
+ * store's own digest. */
+export type IndexDigest = Omit<ReturnType<IndexStore['digest']>, 'digest'> & {
   digest: string;
-  lexical: ReturnType<IndexStore['digest']>;
+  lexical: string;
   vectors: { digest: string; chunks: number; model?: string; index?: string; problem?: string };
   memory?: { digest: string; files: number };
-}
+};
 
 export function indexDigest(store: IndexStore, storageDir: string, vectors: VectorSync | undefined): IndexDigest {
   const lexical = store.digest();
   const v = vectorDigest(store, vectors);
   const memory = memoryDigest(storageDir);
   const digest = createHash('sha256').update(`${lexical.digest}\n${v.digest}\n${memory?.digest ?? ''}\n`).digest('hex');
-  return { digest, lexical, vectors: v, ...(memory ? { memory } : {}) };
+  return { ...lexical, digest, lexical: lexical.digest, vectors: v, ...(memory ? { memory } : {}) };
 }
 
 /** Every chunk's stored vectors by location (path order), with the rows the vector index holds for it; a vector

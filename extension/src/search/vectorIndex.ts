@@ -47,8 +47,10 @@ export const HNSW = { connectivity: 16, expansionAdd: 64, expansionSearch: 128 }
 
 let loaded: { mod?: Usearch; why?: string } | undefined;
 
-/** The usearch addon, or undefined (with the reason in `why`) where no prebuild loads. */
+/** The usearch addon, or undefined (with the reason in `why`) where no prebuild loads or INFINILENS_VECTOR_INDEX=off
+ * (to compare with the exact JS scan). */
 export function loadUsearch(): { mod?: Usearch; why?: string } {
+  if (!loaded && process.env.INFINILENS_VECTOR_INDEX === 'off') loaded = { why: 'the vector index is off (INFINILENS_VECTOR_INDEX=off)' };
   if (!loaded) {
     try {
       // Runtime requires (esbuild leaves 'usearch' external), so a VSIX without the addon still loads. The

@@ -22,7 +22,7 @@ import type { LexicalWorkers } from '../index/chunkPool.js';
 import { SearchEngine } from './engine.js';
 import type { Fusion, Ranker } from './ranker.js';
 import type { EmbeddingMatrix } from '../core/embeddingMatrix.js';
-import { DenseRanker, matrixSpace, type DenseSpace } from './denseRanker.js';
+import { DenseRanker, matrixSpace, rerankedSpace, type DenseSpace } from './denseRanker.js';
 import { loadUsearch } from './vectorIndex.js';
 import { VectorSync } from './vectorSync.js';
 import { shardWalk, type Shard } from '../index/shards.js';
@@ -249,7 +249,7 @@ export class WorkspaceIndex {
     const s = this.semantic!;
     if (s.vectors) {
       s.vectors.catchUp();
-      return s.vectors.index;
+      return rerankedSpace(s.vectors.index, (ids) => this.store.vectorsOf(ids));
     }
     return matrixSpace(this.embeddingMatrix());
   }

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { WorkspaceIndex } from '../../../extension/src/index/workspaceIndex.js';
+import { WorkspaceIndex } from '../../../extension/src/search/workspaceIndex.js';
 import { mergeShards, parseShard, shardOf } from '../../../extension/src/index/shards.js';
 import { cleanup, copyFixture, memoryLogger } from './fixture.js';
 

@@ -101,10 +101,15 @@ function peImports(b) {
   return { imports: table(1, 20, 12), delayed: table(13, 32, 4) };
 }
 
-/** Whether a built bundle loads `mod` at run time (esbuild left it external). */
+/** Whether a built bundle loads `mod` at run time (esbuild left it external); vectorIndex.ts resolves usearch's
+ * folder (require.resolve) and loads its addon from there. */
 function bundlesRequire(mod) {
-  return ['extension.js', 'indexWorker.js', 'worker.js'].some((f) => existsSync(path.join(REPO, 'dist', f))
-    && readFileSync(path.join(REPO, 'dist', f), 'utf8').includes(`require("${mod}")`));
+  return ['extension.js', 'indexWorker.js', 'worker.js'].some((f) => {
+    const file = path.join(REPO, 'dist', f);
+    if (!existsSync(file)) return false;
+    const js = readFileSync(file, 'utf8');
+    return js.includes(`require("${mod}")`) || js.includes(`require.resolve("${mod}")`);
+  });
 }
 
 /** usearch's CommonJS entry and this platform's prebuild only (node-gyp-build picks it from prebuilds/). */

@@ -129,6 +129,9 @@ function createExclusive(tmp: string, file: string, token: string): boolean {
   }
 }
 
+/** Tokens of the locks this thread has released (each token is unique: pid, time and purpose). */
+const releasedHere = new Set<string>();
+
 /** The writer lock of one index file. `acquire` throws LockHeldError while a live process holds it. */
 export class WriterLock {
   private constructor(readonly file: string, private readonly token: string) {}
@@ -144,7 +147,9 @@ export class WriterLock {
         if (createExclusive(tmp, file, token)) return new WriterLock(file, token);
         const text = readText(file);
         const held = text === undefined ? undefined : parseOwner(text);
-        if (held && holderAlive(held.pid, held.since, held.host)) throw new LockHeldError(file, held);
+        // A lock this thread released is stale even though our pid lives: its file was away when we released it
+        // (the index folder was moved aside and back) and came back with our old token.
+        if (held && !releasedHere.has(text!) && holderAlive(held.pid, held.since, held.host)) throw new LockHeldError(file, held);
         if (text === undefined) continue; // released meanwhile
         if (!held && Date.now() - (statOrUndefined(file)?.mtimeMs ?? 0) < ORPHAN_MS) {
           sleepMs(50); // being written right now (a file system without hard links): let it settle
@@ -170,6 +175,7 @@ export class WriterLock {
   }
 
   release(): void {
+    releasedHere.add(this.token);
     if (this.held()) fs.rmSync(this.file, { force: true });
   }
 }

@@ -161,3 +161,24 @@ for (const what of ['file', 'folder'] as const) {
     }
   });
 }
+
+test('a lock released while its folder was moved away is ours to take again when the folder comes back', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'infinilens-lockmove-'));
+  const idx = path.join(dir, 'idx');
+  fs.mkdirSync(idx);
+  const db = path.join(idx, 'index.sqlite');
+  try {
+    const first = WriterLock.acquire(db, 'test');
+    fs.renameSync(idx, `${idx}.moved`); // the folder goes away with the lock file inside (the first-run VS Code test)
+    first.release(); // nothing to remove at the old path
+    fs.renameSync(`${idx}.moved`, idx); // back, with our own old token
+    const again = WriterLock.acquire(db, 'test'); // before the fix: LockHeldError naming our own pid
+    assert.ok(again.held());
+    // A lock this thread still holds is never taken, even by this thread.
+    assert.throws(() => WriterLock.acquire(db, 'test'), LockHeldError);
+    again.release();
+    assert.equal(fs.existsSync(`${db}.writer`), false);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -1,8 +1,18 @@
-// Crash-safety check for the index store: kill -9 the indexer (dist/cli.js index) at random moments while the
-// workspace keeps changing, restart it each time, and require that
-//   - every restart opens the index (digest exits 0, SQLite and FTS5 integrity checks pass), and
-//   - after a final uninterrupted run the index equals a clean build of the same files (same digest).
-// usage: node scripts/build.mjs && node scripts/crash-test.mjs [--kills 20] [--files 400] [--seed N]
+// Crash-safety check for the index store: kill -9 the indexer (dist/cli.js index, or index --embed) while the
+// workspace keeps changing, a third of the kills at a random moment, a third inside a transaction (the journal has
+// just appeared), a third while SQLite writes pages into the database file (with --embed: all of them in the
+// embedding pass), and after every kill
+//   1. copy what it left (database + journal) and let an independent SQLite (Python's stdlib sqlite3,
+//      scripts/crash-inspect.py) roll the journal back and run PRAGMA integrity_check: native SQLite's view;
+//   2. reopen the index with the app (dist/cli.js digest: it takes over the dead writer's locks, SQLite rolls the
+//      journal back) and require rc 0, no warning (nothing found corrupt, moved aside or rebuilt), integrity ok,
+//      and the same files / chunks / vectors / keyword rows as native SQLite saw;
+// then finish with an uninterrupted run and require its digest to EQUAL a clean build of the same files (and, with
+// --embed, every chunk's vector within float noise of the clean build's).
+// --break-journal deletes the journal before the app reopens (what node-sqlite3-wasm's unfixed VFS did in effect):
+// the test must then fail.
+// usage: node scripts/build.mjs && node scripts/crash-test.mjs [--kills 20] [--files 300] [--seed N] [--embed]
+//        [--break-journal] [--keep]
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -12,12 +22,18 @@ import { parseArgs } from 'node:util';
 const { values } = parseArgs({ options: {
   kills: { type: 'string', default: '20' }, files: { type: 'string', default: '300' },
   seed: { type: 'string', default: String(Date.now() % 100000) }, keep: { type: 'boolean' },
+  embed: { type: 'boolean' }, 'break-journal': { type: 'boolean' },
 } });
 const KILLS = Number(values.kills);
 const FILES = Number(values.files);
 const seed = Number(values.seed);
+// The CPU provider: a GPU probe's own stderr lines (no Vulkan here) would read as complaints.
+const EMBED = values.embed ? ['--embed', '--provider', 'cpu'] : [];
 const CLI = path.resolve('dist/cli.js');
+const INSPECT = path.resolve('scripts/crash-inspect.py');
+const PYTHON = '/usr/bin/python3'; // Debian's, with its own SQLite (not a pyenv shim)
 if (!fs.existsSync(CLI)) throw new Error('dist/cli.js is missing: run `node scripts/build.mjs` first');
+if (!fs.existsSync(PYTHON)) throw new Error(`${PYTHON} is missing: the native SQLite check needs Python's stdlib sqlite3`);
 
 // Small deterministic PRNG (mulberry32) so a failing seed can be replayed.
 let state = seed >>> 0;
@@ -55,61 +71,161 @@ const newName = () => `pkg${Math.floor(rand() * 8)}/f${counter++}.${pick(['py', 
 for (let i = 0; i < FILES; i++) writeRandomFile(newName());
 const listFiles = () => fs.readdirSync(ws, { recursive: true }).filter((p) => /\.(py|js|ts|c)$/.test(p));
 
-/** Edits, adds, deletes and renames a share of the files so every restart has real work to resume. */
+/** Edits, adds, deletes and renames a share of the files so every restart has real work to resume (with --embed
+ * less of it: every new chunk costs an encoder pass). */
 function mutate() {
   const files = listFiles();
-  for (let i = 0; i < files.length * 0.25; i++) writeRandomFile(pick(files));
-  for (let i = 0; i < 5; i++) writeRandomFile(newName());
-  for (let i = 0; i < 3; i++) fs.rmSync(path.join(ws, pick(files)), { force: true });
+  const [edit, add, del] = EMBED.length ? [0.1, 2, 1] : [0.25, 5, 3];
+  for (let i = 0; i < files.length * edit; i++) writeRandomFile(pick(files));
+  for (let i = 0; i < add; i++) writeRandomFile(newName());
+  for (let i = 0; i < del; i++) fs.rmSync(path.join(ws, pick(files)), { force: true });
   const from = pick(listFiles());
-  fs.renameSync(path.join(ws, from), path.join(ws, newName()));
+  const to = path.join(ws, newName());
+  fs.mkdirSync(path.dirname(to), { recursive: true });
+  fs.renameSync(path.join(ws, from), to);
 }
 
 function cli(args) {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 3_600_000 });
   if (r.status !== 0) throw new Error(`cli ${args.join(' ')} failed (${r.status}):\n${r.stderr}`);
-  return r.stdout;
+  return r;
 }
-const digest = (dir) => JSON.parse(cli(['digest', '--workspace', ws, '--index-dir', dir]).trim().split('\n').pop());
+/** The app's view: rc 0, nothing on stderr but progress lines (a warning means something was found wrong). */
+function appDigest(dir) {
+  const r = cli(['digest', '--workspace', ws, '--index-dir', dir]);
+  const complaints = r.stderr.split('\n').filter((l) => l && !/^\[\w+\] /.test(l));
+  return { ...JSON.parse(r.stdout.trim().split('\n').pop()), complaints };
+}
 
-/** Starts the indexer and kills it with SIGKILL after `ms`; resolves whether it was still running. */
-function indexAndKill(ms) {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, 'index', ws, '--index-dir', idx], { stdio: ['ignore', 'ignore', 'pipe'] });
+/** Native SQLite's view of a copy of what the killed writer left (crash-inspect.py). */
+function nativeView(round) {
+  const dir = path.join(tmp, 'inspect', String(round));
+  fs.mkdirSync(dir, { recursive: true });
+  for (const f of ['index.sqlite', 'index.sqlite-journal']) if (fs.existsSync(path.join(idx, f))) fs.copyFileSync(path.join(idx, f), path.join(dir, f));
+  const r = spawnSync(PYTHON, [INSPECT, dir], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`crash-inspect.py failed: ${r.stderr}`);
+  fs.rmSync(dir, { recursive: true, force: true });
+  return JSON.parse(r.stdout);
+}
+
+/**
+ * Starts the indexer and kills it with SIGKILL: `how.at` ms after the start, or at a write: the `how.skip`+1-th time
+ * the journal appears ('journal': inside a transaction) or the database file is written while a journal exists
+ * ('commit': SQLite is writing pages back, the moment a lost journal costs data). Resolves whether it was still
+ * running and the phase it was in.
+ */
+function indexAndKill(how) {
+  return new Promise((resolve, reject) => {
+    const t0 = Date.now();
+    const child = spawn(process.execPath, [CLI, 'index', ws, '--index-dir', idx, ...EMBED], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
-    child.stderr.on('data', (d) => { stderr += d; });
     let exited = false;
+    const kill = () => { if (!exited) child.kill('SIGKILL'); };
+    // With --embed the kills aim at the embedding pass: triggers count from the end of the keyword pass on (its
+    // `[done]` line; the first `[encode]` line may be throttled away).
+    let armed = EMBED.length === 0;
+    let timer = how.trigger === 'time' && armed ? setTimeout(kill, how.at) : undefined;
+    child.stderr.on('data', (d) => {
+      stderr += d;
+      if (!armed && /^\[(done|encode)\] /m.test(stderr)) {
+        armed = true;
+        if (how.trigger === 'time') timer = setTimeout(kill, how.at % 4000);
+      }
+    });
+    let seen = 0;
+    const watcher = how.trigger === 'time' ? undefined : fs.watch(idx, (event, name) => {
+      const hit = how.trigger === 'journal' ? name === 'index.sqlite-journal' && event === 'rename' && fs.existsSync(path.join(idx, name))
+        : name === 'index.sqlite' && event === 'change' && fs.existsSync(path.join(idx, 'index.sqlite-journal'));
+      if (hit && armed && seen++ === how.skip) kill();
+    });
     child.on('exit', (code, signal) => {
       exited = true;
-      if (signal !== 'SIGKILL' && code !== 0) throw new Error(`indexer failed on its own (${code}): ${stderr}`);
-      resolve({ killedMidRun: signal === 'SIGKILL', warnedCorrupt: /unusable/.test(stderr) });
+      watcher?.close();
+      clearTimeout(timer);
+      if (signal !== 'SIGKILL' && code !== 0) return reject(new Error(`indexer failed on its own (${code}): ${stderr}`));
+      const phase = [...stderr.matchAll(/^\[(\w+)\] /gm)].pop()?.[1] ?? 'start';
+      const complaints = stderr.split('\n').filter((l) => l && !/^\[\w+\] /.test(l));
+      resolve({ killedMidRun: signal === 'SIGKILL', phase, complaints, ms: Date.now() - t0 });
     });
-    setTimeout(() => { if (!exited) child.kill('SIGKILL'); }, ms);
   });
 }
 
+const failures = [];
+const fail = (msg) => { failures.push(msg); console.log(`FAIL: ${msg}`); };
 const t0 = Date.now();
-console.log(`seed ${seed}, ${FILES} files, ${KILLS} kills, workspace ${ws}`);
+console.log(`seed ${seed}, ${FILES} files, ${KILLS} kills${EMBED.length ? ' during index --embed' : ''}${values['break-journal'] ? ', journal DELETED before each reopen (must fail)' : ''}, workspace ${ws}`);
 const tFull = Date.now();
-cli(['index', ws, '--index-dir', path.join(tmp, 'probe')]);
-const fullMs = Date.now() - tFull;
-let midRun = 0;
-// Keep going until KILLS kills have landed while the indexer was working (a run may finish before its kill).
-for (let k = 0; midRun < KILLS && k < KILLS * 2; k++) {
+cli(['index', ws, '--index-dir', path.join(tmp, 'probe'), ...EMBED]);
+let estimateMs = Date.now() - tFull; // how long a run takes; kills land at random inside it
+const tally = { midRun: 0, phases: {}, triggers: {}, journals: 0, rolledBack: 0, brokenJournals: 0 };
+fs.mkdirSync(idx, { recursive: true });
+for (let k = 0; tally.midRun < KILLS && k < KILLS * 3 && failures.length === 0; k++) {
   mutate();
-  const at = Math.floor(150 + rand() * fullMs * 0.8);
-  const r = await indexAndKill(at);
-  if (r.killedMidRun) midRun++;
-  if (r.warnedCorrupt) throw new Error(`restart ${k}: the index was reported corrupt after a kill`);
-  const d = digest(idx); // must open and pass integrity checks after every kill
-  if (d.integrity !== 'ok') throw new Error(`after kill ${k}: integrity ${d.integrity}`);
-  console.log(`run ${String(k + 1).padStart(2)}, kill at ${String(at).padStart(4)} ms: ${r.killedMidRun ? 'killed mid-run' : 'finished first'}; reopened: ${d.files} files, ${d.chunks} chunks, integrity ${d.integrity}`);
+  // a third each: at a random moment, inside a transaction, while SQLite writes pages back (commit or cache spill)
+  // (--embed: one embedding transaction per 48 chunks, so the first one, or a random moment of that pass)
+  const how = { trigger: pick(['time', 'journal', 'commit']), at: Math.floor(150 + rand() * estimateMs * 0.9), skip: EMBED.length ? 0 : Math.floor(rand() * 4) };
+  const r = await indexAndKill(how);
+  if (!r.killedMidRun) estimateMs = r.ms;
+  if (r.complaints.length) fail(`run ${k + 1}: the indexer complained: ${r.complaints.join(' | ')}`);
+  const native = nativeView(k);
+  if (r.killedMidRun) {
+    tally.midRun++;
+    tally.phases[r.phase] = (tally.phases[r.phase] ?? 0) + 1;
+    tally.triggers[how.trigger] = (tally.triggers[how.trigger] ?? 0) + 1;
+  }
+  if (native.journal) tally.journals++;
+  if (native.rolled_back) tally.rolledBack++;
+  if (values['break-journal'] && native.journal) {
+    fs.rmSync(path.join(idx, 'index.sqlite-journal'));
+    tally.brokenJournals++;
+  }
+  let app;
+  try {
+    app = appDigest(idx);
+  } catch (err) {
+    fail(`run ${k + 1}: the app could not reopen the index: ${err.message}`);
+    break;
+  }
+  const n = native.native;
+  if (n.integrity !== 'ok') fail(`run ${k + 1}: native SQLite's integrity_check: ${n.integrity}`);
+  if (app.integrity !== 'ok') fail(`run ${k + 1}: the app's integrity check: ${app.integrity}`);
+  if (app.complaints.length) fail(`run ${k + 1}: the app complained on reopen: ${app.complaints.join(' | ')}`);
+  // a table native SQLite does not find (null: killed before the schema's transaction committed) holds 0 rows
+  const want = { files: n.files ?? 0, chunks: n.chunks ?? 0, embeddings: n.embeddings ?? 0, fts: n.fts_docs ?? 0 };
+  const got = { files: app.files, chunks: app.chunks, embeddings: app.embeddings, fts: app.fts };
+  if (JSON.stringify(want) !== JSON.stringify(got)) fail(`run ${k + 1}: the app sees ${JSON.stringify(got)}, native SQLite ${JSON.stringify(want)}`);
+  const aside = fs.readdirSync(idx).filter((f) => f.includes('.corrupt'));
+  if (aside.length) fail(`run ${k + 1}: moved aside: ${aside.join(', ')}`);
+  const when = how.trigger === 'time' ? `at ${how.at} ms` : `at ${how.trigger} write #${how.skip + 1}`;
+  console.log(`run ${String(k + 1).padStart(3)}, kill ${when}: ${r.killedMidRun ? `killed in ${r.phase} after ${r.ms} ms` : 'finished first'}; ` +
+    `journal ${native.journal ? (native.rolled_back ? 'left, native rollback changed the data' : 'left, nothing to undo') : 'none'}; ` +
+    `reopened: ${app.files} files, ${app.chunks} chunks, ${app.embeddings} vectors, ${app.fts} keyword rows, integrity ${app.integrity}`);
 }
-cli(['index', ws, '--index-dir', idx]);
-const resumed = digest(idx);
-cli(['index', ws, '--index-dir', path.join(tmp, 'clean')]);
-const clean = digest(path.join(tmp, 'clean'));
-const same = resumed.digest === clean.digest;
-console.log(`${midRun} kills landed mid-run (wanted ${KILLS}); final ${resumed.files} files/${resumed.chunks} chunks vs clean build ${clean.files}/${clean.chunks}: ${same ? 'EQUAL' : 'DIFFERENT'} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
-if (!values.keep) fs.rmSync(tmp, { recursive: true, force: true });
-if (!same || midRun < KILLS) process.exitCode = 1;
+let verdict = failures.length === 0;
+if (verdict) {
+  cli(['index', ws, '--index-dir', idx, ...EMBED]);
+  const resumed = appDigest(idx);
+  cli(['index', ws, '--index-dir', path.join(tmp, 'clean'), ...EMBED]);
+  const clean = appDigest(path.join(tmp, 'clean'));
+  const same = resumed.digest === clean.digest;
+  let vectors = '';
+  if (EMBED.length) {
+    const v = JSON.parse(spawnSync(PYTHON, [INSPECT, '--vectors', path.join(idx, 'index.sqlite'), path.join(tmp, 'clean', 'index.sqlite')], { encoding: 'utf8' }).stdout);
+    const close = v.only_a === 0 && v.only_b === 0 && v.size_mismatch === 0 && v.max_abs_diff <= 1e-5;
+    vectors = `; vectors of ${v.common} chunks vs the clean build: max |diff| ${v.max_abs_diff.toExponential(2)} (${close ? 'within float noise' : 'DIFFERENT'})`;
+    if (!close) fail(`vectors differ from the clean build: ${JSON.stringify(v)}`);
+  }
+  if (!same) fail('the final digest differs from a clean build');
+  if (tally.midRun < KILLS) fail(`only ${tally.midRun} kills landed mid-run (wanted ${KILLS})`);
+  console.log(`final ${resumed.files} files/${resumed.chunks} chunks/${resumed.embeddings} vectors vs clean build ${clean.files}/${clean.chunks}/${clean.embeddings}: ` +
+    `digest ${same ? 'EQUAL' : 'DIFFERENT'}${vectors}`);
+  verdict = failures.length === 0;
+}
+const list = (o) => Object.entries(o).map(([p, c]) => `${p} ${c}`).join(', ');
+console.log(`${verdict ? 'PASS' : 'FAIL'}: ${tally.midRun} kills landed mid-run (by phase: ${list(tally.phases)}; by trigger: ${list(tally.triggers)}); ` +
+  `journal left after ${tally.journals} runs, native rollback changed the data after ${tally.rolledBack}` +
+  `${values['break-journal'] ? `, journal deleted before ${tally.brokenJournals} reopens` : ''}; ${failures.length} failures; 0 corrupt and 0 rebuilt required ` +
+  `(${((Date.now() - t0) / 1000).toFixed(1)} s, seed ${seed})`);
+if (!values.keep && verdict) fs.rmSync(tmp, { recursive: true, force: true });
+else console.log(`files kept in ${tmp}`);
+if (!verdict) process.exitCode = 1;

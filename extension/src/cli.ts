@@ -109,7 +109,12 @@ async function main(argv: string[]): Promise<void> {
       followSymlinks: values['follow-symlinks'] ?? false,
       ...(shard ? { shard } : {}),
     });
-    if (wantSemantic || semantic.memory) await attachEncoder(index, semantic, logger);
+    try {
+      if (wantSemantic || semantic.memory) await attachEncoder(index, semantic, logger, command !== 'index');
+    } catch (err) {
+      await index.close(); // releases the writer lock
+      throw err;
+    }
     return index;
   };
 
@@ -215,9 +220,21 @@ interface SemanticFlags { modelDir: string; provider: ProviderSetting; memory: b
 /** Encoders opened by this process (closed before exit: the worker thread would keep it alive). */
 const encoders: Encoder[] = [];
 
-async function attachEncoder(index: WorkspaceIndex, f: SemanticFlags, logger: Logger): Promise<void> {
+/** The encoder could not start (damaged model files, a broken graph): said without a stack trace. */
+class EncoderUnavailableError extends Error {}
+
+/** `required` false (index): an encoder that cannot start is reported and keyword indexing goes on without it. */
+async function attachEncoder(index: WorkspaceIndex, f: SemanticFlags, logger: Logger, required: boolean): Promise<void> {
   if (!hasModel(f.modelDir)) throw new UsageError(`no encoder model in ${f.modelDir} (dense/hybrid search and --memory need one; lexical works without)`);
-  const encoder = await Encoder.open(f.modelDir, { provider: f.provider, log: (m) => logger.info(m) });
+  let encoder: Encoder;
+  try {
+    encoder = await Encoder.open(f.modelDir, { provider: f.provider, log: (m) => logger.info(m) });
+  } catch (err) {
+    const why = `the encoder could not start: ${(err as Error).message}`;
+    if (required) throw new EncoderUnavailableError(`${why} (--mode lexical works without it)`);
+    logger.warn(`${why}. Indexing keywords only: no embeddings are computed or stored this run.`);
+    return;
+  }
   encoders.push(encoder);
   await index.enableSemantic({ encoder, modelTag: modelTag(f.modelDir), memory: f.memory, queryMemory: f.queryMemory, embedBatch: f.embedBatch });
 }
@@ -502,7 +519,7 @@ function stderrLogger(verbose: boolean): Logger {
 // runtime must not keep a finished command (or a CI step waiting on it) alive.
 const closeEncoders = () => Promise.all(encoders.map((e) => e.close().catch(() => undefined)));
 main(process.argv.slice(2)).finally(closeEncoders).then(() => process.exit(process.exitCode ?? 0), (err: unknown) => {
-  if (err instanceof IndexBusyError || err instanceof IndexUnusableError) {
+  if (err instanceof IndexBusyError || err instanceof IndexUnusableError || err instanceof EncoderUnavailableError) {
     process.stderr.write(`infini-lens: ${(err as Error).message}\n`); // nothing was changed: no stack trace
     process.exitCode = 1;
   } else if (isUsageError(err)) {

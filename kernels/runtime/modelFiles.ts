@@ -49,3 +49,31 @@ export function modelTag(modelDir: string): string {
   const card = readFileSync(path.join(modelDir, 'model-card.json'));
   return createHash('sha256').update(card).digest('hex').slice(0, 16);
 }
+
+/** A model file is missing or differs from the size and sha256 that model-card.json lists for it. */
+export class ModelFileError extends Error {}
+
+/**
+ * Checks every file model-card.json lists under "files" (bytes and sha256) before anything is loaded: a damaged or
+ * altered weight file must not produce vectors that are then stored under this model's tag. Throws ModelFileError
+ * naming each file that does not match. A card without a file list (test models) has nothing to check.
+ */
+export function verifyModelFiles(modelDir: string): void {
+  const card = JSON.parse(readFileSync(path.join(modelDir, 'model-card.json'), 'utf8')) as { files?: Record<string, { bytes?: number; sha256?: string }> };
+  const bad: string[] = [];
+  for (const [name, want] of Object.entries(card.files ?? {})) {
+    const file = path.join(modelDir, name);
+    if (!existsSync(file)) {
+      bad.push(`${name} is missing`);
+      continue;
+    }
+    const bytes = readFileSync(file);
+    const sha = createHash('sha256').update(bytes).digest('hex');
+    if (want.bytes !== undefined && bytes.length !== want.bytes) bad.push(`${name} has ${bytes.length} bytes, the card says ${want.bytes}`);
+    else if (want.sha256 !== undefined && sha !== want.sha256) bad.push(`${name} has sha256 ${sha.slice(0, 16)}…, the card says ${want.sha256.slice(0, 16)}…`);
+  }
+  if (bad.length) {
+    throw new ModelFileError(`the model in ${modelDir} does not match its model-card.json (${bad.join('; ')}): ` +
+      'the files are damaged or were changed, so the encoder is not used');
+  }
+}

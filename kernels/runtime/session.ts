@@ -3,7 +3,7 @@
 // event loop; tests may use it directly.
 import * as ort from 'onnxruntime-node';
 import { randomBlocks } from './random.js';
-import { graphFile, readModelConfig, type GraphName, type ModelConfig, type Precision } from './modelFiles.js';
+import { graphFile, readModelConfig, verifyModelFiles, type GraphName, type ModelConfig, type Precision } from './modelFiles.js';
 import { openFirstWorking, sessionOptions, type ProviderName, type ProviderSetting } from './providers.js';
 import { chunkStream, CUT_CHARS_PER_TOKEN, planChunkBatches, readRetrievalConfig, type RetrievalConfig } from './chunks.js';
 import { chunkTokens, docStream, meanPool, planRuns, runInputs, type DocStream } from './segments.js';
@@ -56,6 +56,7 @@ export class EncoderSession {
 
   static async open(modelDir: string, opts: EncoderOptions = {}): Promise<EncoderSession> {
     const config = readModelConfig(modelDir);
+    verifyModelFiles(modelDir); // before any graph or weight is read: never embed with altered files
     const tokenizer = CodeTokenizer.load(modelDir);
     let probeSession: EncoderSession | undefined;
     const opened = await openFirstWorking(opts.provider ?? 'auto',

@@ -186,9 +186,8 @@ export function clearStaleSqliteLock(dbFile: string): boolean {
   const stale = (): boolean => {
     const st = statOrUndefined(dir);
     if (!st) return false;
-    let pid = NaN;
-    try { pid = Number(fs.readFileSync(`${dir}/pid`, 'utf8').trim()); } catch { /* none written (yet) */ }
-    if (!Number.isInteger(pid)) return Date.now() - st.mtimeMs > ORPHAN_MS; // made by an unpatched VFS, or mid-mkdir
+    const pid = Number(readText(`${dir}/pid`)?.trim() || NaN); // empty: being written right now
+    if (!Number.isInteger(pid) || pid <= 0) return Date.now() - st.mtimeMs > ORPHAN_MS; // an unpatched VFS's, or mid-mkdir
     if (pid === process.pid) return false; // one of our own connections: never ours to break
     return !holderAlive(pid, st.mtimeMs);
   };

@@ -95,7 +95,7 @@ function toStored(c: ChunkWithText, pathTokens: string, lines: readonly string[]
 }
 
 /** First non-blank lines, trimmed, for a result list; never the whole chunk. */
-function snippetOf(text: string): string {
+export function snippetOf(text: string): string {
   const lines: string[] = [];
   for (const line of text.split('\n')) {
     if (line.trim() === '') continue;

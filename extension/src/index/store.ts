@@ -114,8 +114,11 @@ export class IndexStore {
       return;
     }
     this.db.exec('PRAGMA journal_mode=DELETE; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;');
-    this.db.exec(SCHEMA);
-    this.db.run('INSERT OR IGNORE INTO meta(key, value) VALUES (?, ?)', ['schema_version', String(SCHEMA_VERSION)]);
+    // One transaction: a kill leaves no schema or all of it, never half (each CREATE would commit alone).
+    this.transaction(() => {
+      this.db.exec(SCHEMA);
+      this.db.run('INSERT OR IGNORE INTO meta(key, value) VALUES (?, ?)', ['schema_version', String(SCHEMA_VERSION)]);
+    });
     this.installVectorLog();
   }
 
@@ -305,23 +308,36 @@ export class IndexStore {
 
   /** Every stored vector as one int8 matrix with a scale per row (the dense ranker's brute-force search space,
    * `quantizeRows`): one row per vector, so a packed chunk has one row per member, its rows next to each other
-   * (ordered by chunk id). Rows are quantised as they are read; no float32 copy of the whole matrix is made. */
+   * (ordered by chunk id). Rows are quantised as they are read; no float32 copy of the whole matrix is made.
+   * The encoder's vectors have unit length: a chunk with any other vector (altered or damaged) is left out, said
+   * once, and its vector dropped where this process may write, so the next pass embeds it again. */
   loadEmbeddings(dim: number): { ids: Int32Array; q: Int8Array; scale: Float32Array } {
     const bytes = (this.db.get('SELECT coalesce(sum(length(vec)), 0) AS n FROM embeddings') as { n: number }).n;
     const n = Math.floor(bytes / (dim * 4));
     const ids = new Int32Array(n), q = new Int8Array(n * dim), scale = new Float32Array(n); // [n, dim], [n]
     let i = 0;
+    const bad: number[] = [];
     const stmt = this.db.prepare('SELECT chunk_id, vec FROM embeddings ORDER BY chunk_id');
     try {
       for (const r of stmt.iterate() as Iterable<{ chunk_id: number; vec: Uint8Array }>) {
         const rows = r.vec.byteLength / (dim * 4);
         if (!Number.isInteger(rows) || rows === 0 || i + rows > n) continue; // vectors of another width cannot be compared
+        const v = new Float32Array(r.vec.buffer.slice(r.vec.byteOffset, r.vec.byteOffset + rows * dim * 4)); // [rows, dim]
+        if (!unitRows(v, dim)) {
+          bad.push(r.chunk_id);
+          continue;
+        }
         ids.fill(r.chunk_id, i, i + rows);
-        quantizeRows(new Float32Array(r.vec.buffer.slice(r.vec.byteOffset, r.vec.byteOffset + rows * dim * 4)), dim, q, scale, i);
+        quantizeRows(v, dim, q, scale, i);
         i += rows;
       }
     } finally {
       stmt.finalize();
+    }
+    if (bad.length) {
+      this.logger.warn(`Infini Lens: ${bad.length} stored vector(s) in ${this.file} are not unit vectors (altered or damaged), e.g. chunk ${bad[0]}; ` +
+        `left out of dense search${this.readOnly ? '' : ' and dropped, so the next embedding pass computes them again'}.`);
+      if (!this.readOnly) this.transaction(() => { for (const id of bad) this.db.run('DELETE FROM embeddings WHERE chunk_id = ?', id); });
     }
     return { ids: ids.subarray(0, i), q: q.subarray(0, i * dim), scale: scale.subarray(0, i) };
   }
@@ -460,15 +476,27 @@ export class IndexStore {
     return rows.map(toChunkRow);
   }
 
+  /** What the index recorded of one file (rowCheck.ts compares it with the file on disk). */
+  fileState(p: string): { mtime: number; size: number; hash: string } | undefined {
+    return (this.db.get('SELECT mtime, size, hash FROM files WHERE path = ?', p) as { mtime: number; size: number; hash: string } | null) ?? undefined;
+  }
+
+  /** Forgets what is known of a file's content, so the next update reads and chunks it again. */
+  markForReread(p: string): void {
+    this.db.run("UPDATE files SET mtime = -1, hash = '' WHERE path = ?", p);
+  }
+
   /** Indexed (not skipped) files with their content hash: the workspace memory follows these. */
   indexedFiles(): Map<string, string> {
     const rows = this.db.all('SELECT path, hash FROM files WHERE skip IS NULL') as { path: string; hash: string }[];
     return new Map(rows.map((r) => [r.path, r.hash]));
   }
 
-  /** A fingerprint of the logical content (files, chunks, FTS rows), independent of row ids and write order:
-   * two indexes of the same files have the same digest. Also runs SQLite's and FTS5's integrity checks. */
-  digest(): { digest: string; files: number; chunks: number; integrity: string } {
+  /** A fingerprint of the logical content (files, chunks, FTS rows, which chunks have a vector of which model),
+   * independent of row ids and write order: two indexes of the same files have the same digest. Vectors enter by
+   * their presence and size only: the encoder's float results differ in the last bits with its batch make-up.
+   * Also runs SQLite's and FTS5's integrity checks. */
+  digest(): { digest: string; files: number; chunks: number; embeddings: number; fts: number; integrity: string } {
     const integrity = Object.values(this.db.get('PRAGMA integrity_check') as Record<string, string>)[0] ?? 'no answer';
     this.db.exec("INSERT INTO chunks_fts(chunks_fts, rank) VALUES ('integrity-check', 1)"); // throws on a broken FTS index
     const h = createHash('sha256');
@@ -479,9 +507,13 @@ export class IndexStore {
       chunks++;
       h.update(`C\t${c.path}\t${c.startLine}\t${c.endLine}\t${c.startOffset}\t${c.endOffset}\t${c.kind}\t${c.name ?? ''}\t${c.snippet}\t${JSON.stringify(c.parts ?? null)}\n`);
     }
+    const vecs = this.db.all(`SELECT f.path, c.start_offset AS s, c.end_offset AS e, length(v.vec) AS n FROM embeddings v
+      JOIN chunks c ON c.id = v.chunk_id JOIN files f ON f.id = c.file_id ORDER BY f.path, c.start_offset, c.end_offset, c.id`) as Record<string, unknown>[];
+    if (vecs.length) h.update(`M\t${this.getMeta('embedding_model') ?? ''}\n`);
+    for (const v of vecs) h.update(`E\t${v.path}\t${v.s}\t${v.e}\t${v.n}\n`);
     const fts = (this.db.get('SELECT count(*) AS n FROM chunks_fts') as { n: number }).n;
     h.update(`FTS\t${fts}\n`);
-    return { digest: h.digest('hex'), files: files.length, chunks, integrity };
+    return { digest: h.digest('hex'), files: files.length, chunks, embeddings: vecs.length, fts, integrity };
   }
 
   close(): void {
@@ -489,6 +521,16 @@ export class IndexStore {
     this.db.close();
     this.lock?.release();
   }
+}
+
+/** Whether every row of `v` ([rows, dim]) is finite with length 1 (float32 noise allowed). */
+function unitRows(v: Float32Array, dim: number): boolean {
+  for (let r = 0; r < v.length; r += dim) {
+    let ss = 0;
+    for (let d = r; d < r + dim; d++) ss += v[d]! * v[d]!;
+    if (!(Math.abs(Math.sqrt(ss) - 1) <= 1e-3)) return false;
+  }
+  return true;
 }
 
 function toChunkRow(r: Record<string, unknown>): ChunkRow {

@@ -1,6 +1,6 @@
 // The query engine: picks the ranker(s) for a mode, fuses for hybrid, and turns chunk ids into SearchHits.
 import type { SearchHit, SearchMode, SearchOptions } from '../core/api.js';
-import type { IndexStore } from '../index/store.js';
+import type { ChunkRow, IndexStore } from '../index/store.js';
 import { LexicalRanker, resolveLexicalWeights } from './lexicalRanker.js';
 import type { ColumnWeights } from '../index/store.js';
 import type { RankedChunk, Ranker } from './ranker.js';
@@ -15,6 +15,9 @@ export class ModeUnavailableError extends Error {
   }
 }
 
+/** Ids of rows that must not be shown (index/rowCheck.ts: rows that do not match their files). */
+export type RowVerifier = (rows: Iterable<ChunkRow>) => Promise<ReadonlySet<number>>;
+
 export class SearchEngine {
   private readonly rankers = new Map<Exclude<SearchMode, 'hybrid'>, Ranker>();
 
@@ -22,7 +25,7 @@ export class SearchEngine {
 
   /** How hybrid fuses: HYBRID_DEFAULTS (hybrid.ts) overlaid with `fusion`; bm25 column weights: LEXICAL_WEIGHTS
    * (lexicalRanker.ts) overlaid with `lexicalWeights`. */
-  constructor(private readonly store: IndexStore, fusion?: Fusion, lexicalWeights?: Partial<ColumnWeights>) {
+  constructor(private readonly store: IndexStore, fusion?: Fusion, lexicalWeights?: Partial<ColumnWeights>, private readonly verify?: RowVerifier) {
     this.fusion = resolveFusion(fusion);
     this.register(new LexicalRanker(store, resolveLexicalWeights(lexicalWeights)));
   }
@@ -56,14 +59,15 @@ export class SearchEngine {
     return this.hits(ranked);
   }
 
-  /** Ranked chunk ids → hits a user can open (ids deleted meanwhile are dropped); a packed chunk's hit is focused
-   * on the member that ranked it. */
-  hits(ranked: readonly RankedChunk[]): SearchHit[] {
+  /** Ranked chunk ids → hits a user can open (ids deleted meanwhile, and rows the verifier rejects, are dropped); a
+   * packed chunk's hit is focused on the member that ranked it. */
+  async hits(ranked: readonly RankedChunk[]): Promise<SearchHit[]> {
     const rows = this.store.chunksByIds(ranked.map((r) => r.id));
+    const bad = this.verify ? await this.verify(rows.values()) : new Set<number>();
     const hits: SearchHit[] = [];
     for (const r of ranked) {
       const c = rows.get(r.id);
-      if (!c) continue; // deleted between ranking and lookup (dense index lagging behind the store)
+      if (!c || bad.has(r.id)) continue; // deleted between ranking and lookup (dense index lagging behind the store)
       const hit: SearchHit = { path: c.path, startLine: c.startLine, endLine: c.endLine, score: r.score, snippet: c.snippet, kind: c.kind, name: c.name };
       const lines = r.member === undefined ? undefined : c.partLines?.[r.member];
       if (lines) hit.focus = { startLine: lines[0], endLine: lines[1] };

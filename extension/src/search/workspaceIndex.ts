@@ -30,6 +30,7 @@ import { indexDigest, type IndexDigest } from './digest.js';
 import { ChunkEmbedder } from '../index/embedder.js';
 import type { SemanticEncoder } from '../../../kernels/runtime/encoder.js';
 import { MemorySync } from '../index/memorySync.js';
+import { RowChecker } from '../index/rowCheck.js';
 
 export type { SemanticEncoder } from '../../../kernels/runtime/encoder.js';
 
@@ -133,7 +134,8 @@ export class WorkspaceIndex {
     }
     const indexer = new Indexer(abs, store, full.logger, options.lexicalWorkers ?? 0);
     await indexer.init();
-    return new WorkspaceIndex(abs, full, store, indexer, new SearchEngine(store, options.fusion, options.lexicalWeights));
+    const rows = new RowChecker(abs, store, full.logger); // results are checked against their files (rowCheck.ts)
+    return new WorkspaceIndex(abs, full, store, indexer, new SearchEngine(store, options.fusion, options.lexicalWeights, (r) => rows.bad(r)));
   }
 
   /** Full incremental pass: walks the folder, re-reads files whose mtime/size changed, drops deleted ones. */

@@ -117,6 +117,8 @@ const handlers: RequestHandlers<WorkerMethods> = {
   searchSimilar: ({ relPath, startLine, endLine, limit }) => requireIndex().searchSimilar(relPath, startLine, endLine, limit),
   stats: async () => { const ix = requireIndex(); return { ...ix.stats(), semantic: ix.semanticStats() }; },
   async clear() {
+    // Another process writes this index, or its files are read-only: deleting it is not ours to do.
+    if (index?.readOnly) throw new Error(`the index was not cleared: ${index.readOnly}`);
     const file = index?.indexPath;
     await closeIndex();
     if (file) await rm(file, { force: true });

@@ -94,7 +94,10 @@ function cli(args) {
 function appDigest(dir) {
   const r = cli(['digest', '--workspace', ws, '--index-dir', dir]);
   const complaints = r.stderr.split('\n').filter((l) => l && !/^\[\w+\] /.test(l));
-  return { ...JSON.parse(r.stdout.trim().split('\n').pop()), complaints };
+  const d = JSON.parse(r.stdout.trim().split('\n').pop());
+  const lex = d.lexical ?? d; // index/digest.ts: { digest, lexical: the store's counts, vectors, memory }
+  if (d.vectors?.problem) complaints.push(`the vector index disagrees with the store: ${d.vectors.problem}`);
+  return { digest: d.digest, files: lex.files, chunks: lex.chunks, embeddings: lex.embeddings, fts: lex.fts, integrity: lex.integrity, complaints };
 }
 
 /** Native SQLite's view of a copy of what the killed writer left (crash-inspect.py). */

@@ -90,10 +90,20 @@ function cli(args) {
   if (r.status !== 0) throw new Error(`cli ${args.join(' ')} failed (${r.status}):\n${r.stderr}`);
   return r;
 }
+/** Lines of the CLI's stderr that say something went wrong (its logger's `warning:`/`error:`, a fatal `infini-lens:`),
+ * as opposed to progress lines. */
+const complaintsIn = (stderr) => stderr.split(/[\r\n]+/).filter((l) => /^(warning|error|infini-lens):/.test(l));
+
+/** The pass a progress line belongs to (core/progressText.ts wording). */
+const phaseOf = (stderr) => {
+  const last = stderr.split(/[\r\n]+/).filter((l) => /^(finding files|keyword index|embeddings|finishing)/.test(l)).pop() ?? '';
+  return /^finding/.test(last) ? 'walk' : /files done|^finishing/.test(last) ? 'keyword-done' : /^keyword/.test(last) ? 'keyword' : /^embeddings/.test(last) ? 'embed' : 'start';
+};
+
 /** The app's view: rc 0, nothing on stderr but progress lines (a warning means something was found wrong). */
 function appDigest(dir) {
   const r = cli(['digest', '--workspace', ws, '--index-dir', dir]);
-  const complaints = r.stderr.split('\n').filter((l) => l && !/^\[\w+\] /.test(l));
+  const complaints = complaintsIn(r.stderr);
   const d = JSON.parse(r.stdout.trim().split('\n').pop());
   const lex = d.lexical ?? d; // index/digest.ts: { digest, lexical: the store's counts, vectors, memory }
   if (d.vectors?.problem) complaints.push(`the vector index disagrees with the store: ${d.vectors.problem}`);
@@ -125,12 +135,12 @@ function indexAndKill(how) {
     let exited = false;
     const kill = () => { if (!exited) child.kill('SIGKILL'); };
     // With --embed the kills aim at the embedding pass: triggers count from the end of the keyword pass on (its
-    // `[done]` line; the first `[encode]` line may be throttled away).
+    // "files done" line, or the first "embeddings" line).
     let armed = EMBED.length === 0;
     let timer = how.trigger === 'time' && armed ? setTimeout(kill, how.at) : undefined;
     child.stderr.on('data', (d) => {
       stderr += d;
-      if (!armed && /^\[(done|encode)\] /m.test(stderr)) {
+      if (!armed && /files done|^embeddings/m.test(stderr)) {
         armed = true;
         if (how.trigger === 'time') timer = setTimeout(kill, how.at % 4000);
       }
@@ -146,8 +156,8 @@ function indexAndKill(how) {
       watcher?.close();
       clearTimeout(timer);
       if (signal !== 'SIGKILL' && code !== 0) return reject(new Error(`indexer failed on its own (${code}): ${stderr}`));
-      const phase = [...stderr.matchAll(/^\[(\w+)\] /gm)].pop()?.[1] ?? 'start';
-      const complaints = stderr.split('\n').filter((l) => l && !/^\[\w+\] /.test(l));
+      const phase = phaseOf(stderr);
+      const complaints = complaintsIn(stderr);
       resolve({ killedMidRun: signal === 'SIGKILL', phase, complaints, ms: Date.now() - t0 });
     });
   });

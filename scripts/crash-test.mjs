@@ -105,7 +105,7 @@ function appDigest(dir) {
   const r = cli(['digest', '--workspace', ws, '--index-dir', dir]);
   const complaints = complaintsIn(r.stderr);
   const d = JSON.parse(r.stdout.trim().split('\n').pop());
-  const lex = d.lexical ?? d; // index/digest.ts: { digest, lexical: the store's counts, vectors, memory }
+  const lex = typeof d.lexical === 'object' ? d.lexical : d; // search/digest.ts: the store's counts, digest over all, vectors
   if (d.vectors?.problem) complaints.push(`the vector index disagrees with the store: ${d.vectors.problem}`);
   return { digest: d.digest, files: lex.files, chunks: lex.chunks, embeddings: lex.embeddings, fts: lex.fts, integrity: lex.integrity, complaints };
 }

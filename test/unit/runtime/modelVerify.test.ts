@@ -46,7 +46,7 @@ test('index --embed with altered weights: keywords indexed, the encoder off with
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stderr, /the encoder could not start: .*weights\.bin has sha256 .*Indexing keywords only: no embeddings are computed or stored/);
     assert.match(r.stdout, /^indexed \d+ files, \d+ chunks/);
-    const d = JSON.parse(run(['digest', '--workspace', ws, '--index-dir', idx]).stdout).lexical; // the store's counts
+    const d = JSON.parse(run(['digest', '--workspace', ws, '--index-dir', idx]).stdout); // search/digest.ts: the store's counts at the top
     assert.ok(d.chunks > 0);
     assert.equal(d.embeddings, 0, 'nothing stored under the model tag');
     const s = run(['search', 'parse config', '--workspace', ws, '--index-dir', idx, '--mode', 'hybrid', '--model', model]);

@@ -139,7 +139,8 @@ export class WriterLock {
   static acquire(dbFile: string, what: string): WriterLock {
     const file = `${dbFile}.writer`;
     const owner: LockOwner = { pid: process.pid, host: os.hostname(), start: processStart(process.pid), since: Date.now(), what };
-    const token = JSON.stringify(owner);
+    // The nonce makes every token unique, even two taken by this thread within one millisecond (releasedHere).
+    const token = JSON.stringify({ ...owner, nonce: Math.random().toString(36).slice(2) });
     const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}`;
     fs.writeFileSync(tmp, token);
     try {

@@ -82,9 +82,21 @@ suite('Infini Lens in VS Code', () => {
     if (!harnessUrl) this.skip();
     await api.whenIdle(); // while a pass runs the status bar opens a Cancel / Show Log menu instead
     await click('.statusbar-item', 'files ·');
-    await waitFor('.part.panel .view-lines', 'skip vendor/logo.bin: binary');
-    await waitFor('.part.panel .view-lines', 'skip vendor/bundle.min.js: minified');
-    await screenshot('log-with-skips');
+    await waitFor('.part.panel .view-lines', 'indexed'); // the log is open (it shows its end: the last pass's summary)
+    // Earlier suites' passes pushed the first pass's skip lines out of view: narrow the log with its filter box, as a
+    // user would, to the lines that name skipped files.
+    const filter = '.part.panel input[placeholder^="Filter"]';
+    await click(filter);
+    await type('skip vendor/');
+    try {
+      await waitFor('.part.panel .view-lines', 'skip vendor/logo.bin: binary');
+      await waitFor('.part.panel .view-lines', 'skip vendor/bundle.min.js: minified');
+      await screenshot('log-with-skips');
+    } finally {
+      await click(filter);
+      await press('Control+A');
+      await press('Backspace');
+    }
     await vscode.commands.executeCommand('workbench.action.closePanel');
   });
 

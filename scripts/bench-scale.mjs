@@ -1,4 +1,5 @@
 // npm run bench:scale -- --chunks N [--json] [--queries Q] [--noise C] [--dev-index DIR] [--set DIR] [--crossover]
+//                        [--ef-sweep 128,256,512]
 //
 // The vector index (extension/src/search/vectorIndex.ts) at N chunks, measured side by side in one run:
 //   - the search space: the dev corpus' real chunk embeddings (embedded once with the shipped model; cached under
@@ -12,6 +13,8 @@
 //     store's log applied to the N-chunk index (VectorSync.catchUp) and the first query finding them (the encoder
 //     time is not included: it is the same at any N).
 // --crossover [--sizes 25,100,4k] times the exact scan and HNSW over 35 to ~80k vectors instead (EXACT_MAX_ROWS).
+// --ef-sweep E1,E2,… builds the graph once, saves it, and loads it again under each search beam (usearch's
+// expansion_search) in turn: p50/p99 and recall@10 per beam, against the same exact truth, in one run.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -31,7 +34,7 @@ const { values: a } = parseArgs({ options: {
   noise: { type: 'string', default: '0.9' }, 'dev-index': { type: 'string' }, set: { type: 'string', default: '/tmp/evaldev' },
   crossover: { type: 'boolean' }, sizes: { type: 'string' }, 'max-build-s': { type: 'string' }, 'build-threads': { type: 'string', default: '0' },
   // to explore HNSW settings (the defaults are the shipped ones, vectorIndex.ts HNSW)
-  ef: { type: 'string' }, 'ef-add': { type: 'string' }, m: { type: 'string' } } });
+  ef: { type: 'string' }, 'ef-add': { type: 'string' }, m: { type: 'string' }, 'ef-sweep': { type: 'string' } } });
 if (a.ef) HNSW.expansionSearch = Number(a.ef);
 if (a['ef-add']) HNSW.expansionAdd = Number(a['ef-add']);
 if (a.m) HNSW.connectivity = Number(a.m);
@@ -93,7 +96,7 @@ function build(n, exactMaxRows = EXACT_MAX_ROWS) {
 function timeQueries(index, nq) {
   const times = [];
   for (let i = 0; i < nq; i++) {
-    const q = real.queries.subarray((i % (real.queries.length / DIM)) * DIM, (i % (real.queries.length / DIM) + 1) * DIM);
+    const q = query(i);
     const t = process.hrtime.bigint();
     index.search(q, 10);
     times.push(Number(process.hrtime.bigint() - t) / 1e6);
@@ -112,7 +115,9 @@ async function scale(n) {
   timeQueries(index, Math.min(50, nq)); // warm
   const lat = timeQueries(index, nq);
   const rss = process.memoryUsage().rss / 2 ** 20;
-  const recall = recallAt10(index, n, nq);
+  const truth = exactTruth(index, n, nq);
+  const recall = recallAt10(index, truth);
+  if (a['ef-sweep'] && index.mode === 'hnsw') efSweep(index, truth, nq);
   const save = await saveToSearchable(index);
   const out = { chunks: n, vectors, mode: index.mode, hnsw: { ...HNSW }, p50_ms: round(lat.p50), p99_ms: round(lat.p99), recall_at_10: round(recall, 4),
     save_to_searchable_ms: round(save.p50), save_to_searchable_max_ms: round(save.max), rss_mb: Math.round(rss), build_s: round(buildS, 1),
@@ -124,28 +129,58 @@ async function scale(n) {
     `RSS ${out.rss_mb} MB after the build\nmachine: ${out.machine}`);
 }
 
-/** The exact int8 scan's top 10 chunks (by best member) against the index's, over the same rows. */
-function recallAt10(index, n, nq) {
-  if (index.mode === 'exact') return 1;
+/** The exact int8 scan's top 10 chunks (by best member) for each query, over the same rows as the index. */
+function exactTruth(index, n, nq) {
+  if (index.mode === 'exact') return undefined;
   const flat = new Int8Array(index.rows * DIM), key = new Float64Array(index.rows);
   let r = 0;
   makeChunks(0, n, (id, k, q) => { flat.set(q, r * DIM); for (let m = 0; m < k; m++) key[r + m] = id; r += k; });
-  let hit = 0;
+  const truths = [];
   for (let i = 0; i < nq; i++) {
-    const qf = real.queries.subarray((i % (real.queries.length / DIM)) * DIM, (i % (real.queries.length / DIM) + 1) * DIM);
-    const q8 = quantize(qf);
-    let truth;
+    const q8 = quantize(query(i));
     for (let want = 64; ; want *= 4) {
       const [offsets] = u.exactSearch(flat, q8, DIM, want, 'cos', 0);
-      truth = [...new Set(Array.from(offsets, (o) => key[Number(o)]))].slice(0, 10);
-      if (truth.length === 10) break;
+      const truth = [...new Set(Array.from(offsets, (o) => key[Number(o)]))].slice(0, 10);
+      if (truth.length === 10) { truths.push(truth); break; }
     }
-    const got = new Set(index.search(qf, 10).map((h) => h.id));
+  }
+  return truths;
+}
+
+/** Recall@10 of the index's top 10 chunks against the exact scan's (1 in exact mode: it is the scan). */
+function recallAt10(index, truths) {
+  if (!truths) return 1;
+  let hit = 0;
+  truths.forEach((truth, i) => {
+    const got = new Set(index.search(query(i), 10).map((h) => h.id));
     hit += truth.filter((id) => got.has(id)).length;
     if (i % 200 === 199) log(`  recall after ${i + 1} queries: ${(hit / ((i + 1) * 10)).toFixed(4)}`);
-  }
-  return hit / (nq * 10);
+  });
+  return hit / (truths.length * 10);
 }
+
+/** The built graph under each search beam: saved once, loaded again per beam; latency and recall side by side. */
+function efSweep(index, truths, nq) {
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'bench-ef-')), 'graph.usearch');
+  index.saveHnsw(file);
+  const shipped = HNSW.expansionSearch, rows = [];
+  for (const ef of a['ef-sweep'].split(',').map(Number)) {
+    HNSW.expansionSearch = ef;
+    const again = new VectorIndex(u, DIM, 0);
+    again.loadHnsw(file, index.members);
+    timeQueries(again, Math.min(50, nq));
+    const lat = timeQueries(again, nq);
+    const row = { ef, p50_ms: round(lat.p50), p99_ms: round(lat.p99), recall_at_10: round(recallAt10(again, truths), 4) };
+    rows.push(row);
+    log(`  beam ${ef}: p50 ${row.p50_ms} ms, p99 ${row.p99_ms} ms, recall@10 ${row.recall_at_10}`);
+  }
+  HNSW.expansionSearch = shipped;
+  fs.rmSync(path.dirname(file), { recursive: true, force: true });
+  if (a.json) console.log(JSON.stringify({ ef_sweep: rows }));
+  else console.log(`beam sweep (same graph, same truth):\n${rows.map((r) => `  ef ${r.ef}: p50 ${r.p50_ms} ms, p99 ${r.p99_ms} ms, recall@10 ${r.recall_at_10}`).join('\n')}`);
+}
+
+const query = (i) => real.queries.subarray((i % (real.queries.length / DIM)) * DIM, (i % (real.queries.length / DIM) + 1) * DIM);
 
 /** One file of 6 chunks (1-4 members) saved 20 times over: store commit, log -> index, first query finds it. */
 async function saveToSearchable(index) {

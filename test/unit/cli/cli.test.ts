@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { cleanup, copyFixture, lineOf } from '../index/fixture.js';
+import { copyFixture, inFixture, lineOf } from '../index/fixture.js';
 import { parseSizes } from '../../../extension/src/cliBench.js';
 import { hasModel } from '../../../kernels/runtime/modelFiles.js';
 
@@ -103,9 +103,8 @@ test('bench --sizes reads k and M suffixes', () => {
   assert.throws(() => parseSizes('4q'), /cannot read '4q'/);
 });
 
-test('index prints a summary with counts; search --json returns hits', () => {
-  const ws = copyFixture();
-  try {
+test('index prints a summary with counts; search --json returns hits', async () => {
+  await inFixture(async (ws) => {
     const idx = path.join(ws, '..', 'idx');
     const r = run(['index', ws, '--index-dir', idx]);
     assert.equal(r.status, 0, r.stderr);
@@ -115,7 +114,5 @@ test('index prints a summary with counts; search --json returns hits', () => {
     const hits = JSON.parse(s.stdout);
     assert.ok(hits.length >= 1 && hits.length <= 2);
     assert.equal(hits[0].path, 'ts/userRepository.ts');
-  } finally {
-    cleanup(ws);
-  }
+  });
 });

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { WorkspaceIndex } from '../../../extension/src/search/workspaceIndex.js';
 import { embedPlan } from '../../../extension/src/index/embedder.js';
 import type { SemanticEncoder } from '../../../kernels/runtime/encoder.js';
-import { cleanup, copyFixture, hashVector, memoryLogger } from './fixture.js';
+import { hashVector, inFixture, memoryLogger } from './fixture.js';
 
 const DIM = 4;
 
@@ -45,8 +45,7 @@ test('embedPlan: 48 chunks, no overlap on the CPU; 512 with overlap on a GPU pro
 });
 
 test('the overlapped GPU plan stores the same vectors as the CPU plan, one request at the encoder at a time', async () => {
-  const ws = copyFixture();
-  try {
+  await inFixture(async (ws) => {
     const results: Record<string, { ids: number[]; q: number[]; scale: number[]; stats: ReturnType<typeof slowEncoder>['stats'] }> = {};
     for (const provider of ['cpu', 'webgpu']) {
       const { enc, stats } = slowEncoder(provider);
@@ -69,7 +68,5 @@ test('the overlapped GPU plan stores the same vectors as the CPU plan, one reque
     assert.deepEqual(results.webgpu!.ids, results.cpu!.ids);
     assert.deepEqual(results.webgpu!.q, results.cpu!.q);
     assert.deepEqual(results.webgpu!.scale, results.cpu!.scale);
-  } finally {
-    cleanup(ws);
-  }
+  });
 });

@@ -8,7 +8,7 @@ import { WorkspaceIndex } from '../../../extension/src/search/workspaceIndex.js'
 import type { SemanticEncoder } from '../../../kernels/runtime/encoder.js';
 import type { ChunkRow } from '../../../extension/src/index/store.js';
 import { quantizeRows } from '../../../extension/src/core/embeddingMatrix.js';
-import { cleanup, copyFixture, hashVector, memoryLogger } from './fixture.js';
+import { hashVector, inFixture, memoryLogger } from './fixture.js';
 
 const DIM = 8;
 
@@ -45,8 +45,7 @@ async function openWith(ws: string, enc: SemanticEncoder, tag: string): Promise<
 }
 
 test('every chunk gets an embedding; a second update embeds nothing', async () => {
-  const ws = copyFixture();
-  try {
+  await inFixture(async (ws) => {
     const enc = fakeEncoder();
     const index = await openWith(ws, enc, 'model-a');
     const stats = await index.update();
@@ -59,9 +58,7 @@ test('every chunk gets an embedding; a second update embeds nothing', async () =
     assert.equal(enc.embedded.length, 0);
     assert.equal(index.semanticStats()!.embeddedLastUpdate, 0);
     await index.close();
-  } finally {
-    cleanup(ws);
-  }
+  });
 });
 
 /** How often `file` is opened or read (node:fs and node:fs/promises, by path) while `fn` runs. */
@@ -84,8 +81,7 @@ async function readsOf(file: string, fn: () => Promise<unknown>): Promise<number
 }
 
 test('a content change re-embeds only that file; the chunk text sent is the chunk as stored; the file is read once', async () => {
-  const ws = copyFixture();
-  try {
+  await inFixture(async (ws) => {
     const enc = fakeEncoder();
     const index = await openWith(ws, enc, 'model-a');
     await index.update();
@@ -105,14 +101,11 @@ test('a content change re-embeds only that file; the chunk text sent is the chun
     const hits = await index.search(own, { mode: 'dense', limit: 1 });
     assert.deepEqual([hits[0]?.path, hits[0]?.startLine], ['c/list.c', target.startLine]);
     await index.close();
-  } finally {
-    cleanup(ws);
-  }
+  });
 });
 
 test('a deleted file takes its embeddings with it', async () => {
-  const ws = copyFixture();
-  try {
+  await inFixture(async (ws) => {
     const enc = fakeEncoder();
     const index = await openWith(ws, enc, 'model-a');
     await index.update();
@@ -123,14 +116,11 @@ test('a deleted file takes its embeddings with it', async () => {
     const hits = await index.search('start http server', { mode: 'dense', limit: 50 });
     assert.ok(hits.every((h) => h.path !== 'js/server.js'));
     await index.close();
-  } finally {
-    cleanup(ws);
-  }
+  });
 });
 
 test('a different model tag re-embeds every chunk; reopening with the same tag re-embeds none', async () => {
-  const ws = copyFixture();
-  try {
+  await inFixture(async (ws) => {
     const first = fakeEncoder();
     let index = await openWith(ws, first, 'model-a');
     await index.update();
@@ -149,14 +139,11 @@ test('a different model tag re-embeds every chunk; reopening with the same tag r
     await index.update();
     assert.equal(other.embedded.length, texts);
     await index.close();
-  } finally {
-    cleanup(ws);
-  }
+  });
 });
 
 test('hybrid and similar search work over the fake encoder; lexical needs none', async () => {
-  const ws = copyFixture();
-  try {
+  await inFixture(async (ws) => {
     const enc = fakeEncoder();
     const index = await openWith(ws, enc, 'model-a');
     await index.update();
@@ -169,14 +156,11 @@ test('hybrid and similar search work over the fake encoder; lexical needs none',
       'the selection itself is not its own result');
     assert.ok(similar.length > 0);
     await index.close();
-  } finally {
-    cleanup(ws);
-  }
+  });
 });
 
 test('a packed chunk stores one vector per member and ranks by its best member', async () => {
-  const ws = copyFixture();
-  try {
+  await inFixture(async (ws) => {
     const enc = fakeEncoder();
     const index = await openWith(ws, enc, 'model-a');
     await index.update();
@@ -208,7 +192,5 @@ test('a packed chunk stores one vector per member and ranks by its best member',
       assert.deepEqual(top!.focus, { startLine: packed.partLines![k]![0], endLine: packed.partLines![k]![1] }, `member ${k}`);
     }
     await index.close();
-  } finally {
-    cleanup(ws);
-  }
+  });
 });

@@ -43,3 +43,13 @@ export function hashVector(text: string, dim: number): Float32Array {
   const n = Math.hypot(...v);
   return v.map((x) => x / n);
 }
+
+/** Runs `fn` on a fresh copy of the fixture workspace and removes the copy afterwards, whatever `fn` does. */
+export async function inFixture<T>(fn: (ws: string) => Promise<T>): Promise<T> {
+  const ws = copyFixture();
+  try {
+    return await fn(ws);
+  } finally {
+    cleanup(ws);
+  }
+}

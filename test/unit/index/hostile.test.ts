@@ -12,7 +12,7 @@ import { readFileForIndex } from '../../../extension/src/index/fileReader.js';
 import { readGuard } from '../../../extension/src/index/fileAccess.js';
 import { walkWorkspace, type WalkOptions } from '../../../extension/src/index/walker.js';
 import { WorkspaceIndex } from '../../../extension/src/search/workspaceIndex.js';
-import { cleanup, copyFixture, memoryLogger, type MemoryLogger } from './fixture.js';
+import { cleanup, copyFixture, inFixture, memoryLogger, type MemoryLogger } from './fixture.js';
 
 const posix = process.platform !== 'win32';
 const walkOptions = (logger: MemoryLogger, extra: Partial<WalkOptions> = {}): WalkOptions =>
@@ -44,8 +44,7 @@ test('thousands of nested classes, structs and functions chunk without overflowi
 });
 
 test('a file the chunker throws on is skipped as failed; the read goes on', async () => {
-  const ws = copyFixture();
-  try {
+  await inFixture(async (ws) => {
     const throwing = { chunk: async () => { throw new RangeError('Maximum call stack size exceeded'); } } as unknown as Chunker;
     const st = fs.statSync(path.join(ws, 'py/geometry.py'));
     const file = { path: 'py/geometry.py', abs: path.join(ws, 'py/geometry.py'), size: st.size, mtimeMs: st.mtimeMs };
@@ -53,14 +52,11 @@ test('a file the chunker throws on is skipped as failed; the read goes on', asyn
     assert.equal(r.outcome.kind, 'put');
     assert.equal(r.outcome.kind === 'put' && r.outcome.skip?.reason, 'failed');
     assert.match(r.logs.map((l) => l.message).join('\n'), /skip py\/geometry\.py: failed \(RangeError: Maximum call stack/);
-  } finally {
-    cleanup(ws);
-  }
+  });
 });
 
 test('files swapped after the walk for a FIFO, a link to /dev/zero, a folder or a bigger file are not read', { skip: posix ? false : 'POSIX only' }, async () => {
-  const ws = copyFixture();
-  try {
+  await inFixture(async (ws) => {
     const logger = memoryLogger();
     for (const follow of [false, true]) {
       const files = ['fifo.py', 'zero.py', 'dir.py', 'grown.py'];
@@ -83,9 +79,7 @@ test('files swapped after the walk for a FIFO, a link to /dev/zero, a folder or 
       }, `followSymlinks ${follow}`);
       for (const f of files) fs.rmSync(path.join(ws, f), { recursive: true });
     }
-  } finally {
-    cleanup(ws);
-  }
+  });
 });
 
 test('links out of the workspace are skipped by default and followed only when allowed; links inside are followed', { skip: posix ? false : 'POSIX only' }, async () => {
@@ -122,8 +116,7 @@ test('links out of the workspace are skipped by default and followed only when a
 });
 
 test('FIFOs, sockets, non-UTF-8 names and CR-only files get correct reasons; summary counts equal the log lines', { skip: posix ? false : 'POSIX only' }, async () => {
-  const ws = copyFixture();
-  try {
+  await inFixture(async (ws) => {
     execFileSync('mkfifo', [path.join(ws, 'pipe.py')]);
     const sock = path.join(ws, 'sock');
     const server = await new Promise<import('node:net').Server>((resolve) => {
@@ -159,14 +152,11 @@ test('FIFOs, sockets, non-UTF-8 names and CR-only files get correct reasons; sum
     for (const l of lines) { const r = l.split(': ')[1]!.split(' ')[0]!; logged[r] = (logged[r] ?? 0) + 1; }
     const { ignored: _ignored, ...counted } = stats.skipped;
     assert.deepEqual(logged, counted);
-  } finally {
-    cleanup(ws);
-  }
+  });
 });
 
 test('a folder is indexed under its own path, a link to it is the duplicate, whichever sorts first', { skip: posix ? false : 'POSIX only' }, async () => {
-  const ws = copyFixture();
-  try {
+  await inFixture(async (ws) => {
     fs.symlinkSync('py', path.join(ws, 'a-link-to-py'));
     fs.mkdirSync(path.join(ws, 'deep'));
     fs.symlinkSync('../py', path.join(ws, 'deep/also-py'));
@@ -175,9 +165,7 @@ test('a folder is indexed under its own path, a link to it is the duplicate, whi
     assert.ok(files.some((f) => f.path === 'py/geometry.py'));
     assert.ok(!files.some((f) => f.path.startsWith('a-link-to-py/') || f.path.startsWith('deep/also-py/')));
     assert.deepEqual(skipped.filter((s) => s.reason === 'duplicate-link').map((s) => s.path).sort(), ['a-link-to-py', 'deep/also-py']);
-  } finally {
-    cleanup(ws);
-  }
+  });
 });
 
 test('watcher events apply the same rules: a link out, a FIFO and a file swapped for a link to /dev/zero are skipped', { skip: posix ? false : 'POSIX only' }, async () => {

@@ -10,7 +10,7 @@ import { WorkspaceIndex } from '../../../extension/src/search/workspaceIndex.js'
 import { IndexStore } from '../../../extension/src/index/store.js';
 import { rowProblem } from '../../../extension/src/index/rowCheck.js';
 import { classifyContent } from '../../../extension/src/index/content.js';
-import { cleanup, copyFixture, memoryLogger } from './fixture.js';
+import { inFixture, memoryLogger } from './fixture.js';
 
 const ROOT = path.resolve(__dirname, '../../..');
 
@@ -41,8 +41,7 @@ for (const [what, sql, why] of [
   ['the file\'s content hash', "UPDATE files SET hash = 'f00d' WHERE id = (SELECT file_id FROM chunks WHERE id = ?)", /content hash/],
 ] as const) {
   test(`a chunk row altered with valid SQL (${what}) is left out with a warning, and the next update repairs it`, async () => {
-    const ws = copyFixture();
-    try {
+    await inFixture(async (ws) => {
       const { index } = await indexed(ws);
       const before = await hitFor(index);
       assert.ok(before, 'found before');
@@ -58,24 +57,19 @@ for (const [what, sql, why] of [
       const { score: _b, ...was } = before;
       assert.deepEqual(after, was, 'read again: the same hit as before the change');
       await again.close();
-    } finally {
-      cleanup(ws);
-    }
+    });
   });
 }
 
 test('a file edited after indexing is not flagged: its hits are stale, not altered', async () => {
-  const ws = copyFixture();
-  try {
+  await inFixture(async (ws) => {
     const { index, logger } = await indexed(ws);
     const file = path.join(ws, 'py/geometry.py');
     fs.writeFileSync(file, `# a new first line\n${fs.readFileSync(file, 'utf8')}`);
     assert.ok(await hitFor(index));
     assert.ok(!logger.lines.some((l) => l.includes('does not match')), logger.lines.join('\n'));
     await index.close();
-  } finally {
-    cleanup(ws);
-  }
+  });
 });
 
 test('no false alarm: every chunk of an index of this repository\'s sources matches its file', async () => {

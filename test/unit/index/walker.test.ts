@@ -3,14 +3,13 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { walkWorkspace, type WalkOptions } from '../../../extension/src/index/walker.js';
-import { cleanup, copyFixture, memoryLogger } from './fixture.js';
+import { cleanup, copyFixture, inFixture, memoryLogger } from './fixture.js';
 
 const options = (extra: Partial<WalkOptions> = {}): WalkOptions =>
   ({ excludeGlobs: [], maxFileBytes: 1024 * 1024, followSymlinks: true, logger: memoryLogger(), ...extra });
 
 test('walk honours .gitignore (root and nested), .infinilensignore and built-in excludes', async () => {
-  const ws = copyFixture();
-  try {
+  await inFixture(async (ws) => {
     fs.mkdirSync(path.join(ws, 'node_modules/lib'), { recursive: true });
     fs.writeFileSync(path.join(ws, 'node_modules/lib/index.js'), 'module.exports = 1;\n');
     const { files, skipped } = await walkWorkspace(ws, options());
@@ -20,51 +19,39 @@ test('walk honours .gitignore (root and nested), .infinilensignore and built-in 
       assert.ok(!paths.includes(p), `${p} should be excluded`);
     }
     assert.ok(skipped.some((s) => s.path === 'secret' && s.reason === 'ignored'));
-  } finally {
-    cleanup(ws);
-  }
+  });
 });
 
 test('a negation in a nested ignore file re-includes a file the root ignored', async () => {
-  const ws = copyFixture();
-  try {
+  await inFixture(async (ws) => {
     fs.writeFileSync(path.join(ws, 'nested/keep.log'), 'kept\n');
     fs.writeFileSync(path.join(ws, 'nested/.gitignore'), 'generated.py\n!keep.log\n');
     const paths = (await walkWorkspace(ws, options())).files.map((f) => f.path);
     assert.ok(paths.includes('nested/keep.log'));
     assert.ok(!paths.includes('debug.log'));
-  } finally {
-    cleanup(ws);
-  }
+  });
 });
 
 test('extra exclude globs (as VS Code passes files.exclude) apply to files and folders', async () => {
-  const ws = copyFixture();
-  try {
+  await inFixture(async (ws) => {
     const paths = (await walkWorkspace(ws, options({ excludeGlobs: ['**/*.ts', 'c'] }))).files.map((f) => f.path);
     assert.ok(!paths.includes('ts/userRepository.ts'));
     assert.ok(!paths.some((p) => p.startsWith('c/')));
     assert.ok(paths.includes('py/geometry.py'));
-  } finally {
-    cleanup(ws);
-  }
+  });
 });
 
 test('files over the size limit are skipped with a reason', async () => {
-  const ws = copyFixture();
-  try {
+  await inFixture(async (ws) => {
     fs.writeFileSync(path.join(ws, 'huge.py'), 'x = 1\n'.repeat(50_000));
     const { files, skipped } = await walkWorkspace(ws, options({ maxFileBytes: 100_000 }));
     assert.ok(!files.some((f) => f.path === 'huge.py'));
     assert.equal(skipped.find((s) => s.path === 'huge.py')?.reason, 'too-large');
-  } finally {
-    cleanup(ws);
-  }
+  });
 });
 
 test('a symlink loop is walked once and never followed back', async () => {
-  const ws = copyFixture();
-  try {
+  await inFixture(async (ws) => {
     fs.symlinkSync('..', path.join(ws, 'py/loop'));
     fs.symlinkSync(path.join(ws, 'js'), path.join(ws, 'js-again'));
     fs.symlinkSync(path.join(ws, 'missing-target'), path.join(ws, 'dangling.py'));
@@ -75,9 +62,7 @@ test('a symlink loop is walked once and never followed back', async () => {
     assert.equal(skipped.find((s) => s.path === 'dangling.py')?.reason, 'broken-link');
     assert.equal(skipped.find((s) => s.path === 'py/loop')?.reason, 'duplicate-link');
     assert.equal(skipped.find((s) => s.path === 'js-again')?.reason, 'duplicate-link');
-  } finally {
-    cleanup(ws);
-  }
+  });
 });
 
 test('a folder that cannot be listed loses only itself', { skip: process.getuid?.() === 0 ? 'root reads everything' : false }, async () => {

@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { hasModel, ModelFileError, verifyModelFiles } from '../../../kernels/runtime/modelFiles.js';
-import { cleanup, copyFixture } from '../index/fixture.js';
+import { inFixture } from '../index/fixture.js';
 
 const MODEL = path.resolve(__dirname, '../../../kernels/model');
 const CLI = path.resolve(__dirname, '../../../extension/src/cli.ts');
@@ -23,23 +23,19 @@ function alteredModel(root: string): string {
   return dir;
 }
 
-test('the shipped model matches its card; 2,000 flipped bytes in weights.bin, a missing or truncated file do not', { skip }, () => {
+test('the shipped model matches its card; 2,000 flipped bytes in weights.bin, a missing or truncated file do not', { skip }, async () => {
   verifyModelFiles(MODEL);
-  const ws = copyFixture();
-  try {
+  await inFixture(async (ws) => {
     const dir = alteredModel(path.dirname(ws));
     assert.throws(() => verifyModelFiles(dir), (e: Error) => e instanceof ModelFileError && /weights\.bin has sha256 [0-9a-f]{16}…, the card says 8fe4e981/.test(e.message));
     fs.truncateSync(path.join(dir, 'lens.fp32.onnx'), 1000);
     fs.rmSync(path.join(dir, 'tokenizer.json'));
     assert.throws(() => verifyModelFiles(dir), /lens\.fp32\.onnx has 1000 bytes, the card says \d+; tokenizer\.json is missing/);
-  } finally {
-    cleanup(ws);
-  }
+  });
 });
 
-test('index --embed with altered weights: keywords indexed, the encoder off with the reason, no vectors stored; search --mode hybrid says why', { skip }, () => {
-  const ws = copyFixture();
-  try {
+test('index --embed with altered weights: keywords indexed, the encoder off with the reason, no vectors stored; search --mode hybrid says why', { skip }, async () => {
+  await inFixture(async (ws) => {
     const model = alteredModel(path.dirname(ws));
     const idx = path.join(path.dirname(ws), 'idx');
     const r = run(['index', ws, '--embed', '--model', model, '--index-dir', idx]);
@@ -53,14 +49,11 @@ test('index --embed with altered weights: keywords indexed, the encoder off with
     assert.equal(s.status, 1);
     assert.match(s.stderr, /^infini-lens: the encoder could not start: .*does not match its model-card\.json.*\(--mode lexical works without it\)/);
     assert.doesNotMatch(s.stderr, /\n\s+at /);
-  } finally {
-    cleanup(ws);
-  }
+  });
 });
 
-test('a broken ONNX graph (hashes updated to match): index --embed still indexes keywords and says why the encoder is off', { skip }, () => {
-  const ws = copyFixture();
-  try {
+test('a broken ONNX graph (hashes updated to match): index --embed still indexes keywords and says why the encoder is off', { skip }, async () => {
+  await inFixture(async (ws) => {
     const model = path.join(path.dirname(ws), 'model');
     fs.cpSync(MODEL, model, { recursive: true });
     fs.writeFileSync(path.join(model, 'encoder.fp32.onnx'), 'not an onnx graph');
@@ -72,7 +65,5 @@ test('a broken ONNX graph (hashes updated to match): index --embed still indexes
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stderr, /the encoder could not start: .*Indexing keywords only/);
     assert.match(r.stdout, /^indexed \d+ files, \d+ chunks/);
-  } finally {
-    cleanup(ws);
-  }
+  });
 });

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { indexTokens, queryTokens, splitIdentifier, toMatchExpression } from '../../../extension/src/index/tokenize.js';
 import { LEXICAL_WEIGHTS, resolveLexicalWeights } from '../../../extension/src/search/lexicalRanker.js';
 import { ModeUnavailableError, WorkspaceIndex } from '../../../extension/src/search/workspaceIndex.js';
-import { cleanup, copyFixture, memoryLogger } from '../index/fixture.js';
+import { inFixture, memoryLogger } from '../index/fixture.js';
 
 test('identifiers split on camelCase, acronyms, digits and snake_case; the whole identifier is kept', () => {
   assert.deepEqual(splitIdentifier('HTTPServerError2'), ['http', 'server', 'error', '2']);
@@ -22,8 +22,7 @@ test('queries drop stop words unless nothing else is left, and are quoted for FT
 test('lexical column weights reach bm25: a column weighted 0 adds nothing, one weighted alone decides', async () => {
   assert.throws(() => resolveLexicalWeights({ body: -1 }), /must be a number ≥ 0/);
   assert.deepEqual(resolveLexicalWeights({ path: 0 }), { ...LEXICAL_WEIGHTS, path: 0 });
-  const ws = copyFixture();
-  try {
+  await inFixture(async (ws) => {
     // 'geometry' is only in py/geometry.py's path; 'histogram' is in py/histogram.py's path, name and body.
     const geometryScore = async (dir: string, lexicalWeights?: Partial<typeof LEXICAL_WEIGHTS>) => {
       const index = await WorkspaceIndex.open(ws, { storageDir: path.join(ws, '..', dir), logger: memoryLogger(), lexicalWeights });
@@ -38,14 +37,11 @@ test('lexical column weights reach bm25: a column weighted 0 adds nothing, one w
     const nameOnly = await geometryScore('idx-name', { name: 1, body: 0, context: 0, path: 0 });
     assert.ok(pathOnly > 0 && byDefault > pathOnly, `default ${byDefault}, path only ${pathOnly}`);
     assert.equal(nameOnly, 0);
-  } finally {
-    cleanup(ws);
-  }
+  });
 });
 
 test('lexical search finds identifiers from natural words, camelCase and snake_case queries', async () => {
-  const ws = copyFixture();
-  try {
+  await inFixture(async (ws) => {
     const index = await WorkspaceIndex.open(ws, { storageDir: path.join(ws, '..', 'idx'), logger: memoryLogger() });
     await index.update();
     const top = async (q: string) => (await index.search(q, { limit: 3 }))[0];
@@ -59,7 +55,5 @@ test('lexical search finds identifiers from natural words, camelCase and snake_c
     assert.deepEqual(await index.search('"; DROP TABLE chunks; --'), [], 'query text is never SQL or FTS syntax');
     await assert.rejects(index.search('x', { mode: 'dense' }), ModeUnavailableError);
     await index.close();
-  } finally {
-    cleanup(ws);
-  }
+  });
 });

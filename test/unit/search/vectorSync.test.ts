@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { WorkspaceIndex } from '../../../extension/src/search/workspaceIndex.js';
 import type { SemanticEncoder } from '../../../kernels/runtime/encoder.js';
 import { topKByDot } from '../../../extension/src/search/denseRanker.js';
-import { cleanup, copyFixture, hashVector, memoryLogger, type MemoryLogger } from '../index/fixture.js';
+import { hashVector, inFixture, memoryLogger, type MemoryLogger } from '../index/fixture.js';
 
 const DIM = 16;
 
@@ -39,8 +39,7 @@ function scanTop(index: WorkspaceIndex, query: string, k: number): number[] {
 }
 
 test('saved after a pass, loaded on reopen, ranks as the exact scan; a file edit is searchable at once', async () => {
-  const ws = copyFixture();
-  try {
+  await inFixture(async (ws) => {
     let index = await open(ws);
     await index.update();
     assert.ok(fs.existsSync(path.join(vecDir(ws), 'meta.json')));
@@ -66,14 +65,11 @@ test('saved after a pass, loaded on reopen, ranks as the exact scan; a file edit
     assert.ok((await index.search(text.trimEnd(), { mode: 'dense', limit: 50 })).every((h) => h.path !== 'ts/zebra.ts'));
     assert.equal(index.vectorCheck()!.problem, undefined);
     await index.close();
-  } finally {
-    cleanup(ws);
-  }
+  });
 });
 
 test('a vector file that disagrees with the store is rebuilt from the store, never trusted', async () => {
-  const ws = copyFixture();
-  try {
+  await inFixture(async (ws) => {
     let index = await open(ws);
     await index.update();
     await index.close();
@@ -117,7 +113,5 @@ test('a vector file that disagrees with the store is rebuilt from the store, nev
     assert.equal(index.vectorCheck()!.chunks, 0, 'the store dropped the old vectors and so does the index');
     assert.match(index.vectorCheck()!.origin, /another model/);
     await index.close();
-  } finally {
-    cleanup(ws);
-  }
+  });
 });

@@ -6,7 +6,7 @@ import { WorkspaceIndex } from '../../../extension/src/search/workspaceIndex.js'
 import { IndexStore } from '../../../extension/src/index/store.js';
 import { Indexer } from '../../../extension/src/index/indexer.js';
 import { walkWorkspace } from '../../../extension/src/index/walker.js';
-import { cleanup, copyFixture, memoryLogger } from '../index/fixture.js';
+import { cleanup, copyFixture, inFixture, memoryLogger } from '../index/fixture.js';
 
 async function openIndex(ws: string, logger = memoryLogger()) {
   const index = await WorkspaceIndex.open(ws, { storageDir: path.join(ws, '..', 'idx'), logger });
@@ -14,8 +14,7 @@ async function openIndex(ws: string, logger = memoryLogger()) {
 }
 
 test('incremental update reads only changed files; touch without edit re-reads but keeps chunks', async () => {
-  const ws = copyFixture();
-  try {
+  await inFixture(async (ws) => {
     const { index } = await openIndex(ws);
     const first = await index.update();
     assert.equal(first.filesReadLastUpdate, first.files);
@@ -28,14 +27,11 @@ test('incremental update reads only changed files; touch without edit re-reads b
     assert.equal(third.filesReadLastUpdate, 2);
     assert.ok((await index.search('added_later')).some((h) => h.path === 'py/geometry.py' && h.name?.includes('added_later')));
     await index.close();
-  } finally {
-    cleanup(ws);
-  }
+  });
 });
 
 test('rename and delete through watcher events, and a full update agree', async () => {
-  const ws = copyFixture();
-  try {
+  await inFixture(async (ws) => {
     const { index } = await openIndex(ws);
     await index.update();
     fs.renameSync(path.join(ws, 'js/server.js'), path.join(ws, 'js/httpServer.js'));
@@ -52,14 +48,11 @@ test('rename and delete through watcher events, and a full update agree', async 
     assert.equal(full.filesReadLastUpdate, 0, 'events already brought the index up to date');
     assert.equal(index.indexStore.digest().digest, viaEvents);
     await index.close();
-  } finally {
-    cleanup(ws);
-  }
+  });
 });
 
 test('binary, minified and invalid UTF-8 files are skipped with reasons and counted', async () => {
-  const ws = copyFixture();
-  try {
+  await inFixture(async (ws) => {
     fs.writeFileSync(path.join(ws, 'image.py'), Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x00, 0x01, 0x02]));
     fs.writeFileSync(path.join(ws, 'bundle.min.js'), `var a=${'1+'.repeat(5000)}1;`);
     fs.writeFileSync(path.join(ws, 'latin1.py'), Buffer.from('x = "caf\xe9"\n', 'latin1'));
@@ -70,9 +63,7 @@ test('binary, minified and invalid UTF-8 files are skipped with reasons and coun
     const again = await index.update();
     assert.equal(again.filesReadLastUpdate, 0, 'skipped files are remembered, not re-read');
     await index.close();
-  } finally {
-    cleanup(ws);
-  }
+  });
 });
 
 test('a file that vanishes or cannot be read mid-update costs only itself', async () => {
@@ -99,8 +90,7 @@ test('a file that vanishes or cannot be read mid-update costs only itself', asyn
 });
 
 test('a corrupt index file is moved aside with a message and rebuilt; a stale lock is cleared', async () => {
-  const ws = copyFixture();
-  try {
+  await inFixture(async (ws) => {
     const { index } = await openIndex(ws);
     await index.update();
     const file = index.indexPath;
@@ -124,7 +114,5 @@ test('a corrupt index file is moved aside with a message and rebuilt; a stale lo
     const { index: third, logger: l3 } = await openIndex(ws);
     assert.ok(l3.lines.some((l) => l.includes('unusable')));
     await third.close();
-  } finally {
-    cleanup(ws);
-  }
+  });
 });

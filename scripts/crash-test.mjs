@@ -11,8 +11,10 @@
 // --embed, every chunk's vector within float noise of the clean build's).
 // --break-journal deletes the journal before the app reopens (what node-sqlite3-wasm's unfixed VFS did in effect):
 // the test must then fail.
+// --hnsw (with --embed) keeps the vector index in HNSW mode at any size (INFINILENS_EXACT_MAX_ROWS=0), so the kills
+// also land while its graph file is written, and the digest checks the graph the app loads.
 // usage: node scripts/build.mjs && node scripts/crash-test.mjs [--kills 20] [--files 300] [--seed N] [--embed]
-//        [--break-journal] [--keep]
+//        [--hnsw] [--break-journal] [--keep]
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -22,13 +24,15 @@ import { parseArgs } from 'node:util';
 const { values } = parseArgs({ options: {
   kills: { type: 'string', default: '20' }, files: { type: 'string', default: '300' },
   seed: { type: 'string', default: String(Date.now() % 100000) }, keep: { type: 'boolean' },
-  embed: { type: 'boolean' }, 'break-journal': { type: 'boolean' },
+  embed: { type: 'boolean' }, hnsw: { type: 'boolean' }, 'break-journal': { type: 'boolean' },
 } });
 const KILLS = Number(values.kills);
 const FILES = Number(values.files);
 const seed = Number(values.seed);
 // The CPU provider: a GPU probe's own stderr lines (no Vulkan here) would read as complaints.
 const EMBED = values.embed ? ['--embed', '--provider', 'cpu'] : [];
+if (values.hnsw && !values.embed) throw new Error('--hnsw needs --embed (no vectors, no vector index)');
+if (values.hnsw) process.env.INFINILENS_EXACT_MAX_ROWS = '0'; // every child (index, digest, the clean build) inherits it
 const CLI = path.resolve('dist/cli.js');
 const INSPECT = path.resolve('scripts/crash-inspect.py');
 const PYTHON = '/usr/bin/python3'; // Debian's, with its own SQLite (not a pyenv shim)
@@ -107,7 +111,8 @@ function appDigest(dir) {
   const d = JSON.parse(r.stdout.trim().split('\n').pop());
   const lex = typeof d.lexical === 'object' ? d.lexical : d; // search/digest.ts: the store's counts, digest over all, vectors
   if (d.vectors?.problem) complaints.push(`the vector index disagrees with the store: ${d.vectors.problem}`);
-  return { digest: d.digest, files: lex.files, chunks: lex.chunks, embeddings: lex.embeddings, fts: lex.fts, integrity: lex.integrity, complaints };
+  return { digest: d.digest, files: lex.files, chunks: lex.chunks, embeddings: lex.embeddings, fts: lex.fts, integrity: lex.integrity, complaints,
+    vectorIndex: d.vectors?.index ?? '' }; // "<how it opened: loaded | rebuilt (why) | new>, <exact | hnsw>, <rows> rows"
 }
 
 /** Native SQLite's view of a copy of what the killed writer left (crash-inspect.py). */
@@ -170,7 +175,7 @@ console.log(`seed ${seed}, ${FILES} files, ${KILLS} kills${EMBED.length ? ' duri
 const tFull = Date.now();
 cli(['index', ws, '--index-dir', path.join(tmp, 'probe'), ...EMBED]);
 let estimateMs = Date.now() - tFull; // how long a run takes; kills land at random inside it
-const tally = { midRun: 0, phases: {}, triggers: {}, journals: 0, rolledBack: 0, brokenJournals: 0 };
+const tally = { midRun: 0, phases: {}, triggers: {}, journals: 0, rolledBack: 0, brokenJournals: 0, vectorIndex: {} };
 fs.mkdirSync(idx, { recursive: true });
 for (let k = 0; tally.midRun < KILLS && k < KILLS * 3 && failures.length === 0; k++) {
   mutate();
@@ -207,12 +212,19 @@ for (let k = 0; tally.midRun < KILLS && k < KILLS * 3 && failures.length === 0; 
   const want = { files: n.files ?? 0, chunks: n.chunks ?? 0, embeddings: n.embeddings ?? 0, fts: n.fts_docs ?? 0 };
   const got = { files: app.files, chunks: app.chunks, embeddings: app.embeddings, fts: app.fts };
   if (JSON.stringify(want) !== JSON.stringify(got)) fail(`run ${k + 1}: the app sees ${JSON.stringify(got)}, native SQLite ${JSON.stringify(want)}`);
+  if (EMBED.length) {
+    // how the vector index opened: its saved files loaded (and the store's log replayed), or rebuilt from the store
+    const opened = app.vectorIndex.replace(/ \(.*\)/, '').replace(/, \d+ rows$/, '');
+    tally.vectorIndex[opened] = (tally.vectorIndex[opened] ?? 0) + 1;
+    if (values.hnsw && app.embeddings > 0 && !/, hnsw$/.test(opened)) fail(`run ${k + 1}: the vector index is not in HNSW mode: ${app.vectorIndex}`);
+  }
   const aside = fs.readdirSync(idx).filter((f) => f.includes('.corrupt'));
   if (aside.length) fail(`run ${k + 1}: moved aside: ${aside.join(', ')}`);
   const when = how.trigger === 'time' ? `at ${how.at} ms` : `at ${how.trigger} write #${how.skip + 1}`;
   console.log(`run ${String(k + 1).padStart(3)}, kill ${when}: ${r.killedMidRun ? `killed in ${r.phase} after ${r.ms} ms` : 'finished first'}; ` +
     `journal ${native.journal ? (native.rolled_back ? 'left, native rollback changed the data' : 'left, nothing to undo') : 'none'}; ` +
-    `reopened: ${app.files} files, ${app.chunks} chunks, ${app.embeddings} vectors, ${app.fts} keyword rows, integrity ${app.integrity}`);
+    `reopened: ${app.files} files, ${app.chunks} chunks, ${app.embeddings} vectors, ${app.fts} keyword rows, integrity ${app.integrity}` +
+    `${EMBED.length ? `; vector index ${app.vectorIndex}` : ''}`);
 }
 let verdict = failures.length === 0;
 if (verdict) {
@@ -229,6 +241,7 @@ if (verdict) {
     if (!close) fail(`vectors differ from the clean build: ${JSON.stringify(v)}`);
   }
   if (!same) fail('the final digest differs from a clean build');
+  if (values.hnsw && !/, hnsw,/.test(resumed.vectorIndex)) fail(`the final vector index is not in HNSW mode: ${resumed.vectorIndex}`);
   if (tally.midRun < KILLS) fail(`only ${tally.midRun} kills landed mid-run (wanted ${KILLS})`);
   console.log(`final ${resumed.files} files/${resumed.chunks} chunks/${resumed.embeddings} vectors vs clean build ${clean.files}/${clean.chunks}/${clean.embeddings}: ` +
     `digest ${same ? 'EQUAL' : 'DIFFERENT'}${vectors}`);
@@ -237,7 +250,8 @@ if (verdict) {
 const list = (o) => Object.entries(o).map(([p, c]) => `${p} ${c}`).join(', ');
 console.log(`${verdict ? 'PASS' : 'FAIL'}: ${tally.midRun} kills landed mid-run (by phase: ${list(tally.phases)}; by trigger: ${list(tally.triggers)}); ` +
   `journal left after ${tally.journals} runs, native rollback changed the data after ${tally.rolledBack}` +
-  `${values['break-journal'] ? `, journal deleted before ${tally.brokenJournals} reopens` : ''}; ${failures.length} failures; 0 corrupt and 0 rebuilt required ` +
+  `${values['break-journal'] ? `, journal deleted before ${tally.brokenJournals} reopens` : ''}` +
+  `${EMBED.length ? `; vector index on reopen: ${list(tally.vectorIndex)}` : ''}; ${failures.length} failures; 0 corrupt and 0 rebuilt required ` +
   `(${((Date.now() - t0) / 1000).toFixed(1)} s, seed ${seed})`);
 if (!values.keep && verdict) fs.rmSync(tmp, { recursive: true, force: true });
 else console.log(`files kept in ${tmp}`);

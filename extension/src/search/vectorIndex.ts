@@ -41,6 +41,15 @@ export const MEMBER_SLOTS = MAX_CHUNK_MEMBERS;
  * 0.47 against 0.75 ms at 21k). `npm run bench:scale -- --crossover` measures it (docs/scale.md). */
 export const EXACT_MAX_ROWS = 8_500;
 
+/** The threshold in use: EXACT_MAX_ROWS, or INFINILENS_EXACT_MAX_ROWS (a whole number) where set, so that tests
+ * and the crash test can put a small index into HNSW mode. */
+export function exactMaxRowsSetting(): number {
+  const v = process.env.INFINILENS_EXACT_MAX_ROWS;
+  if (v === undefined || v === '') return EXACT_MAX_ROWS;
+  if (!/^\d+$/.test(v)) throw new Error(`INFINILENS_EXACT_MAX_ROWS must be a whole number of rows, not '${v}'`);
+  return Number(v);
+}
+
 /** HNSW settings (usearch's connectivity, expansion_add, expansion_search); bench:scale measures the recall they
  * give against the exact scan (docs/scale.md). */
 export const HNSW = { connectivity: 16, expansionAdd: 64, expansionSearch: 128 };
@@ -86,7 +95,7 @@ export class VectorIndex {
   private keyRow?: Map<number, number>;
   private hnsw?: NativeIndex;
 
-  constructor(private readonly u: Usearch, readonly dim: number, private readonly exactMaxRows = EXACT_MAX_ROWS) {
+  constructor(private readonly u: Usearch, readonly dim: number, private readonly exactMaxRows = exactMaxRowsSetting()) {
     this.flat = new Int8Array(1024 * dim);
     this.rowKey = new Float64Array(1024);
     this.keyRow = new Map();

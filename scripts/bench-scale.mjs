@@ -90,6 +90,7 @@ function build(n, exactMaxRows = EXACT_MAX_ROWS) {
     if (a['max-build-s'] && Date.now() - t0 > Number(a['max-build-s']) * 1000) { log(`  build stopped by --max-build-s at ${built} chunks`); break; }
     if (n >= 200000 && (from / 20000) % 10 === 0) log(`  built ${from + ids.length} / ${n} chunks (${index.rows} vectors) at ${((Date.now() - t0) / 1000).toFixed(0)} s`);
   }
+  index.fold(threads); // the last rows too into the graph (HNSW mode): the queries time the graph, not its fresh segment
   return index;
 }
 

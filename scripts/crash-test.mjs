@@ -1,7 +1,7 @@
 // Crash-safety check for the index store: kill -9 the indexer (dist/cli.js index, or index --embed) while the
 // workspace keeps changing, a third of the kills at a random moment, a third inside a transaction (the journal has
-// just appeared), a third while SQLite writes pages into the database file (with --embed: all of them in the
-// embedding pass), and after every kill
+// just appeared), a third while SQLite writes pages into the database file (with --embed: a quarter each, the last
+// quarter while the vector index writes its files, and all of them from the embedding pass on), and after every kill
 //   1. copy what it left (database + journal) and let an independent SQLite (Python's stdlib sqlite3,
 //      scripts/crash-inspect.py) roll the journal back and run PRAGMA integrity_check: native SQLite's view;
 //   2. reopen the index with the app (dist/cli.js digest: it takes over the dead writer's locks, SQLite rolls the
@@ -151,9 +151,11 @@ function indexAndKill(how) {
       }
     });
     let seen = 0;
-    const watcher = how.trigger === 'time' ? undefined : fs.watch(idx, (event, name) => {
-      const hit = how.trigger === 'journal' ? name === 'index.sqlite-journal' && event === 'rename' && fs.existsSync(path.join(idx, name))
-        : name === 'index.sqlite' && event === 'change' && fs.existsSync(path.join(idx, 'index.sqlite-journal'));
+    // 'vectors': while the vector index writes its files (idx/vectors/: rows or graph, chunk list, meta.json)
+    const watcher = how.trigger === 'time' ? undefined : fs.watch(idx, { recursive: how.trigger === 'vectors' }, (event, name) => {
+      const hit = how.trigger === 'vectors' ? String(name).startsWith('vectors/')
+        : how.trigger === 'journal' ? name === 'index.sqlite-journal' && event === 'rename' && fs.existsSync(path.join(idx, name))
+          : name === 'index.sqlite' && event === 'change' && fs.existsSync(path.join(idx, 'index.sqlite-journal'));
       if (hit && armed && seen++ === how.skip) kill();
     });
     child.on('exit', (code, signal) => {
@@ -181,7 +183,9 @@ for (let k = 0; tally.midRun < KILLS && k < KILLS * 3 && failures.length === 0; 
   mutate();
   // a third each: at a random moment, inside a transaction, while SQLite writes pages back (commit or cache spill)
   // (--embed: one embedding transaction per 48 chunks, so the first one, or a random moment of that pass)
-  const how = { trigger: pick(['time', 'journal', 'commit']), at: Math.floor(150 + rand() * estimateMs * 0.9), skip: EMBED.length ? 0 : Math.floor(rand() * 4) };
+  // (--embed: a quarter also while the vector index writes its files, at the first to the fourth file event)
+  const trigger = pick(EMBED.length ? ['time', 'journal', 'commit', 'vectors'] : ['time', 'journal', 'commit']);
+  const how = { trigger, at: Math.floor(150 + rand() * estimateMs * 0.9), skip: EMBED.length && trigger !== 'vectors' ? 0 : Math.floor(rand() * 4) };
   const r = await indexAndKill(how);
   if (!r.killedMidRun) estimateMs = r.ms;
   if (r.complaints.length) fail(`run ${k + 1}: the indexer complained: ${r.complaints.join(' | ')}`);

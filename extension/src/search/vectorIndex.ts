@@ -4,7 +4,11 @@
 //
 // Small spaces are scanned exactly (usearch's exactSearch over one flat int8 matrix); above EXACT_MAX_ROWS rows
 // the rows move into an HNSW graph, which answers in under a millisecond where the scan takes tens at 1M rows.
-// The threshold is measured, not guessed: `npm run bench:scale -- --crossover` (docs/scale.md).
+// The threshold is measured, not guessed: `npm run bench:scale -- --crossover` (docs/scale.md). In HNSW mode the
+// chunks changed since the graph last took rows wait in a small exact segment searched beside it (at most
+// FRESH_MAX_ROWS rows; folded into the graph when full and before the graph is saved): a file just saved is found
+// by the exact scan, whatever the graph's recall around it (at 1M chunks a fresh vector added to the graph was
+// not always found, even by itself).
 //
 // usearch ships N-API prebuilds for linux-x64/arm64, darwin and win32-x64 only; loadUsearch() answers
 // undefined elsewhere (win32-arm64) or when the addon is missing, and the caller keeps the exact JS scan.
@@ -84,25 +88,100 @@ export function quantize(v: Float32Array, out = new Int8Array(v.length)): Int8Ar
   return out;
 }
 
+/** Rows scanned exactly: [capacity, dim] int8 at byteOffset 0 (exactSearch reads the buffer from its start), each
+ * row's key and each key's row; a removed row is filled from the last one. */
+class FlatRows {
+  private flat: Int8Array;
+  private rowKey: Float64Array;
+  private readonly keyRow = new Map<number, number>();
+  count = 0;
+
+  constructor(private readonly u: Usearch, private readonly dim: number) {
+    this.flat = new Int8Array(1024 * dim);
+    this.rowKey = new Float64Array(1024);
+  }
+
+  has(key: number): boolean { return this.keyRow.has(key); }
+
+  add(keys: Float64Array, q: Int8Array): void {
+    const at = this.count;
+    this.grow(at + keys.length);
+    this.flat.set(q.subarray(0, keys.length * this.dim), at * this.dim);
+    for (let i = 0; i < keys.length; i++) {
+      this.rowKey[at + i] = keys[i]!;
+      this.keyRow.set(keys[i]!, at + i);
+    }
+    this.count += keys.length;
+  }
+
+  remove(key: number): void {
+    const r = this.keyRow.get(key);
+    if (r === undefined) return;
+    const last = this.count - 1;
+    this.keyRow.delete(key);
+    if (r !== last) { // move the last row into the hole
+      this.flat.copyWithin(r * this.dim, last * this.dim, (last + 1) * this.dim);
+      this.rowKey[r] = this.rowKey[last]!;
+      this.keyRow.set(this.rowKey[r]!, r);
+    }
+    this.count--;
+  }
+
+  /** The `want` rows (at most count) nearest `q` by cosine, nearest first. */
+  near(q: Int8Array, want: number): { keys: BigUint64Array; distances: Float32Array; count: number } {
+    const k = Math.min(want, this.count);
+    if (k === 0) return { keys: new BigUint64Array(0), distances: new Float32Array(0), count: 0 };
+    const [offsets, distances] = this.u.exactSearch(this.flat.subarray(0, this.count * this.dim), q, this.dim, k, 'cos', 1);
+    const keys = new BigUint64Array(k);
+    for (let i = 0; i < k; i++) keys[i] = BigInt(this.rowKey[Number(offsets[i]!)]!); // row offsets → keys
+    return { keys, distances, count: k };
+  }
+
+  /** Every row and its key (views, valid until the next change). */
+  all(): { keys: Float64Array; q: Int8Array } {
+    return { keys: this.rowKey.subarray(0, this.count), q: this.flat.subarray(0, this.count * this.dim) };
+  }
+
+  clear(): void {
+    this.keyRow.clear();
+    this.count = 0;
+  }
+
+  private grow(rows: number): void {
+    if (rows * this.dim <= this.flat.length) return;
+    let cap = this.flat.length / this.dim;
+    while (cap < rows) cap *= 2;
+    const flat = new Int8Array(cap * this.dim);
+    flat.set(this.flat);
+    const rowKey = new Float64Array(cap);
+    rowKey.set(this.rowKey);
+    this.flat = flat;
+    this.rowKey = rowKey;
+  }
+}
+
+/** In HNSW mode, chunks changed since the graph was last folded wait in an exact segment of at most this many rows
+ * (the measured size below which the exact scan is as fast as the graph, EXACT_MAX_ROWS): a saved file is found
+ * by the exact scan at once, whatever the graph's recall around it, and the graph takes the rows in bulk, when the
+ * index is saved or the segment is full. */
+export const FRESH_MAX_ROWS = EXACT_MAX_ROWS;
+
 export class VectorIndex {
   /** chunk id → its number of rows (members). */
   readonly members = new Map<number, number>();
   private rowCount = 0;
-  // Exact mode: rows [0, rowCount) of `flat` ([capacity, dim], byteOffset 0: exactSearch reads the buffer from its
-  // start), the key of each row, and each key's row (a removed row is filled from the last one).
-  private flat?: Int8Array;
-  private rowKey?: Float64Array;
-  private keyRow?: Map<number, number>;
+  /** Exact mode: every row. HNSW mode: the rows not yet in the graph (the fresh segment). */
+  private readonly flat: FlatRows;
   private hnsw?: NativeIndex;
 
   constructor(private readonly u: Usearch, readonly dim: number, private readonly exactMaxRows = exactMaxRowsSetting()) {
-    this.flat = new Int8Array(1024 * dim);
-    this.rowKey = new Float64Array(1024);
-    this.keyRow = new Map();
+    this.flat = new FlatRows(u, dim);
   }
 
   get rows(): number { return this.rowCount; }
   get mode(): 'exact' | 'hnsw' { return this.hnsw ? 'hnsw' : 'exact'; }
+  /** Rows waiting in the exact segment in front of the graph (HNSW mode; 0 in exact mode). */
+  get freshRows(): number { return this.hnsw ? this.flat.count : 0; }
 
   /** Adds (or replaces) chunk `id` with its vectors, `vecs` [members, dim] float32 (one row per member). */
   set(id: number, vecs: Float32Array): void {
@@ -124,42 +203,26 @@ export class VectorIndex {
       this.members.set(ids[j]!, ns[j]!);
       for (let m = 0; m < ns[j]!; m++) keys[r++] = ids[j]! * MEMBER_SLOTS + m;
     }
-    const at = this.rowCount;
     this.rowCount += total;
-    if (!this.hnsw && this.rowCount > this.exactMaxRows) this.toHnsw(at); // the flat rows so far move first
-    if (this.hnsw) {
-      if (total > 0) this.hnsw.add(BigUint64Array.from(keys, (k) => BigInt(k)), q.subarray(0, total * this.dim), threads);
-      return;
+    this.flat.add(keys, q);
+    if (!this.hnsw && this.rowCount > this.exactMaxRows) { // outgrew the exact scan: every row into a new graph
+      this.hnsw = this.newHnsw();
+      if (this.flat.count > FRESH_MAX_ROWS) this.fold(0);
     }
-    this.grow(this.rowCount);
-    this.flat!.set(q.subarray(0, total * this.dim), at * this.dim);
-    for (let i = 0; i < total; i++) {
-      this.rowKey![at + i] = keys[i]!;
-      this.keyRow!.set(keys[i]!, at + i);
-    }
+    if (this.hnsw && this.flat.count > FRESH_MAX_ROWS) this.fold(threads);
   }
 
   remove(id: number): void {
     const n = this.members.get(id);
     if (n === undefined) return;
     this.members.delete(id);
-    if (this.hnsw) {
-      const keys = new BigUint64Array(n);
-      for (let m = 0; m < n; m++) keys[m] = BigInt(id * MEMBER_SLOTS + m);
-      this.hnsw.remove(keys);
-      this.rowCount -= n;
-      return;
-    }
+    this.rowCount -= n;
+    const inGraph: bigint[] = [];
     for (let m = 0; m < n; m++) {
-      const key = id * MEMBER_SLOTS + m, r = this.keyRow!.get(key)!, last = this.rowCount - 1;
-      this.keyRow!.delete(key);
-      if (r !== last) { // move the last row into the hole
-        this.flat!.copyWithin(r * this.dim, last * this.dim, (last + 1) * this.dim);
-        this.rowKey![r] = this.rowKey![last]!;
-        this.keyRow!.set(this.rowKey![r]!, r);
-      }
-      this.rowCount--;
+      const key = id * MEMBER_SLOTS + m;
+      if (this.flat.has(key)) this.flat.remove(key); else inGraph.push(BigInt(key));
     }
+    if (inGraph.length) this.hnsw!.remove(BigUint64Array.from(inGraph));
   }
 
   /** The `limit` chunks closest to `query` by cosine (a chunk: its best row, `member` when it has several), best
@@ -171,14 +234,15 @@ export class VectorIndex {
     const q = quantize(query); // a fresh array: byteOffset 0, as exactSearch needs
     // Rows, not chunks, come back: ask for more until k distinct chunks are in hand (or every row is).
     for (let want = Math.min(this.rowCount, 4 * k + 16 + (exclude?.size ?? 0)); ; want = Math.min(this.rowCount, want * 4)) {
-      const { keys, distances, count } = this.rowsNear(q, want);
       const best = new Map<number, RankedChunk>();
-      for (let i = 0; i < count; i++) {
-        const key = Number(keys[i]!), id = Math.floor(key / MEMBER_SLOTS);
-        if (best.has(id) || exclude?.has(id)) continue;
-        const hit: RankedChunk = { id, score: 1 - distances[i]! };
-        if (this.members.get(id)! > 1) hit.member = key % MEMBER_SLOTS;
-        best.set(id, hit);
+      for (const { keys, distances, count } of this.rowsNear(q, want)) {
+        for (let i = 0; i < count; i++) {
+          const key = Number(keys[i]!), id = Math.floor(key / MEMBER_SLOTS), score = 1 - distances[i]!;
+          if (exclude?.has(id) || (best.get(id)?.score ?? -Infinity) >= score) continue;
+          const hit: RankedChunk = { id, score };
+          if (this.members.get(id)! > 1) hit.member = key % MEMBER_SLOTS;
+          best.set(id, hit);
+        }
       }
       if (best.size >= k || want >= this.rowCount) {
         return [...best.values()].sort((a, b) => b.score - a.score || a.id - b.id).slice(0, k);
@@ -188,56 +252,44 @@ export class VectorIndex {
 
   /** Every row (key, int8 vector) in exact mode, for saving; undefined in HNSW mode (usearch saves its graph). */
   exactRows(): { keys: Float64Array; q: Int8Array } | undefined {
-    if (this.hnsw) return undefined;
-    return { keys: this.rowKey!.subarray(0, this.rowCount), q: this.flat!.subarray(0, this.rowCount * this.dim) };
+    return this.hnsw ? undefined : this.flat.all();
   }
 
-  saveHnsw(file: string): void { this.hnsw!.save(file); }
+  /** Folds the fresh segment into the graph, then writes the graph to `file`. */
+  saveHnsw(file: string): void {
+    this.fold(0);
+    this.hnsw!.save(file);
+  }
+
+  /** HNSW mode: moves the fresh segment's rows into the graph now (`threads` as usearch's add: 0 for every core). */
+  fold(threads = 0): void {
+    if (!this.hnsw || this.flat.count === 0) return;
+    const { keys, q } = this.flat.all();
+    this.hnsw.add(BigUint64Array.from(keys, (k) => BigInt(k)), q, threads);
+    this.flat.clear();
+  }
 
   /** Restores HNSW mode from a file saved by saveHnsw, with the member counts saved beside it. */
   loadHnsw(file: string, members: Map<number, number>): void {
     this.hnsw = this.newHnsw();
     this.hnsw.load(file);
-    this.flat = this.rowKey = this.keyRow = undefined;
+    this.flat.clear();
     for (const [id, n] of members) { this.members.set(id, n); this.rowCount += n; }
     if (this.hnsw.size() !== this.rowCount) throw new Error(`vector file holds ${this.hnsw.size()} rows, its chunk list ${this.rowCount}`);
   }
 
-  private rowsNear(q: Int8Array, want: number): { keys: BigUint64Array; distances: Float32Array; count: number } {
-    if (this.hnsw) {
+  /** The nearest rows of each part: the graph's `want` and the exact scan's (all of them in exact mode). */
+  private rowsNear(q: Int8Array, want: number): { keys: BigUint64Array; distances: Float32Array; count: number }[] {
+    const parts = [this.flat.near(q, want)];
+    if (this.hnsw && this.hnsw.size() > 0) {
       const [keys, distances, counts] = this.hnsw.search(q, want, 1);
-      return { keys, distances, count: Number(counts[0]) };
+      parts.push({ keys, distances, count: Number(counts[0]) });
     }
-    const flat = this.flat!.subarray(0, this.rowCount * this.dim);
-    const [offsets, distances] = this.u.exactSearch(flat, q, this.dim, want, 'cos', 1);
-    const keys = new BigUint64Array(want);
-    for (let i = 0; i < want; i++) keys[i] = BigInt(this.rowKey![Number(offsets[i]!)]!); // row offsets → keys
-    return { keys, distances, count: want };
+    return parts;
   }
 
   private newHnsw(): NativeIndex {
     return new this.u.CompiledIndex(this.dim, 'cos', 'i8', HNSW.connectivity, HNSW.expansionAdd, HNSW.expansionSearch, false);
   }
 
-  /** Moves the first `rows` flat rows into a new HNSW graph (once the space outgrows the exact scan). */
-  private toHnsw(rows: number): void {
-    const h = this.newHnsw();
-    const keys = new BigUint64Array(rows);
-    for (let r = 0; r < rows; r++) keys[r] = BigInt(this.rowKey![r]!);
-    if (rows > 0) h.add(keys, this.flat!.subarray(0, rows * this.dim), 0);
-    this.hnsw = h;
-    this.flat = this.rowKey = this.keyRow = undefined;
-  }
-
-  private grow(rows: number): void {
-    if (rows * this.dim <= this.flat!.length) return;
-    let cap = this.flat!.length / this.dim;
-    while (cap < rows) cap *= 2;
-    const flat = new Int8Array(cap * this.dim);
-    flat.set(this.flat!);
-    const rowKey = new Float64Array(cap);
-    rowKey.set(this.rowKey!);
-    this.flat = flat;
-    this.rowKey = rowKey;
-  }
 }

@@ -1,6 +1,9 @@
 // The usearch vector index against the exact JS scan (denseRanker.topKByDot) on fresh random data: exact mode
 // must give the same chunks in the same order (scores differ only by the query's int8 rounding), HNSW mode on a
 // small space must find them too; packed chunks score as their best member; removals and replacements are seen.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { quantizeRows, type EmbeddingMatrix } from '../../../extension/src/core/embeddingMatrix.js';
@@ -64,6 +67,8 @@ test('HNSW mode (past the threshold) finds what the exact scan finds on a small 
   const dim = 32;
   const { index, ids, rows } = space(rand, 600, dim, 200);
   assert.equal(index.mode, 'hnsw');
+  index.fold(); // every row into the graph (below FRESH_MAX_ROWS they would wait in the exact segment)
+  assert.equal(index.freshRows, 0);
   const m = matrixOf(ids, rows, dim);
   let same = 0;
   for (let t = 0; t < 20; t++) {
@@ -74,11 +79,14 @@ test('HNSW mode (past the threshold) finds what the exact scan finds on a small 
   assert.ok(same / 200 >= 0.95, `recall@10 ${same / 200}`);
 });
 
-for (const exactMaxRows of [1e9, 50]) {
-  test(`removals, replacements and exclusions are seen at once (${exactMaxRows === 50 ? 'HNSW' : 'exact'})`, () => {
+for (const [exactMaxRows, fold] of [[1e9, false], [50, false], [50, true]] as const) {
+  const kind = exactMaxRows === 1e9 ? 'exact' : fold ? 'HNSW, rows in the graph' : 'HNSW, rows in the fresh segment';
+  test(`removals, replacements and exclusions are seen at once (${kind})`, () => {
     const dim = 8, index = new VectorIndex(u, dim, exactMaxRows);
     const e = (d: number) => { const v = new Float32Array(dim); v[d] = 1; return v; };
     for (let id = 1; id <= 60; id++) index.set(id, e(id % 4 + 1)); // dims 1..4, never 0
+    if (fold) index.fold();
+    assert.equal(index.freshRows, exactMaxRows === 50 && !fold ? 60 : 0);
     index.set(7, Float32Array.from([...e(0), ...e(5)])); // a packed chunk: member 0 points along dim 0
     let hit = index.search(e(0), 1)[0]!;
     assert.deepEqual([hit.id, hit.member], [7, 0]);
@@ -95,3 +103,31 @@ for (const exactMaxRows of [1e9, 50]) {
     assert.throws(() => index.search(new Float32Array(3), 2), /3 dims, the index 8/);
   });
 }
+
+test('HNSW mode: a changed chunk waits in the exact segment, found first at once; saving folds it into the graph', () => {
+  const rand = mulberry32(Date.now() >>> 0);
+  const dim = 32;
+  const { index } = space(rand, 600, dim, 200);
+  index.fold();
+  const fresh = unit(rand, dim);
+  index.set(5, Float32Array.from([...unit(rand, dim), ...fresh])); // a new packed chunk; member 1 is the query
+  assert.equal(index.freshRows, 2);
+  let hit = index.search(fresh, 3)[0]!;
+  assert.deepEqual([hit.id, hit.member], [5, 1]);
+  assert.ok(hit.score > 0.99);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vindex-'));
+  try {
+    const rows = index.rows;
+    index.saveHnsw(path.join(dir, 'g.usearch'));
+    assert.equal(index.freshRows, 0, 'saving folded the segment into the graph');
+    assert.equal(index.rows, rows);
+    const again = new VectorIndex(u, dim, 200);
+    again.loadHnsw(path.join(dir, 'g.usearch'), index.members);
+    hit = again.search(fresh, 3)[0]!;
+    assert.deepEqual([hit.id, hit.member], [5, 1], 'the saved graph holds it');
+    again.remove(5);
+    assert.ok(again.search(fresh, 50).every((h) => h.id !== 5));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

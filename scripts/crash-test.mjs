@@ -141,19 +141,22 @@ function indexAndKill(how) {
     const kill = () => { if (!exited) child.kill('SIGKILL'); };
     // With --embed the kills aim at the embedding pass: triggers count from the end of the keyword pass on (its
     // "files done" line, or the first "embeddings" line).
-    let armed = EMBED.length === 0;
+    let armed = EMBED.length === 0, armedAt = t0;
     let timer = how.trigger === 'time' && armed ? setTimeout(kill, how.at) : undefined;
     child.stderr.on('data', (d) => {
       stderr += d;
       if (!armed && /files done|^embeddings/m.test(stderr)) {
         armed = true;
-        if (how.trigger === 'time') timer = setTimeout(kill, how.at % 4000);
+        armedAt = Date.now();
+        if (how.trigger === 'time') timer = setTimeout(kill, how.at);
       }
     });
     let seen = 0;
     // 'vectors': while the vector index writes its files (idx/vectors/: rows or graph, chunk list, meta.json)
-    const watcher = how.trigger === 'time' ? undefined : fs.watch(idx, { recursive: how.trigger === 'vectors' }, (event, name) => {
-      const hit = how.trigger === 'vectors' ? String(name).startsWith('vectors/')
+    if (how.trigger === 'vectors') fs.mkdirSync(path.join(idx, 'vectors'), { recursive: true }); // to be watched
+    const watched = how.trigger === 'vectors' ? path.join(idx, 'vectors') : idx;
+    const watcher = how.trigger === 'time' ? undefined : fs.watch(watched, (event, name) => {
+      const hit = how.trigger === 'vectors' ? true
         : how.trigger === 'journal' ? name === 'index.sqlite-journal' && event === 'rename' && fs.existsSync(path.join(idx, name))
           : name === 'index.sqlite' && event === 'change' && fs.existsSync(path.join(idx, 'index.sqlite-journal'));
       if (hit && armed && seen++ === how.skip) kill();
@@ -165,7 +168,7 @@ function indexAndKill(how) {
       if (signal !== 'SIGKILL' && code !== 0) return reject(new Error(`indexer failed on its own (${code}): ${stderr}`));
       const phase = phaseOf(stderr);
       const complaints = complaintsIn(stderr);
-      resolve({ killedMidRun: signal === 'SIGKILL', phase, complaints, ms: Date.now() - t0 });
+      resolve({ killedMidRun: signal === 'SIGKILL', phase, complaints, ms: Date.now() - armedAt });
     });
   });
 }
@@ -176,7 +179,7 @@ const t0 = Date.now();
 console.log(`seed ${seed}, ${FILES} files, ${KILLS} kills${EMBED.length ? ' during index --embed' : ''}${values['break-journal'] ? ', journal DELETED before each reopen (must fail)' : ''}, workspace ${ws}`);
 const tFull = Date.now();
 cli(['index', ws, '--index-dir', path.join(tmp, 'probe'), ...EMBED]);
-let estimateMs = Date.now() - tFull; // how long a run takes; kills land at random inside it
+let estimateMs = Date.now() - tFull; // how long a run takes (with --embed: its embedding pass); kills land at random inside it
 const tally = { midRun: 0, phases: {}, triggers: {}, journals: 0, rolledBack: 0, brokenJournals: 0, vectorIndex: {} };
 fs.mkdirSync(idx, { recursive: true });
 for (let k = 0; tally.midRun < KILLS && k < KILLS * 3 && failures.length === 0; k++) {
@@ -185,7 +188,8 @@ for (let k = 0; tally.midRun < KILLS && k < KILLS * 3 && failures.length === 0; 
   // (--embed: one embedding transaction per 48 chunks, so the first one, or a random moment of that pass)
   // (--embed: a quarter also while the vector index writes its files, at the first to the fourth file event)
   const trigger = pick(EMBED.length ? ['time', 'journal', 'commit', 'vectors'] : ['time', 'journal', 'commit']);
-  const how = { trigger, at: Math.floor(150 + rand() * estimateMs * 0.9), skip: EMBED.length && trigger !== 'vectors' ? 0 : Math.floor(rand() * 4) };
+  // (--embed: 'time' from the embedding pass's start; a write trigger at the first to third embedding transaction)
+  const how = { trigger, at: Math.floor(150 + rand() * estimateMs * 0.9), skip: Math.floor(rand() * (EMBED.length && trigger !== 'vectors' ? 3 : 4)) };
   const r = await indexAndKill(how);
   if (!r.killedMidRun) estimateMs = r.ms;
   if (r.complaints.length) fail(`run ${k + 1}: the indexer complained: ${r.complaints.join(' | ')}`);
@@ -225,7 +229,7 @@ for (let k = 0; tally.midRun < KILLS && k < KILLS * 3 && failures.length === 0; 
   const aside = fs.readdirSync(idx).filter((f) => f.includes('.corrupt'));
   if (aside.length) fail(`run ${k + 1}: moved aside: ${aside.join(', ')}`);
   const when = how.trigger === 'time' ? `at ${how.at} ms` : `at ${how.trigger} write #${how.skip + 1}`;
-  console.log(`run ${String(k + 1).padStart(3)}, kill ${when}: ${r.killedMidRun ? `killed in ${r.phase} after ${r.ms} ms` : 'finished first'}; ` +
+  console.log(`run ${String(k + 1).padStart(3)}, kill ${when}: ${r.killedMidRun ? `killed in ${r.phase} ${r.ms} ms ${EMBED.length ? "into the embedding pass" : "after the start"}` : 'finished first'}; ` +
     `journal ${native.journal ? (native.rolled_back ? 'left, native rollback changed the data' : 'left, nothing to undo') : 'none'}; ` +
     `reopened: ${app.files} files, ${app.chunks} chunks, ${app.embeddings} vectors, ${app.fts} keyword rows, integrity ${app.integrity}` +
     `${EMBED.length ? `; vector index ${app.vectorIndex}` : ''}`);

@@ -22,6 +22,11 @@ def main():
     ap.add_argument("--deadline", type=float, default=0, help="seconds this call may run (0: no limit)")
     ap.add_argument("--force", action="store_true", help="rerun stages whose manifest is up to date")
     a = ap.parse_args()
+    try:
+        import torch  # noqa: F401  (every stage's steps run under this interpreter)
+    except ImportError:
+        sys.exit(f"{sys.executable} has no torch: run reproduce.py with a Python that has it "
+                 "(Debian: apt-get install python3-torch python3-onnx python3-scipy, then /usr/bin/python3)")
     sys.exit(recipe.run(stages, a.recipe, a.out, a.from_stage, a.to_stage, a.deadline, a.force))
 
 

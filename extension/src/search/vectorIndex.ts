@@ -40,10 +40,11 @@ export interface Usearch {
 /** Row key of member `m` of chunk `id` (a chunk has at most MAX_CHUNK_MEMBERS members). */
 export const MEMBER_SLOTS = MAX_CHUNK_MEMBERS;
 
-/** Above this many rows the HNSW graph answers faster than the exact int8 scan: on this project's 2-core dev
- * machine the two took 0.235 ms at 6,638 rows and HNSW was faster from 8,520 rows on (0.241 against 0.254 ms;
- * 0.47 against 0.75 ms at 21k). `npm run bench:scale -- --crossover` measures it (docs/scale.md). */
-export const EXACT_MAX_ROWS = 8_500;
+/** Above this many rows the HNSW graph (search beam 512, below) answers faster than the exact int8 scan: on this
+ * project's 2-core dev machine the two were level at 36k rows (1.02 against 1.06 ms p50) and the graph was faster
+ * from 51k on (1.08 against 1.39 ms); with a beam of 128 they had been level at 6.6k. `npm run bench:scale --
+ * --crossover` measures it (docs/scale.md). */
+export const EXACT_MAX_ROWS = 40_000;
 
 /** The threshold in use: EXACT_MAX_ROWS, or INFINILENS_EXACT_MAX_ROWS (a whole number) where set, so that tests
  * and the crash test can put a small index into HNSW mode. */
@@ -55,8 +56,10 @@ export function exactMaxRowsSetting(): number {
 }
 
 /** HNSW settings (usearch's connectivity, expansion_add, expansion_search); bench:scale measures the recall they
- * give against the exact scan (docs/scale.md). */
-export const HNSW = { connectivity: 16, expansionAdd: 64, expansionSearch: 128 };
+ * give against the exact scan (docs/scale.md). The search beam is 512: at 200k chunks it took recall@10 from 0.937
+ * (beam 128) to 0.990 for +0.45 ms p50 (same graph, `bench:scale -- --chunks 200k --ef-sweep 128,512,2048`); at 1M
+ * p50 stays near 1 ms. */
+export const HNSW = { connectivity: 16, expansionAdd: 64, expansionSearch: 512 };
 
 let loaded: { mod?: Usearch; why?: string } | undefined;
 
@@ -161,10 +164,10 @@ class FlatRows {
 }
 
 /** In HNSW mode, chunks changed since the graph was last folded wait in an exact segment of at most this many rows
- * (the measured size below which the exact scan is as fast as the graph, EXACT_MAX_ROWS): a saved file is found
- * by the exact scan at once, whatever the graph's recall around it, and the graph takes the rows in bulk, when the
- * index is saved or the segment is full. */
-export const FRESH_MAX_ROWS = EXACT_MAX_ROWS;
+ * (scanned in ~0.25 ms here): a saved file is found by the exact scan at once, whatever the graph's recall around
+ * it, and the graph takes the rows in bulk, when the index is saved or the segment is full (a fold of this many
+ * rows is a few seconds of graph inserts on every core, not more). */
+export const FRESH_MAX_ROWS = 8_500;
 
 export class VectorIndex {
   /** chunk id → its number of rows (members). */

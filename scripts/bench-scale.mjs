@@ -31,7 +31,7 @@ let t0 = Date.now(), built = 0;
 const { values: a } = parseArgs({ options: {
   chunks: { type: 'string', default: '100k' }, json: { type: 'boolean' }, queries: { type: 'string', default: '800' },
   noise: { type: 'string', default: '0.9' }, 'dev-index': { type: 'string' }, set: { type: 'string', default: '/tmp/evaldev' },
-  crossover: { type: 'boolean' }, sizes: { type: 'string' }, 'max-build-s': { type: 'string' }, 'build-threads': { type: 'string', default: '0' },
+  crossover: { type: 'boolean' }, sizes: { type: 'string' }, 'max-build-s': { type: 'string' },
   // to explore HNSW settings (the defaults are the shipped ones, vectorIndex.ts HNSW)
   ef: { type: 'string' }, 'ef-add': { type: 'string' }, m: { type: 'string' }, 'ef-sweep': { type: 'string' } } });
 if (a.ef) HNSW.expansionSearch = Number(a.ef);
@@ -75,19 +75,18 @@ function makeChunks(from, to, emit) {
 /** Builds a VectorIndex of chunks [0, n) in batches (bulk adds on every core). */
 function build(n, exactMaxRows = EXACT_MAX_ROWS) {
   const index = new VectorIndex(u, DIM, exactMaxRows);
-  const threads = Number(a['build-threads']);
   for (let from = 0; from < n; from += 20000) {
     const ids = [], ns = [], parts = [];
     makeChunks(from, Math.min(n, from + 20000), (id, k, q) => { ids.push(id); ns.push(k); parts.push(q); });
     const q = new Int8Array(ns.reduce((s, k) => s + k, 0) * DIM);
     let o = 0;
     for (const p of parts) { q.set(p, o); o += p.length; }
-    index.addRows(ids, ns, q, threads);
+    index.addRows(ids, ns, q);
     built = from + ids.length;
     if (a['max-build-s'] && Date.now() - t0 > Number(a['max-build-s']) * 1000) { log(`  build stopped by --max-build-s at ${built} chunks`); break; }
     if (n >= 200000 && (from / 20000) % 10 === 0) log(`  built ${from + ids.length} / ${n} chunks (${index.rows} vectors) at ${((Date.now() - t0) / 1000).toFixed(0)} s`);
   }
-  index.fold(threads); // the last rows too into the graph (HNSW mode): the queries time the graph, not its fresh segment
+  index.fold(); // the last rows too into the graph (HNSW mode): the queries time the graph, not its fresh segment
   return index;
 }
 

@@ -176,6 +176,9 @@ export class VectorIndex {
   /** Exact mode: every row. HNSW mode: the rows not yet in the graph (the fresh segment). */
   private readonly flat: FlatRows;
   private hnsw?: NativeIndex;
+  /** Rows removed from the graph since it was made or loaded: usearch keeps them as tombstones, which take places
+   * in a search's answer before it drops them. */
+  private graphRemoved = 0;
 
   constructor(private readonly u: Usearch, readonly dim: number, private readonly exactMaxRows = exactMaxRowsSetting()) {
     this.flat = new FlatRows(u, dim);
@@ -196,9 +199,8 @@ export class VectorIndex {
     this.addRows([id], [n], q);
   }
 
-  /** Adds chunks from rows already quantised: chunk ids[j] has ns[j] rows, back to back in q ([sum ns, dim] int8).
-   * `threads` > 1 (or 0: all cores) for a bulk build of the HNSW graph. */
-  addRows(ids: readonly number[], ns: readonly number[], q: Int8Array, threads = 1): void {
+  /** Adds chunks from rows already quantised: chunk ids[j] has ns[j] rows, back to back in q ([sum ns, dim] int8). */
+  addRows(ids: readonly number[], ns: readonly number[], q: Int8Array): void {
     let total = 0;
     for (let j = 0; j < ids.length; j++) { this.remove(ids[j]!); total += ns[j]!; }
     const keys = new Float64Array(total);
@@ -210,9 +212,8 @@ export class VectorIndex {
     this.flat.add(keys, q);
     if (!this.hnsw && this.rowCount > this.exactMaxRows) { // outgrew the exact scan: every row into a new graph
       this.hnsw = this.newHnsw();
-      if (this.flat.count > FRESH_MAX_ROWS) this.fold(0);
     }
-    if (this.hnsw && this.flat.count > FRESH_MAX_ROWS) this.fold(threads);
+    if (this.hnsw && this.flat.count > FRESH_MAX_ROWS) this.fold();
   }
 
   remove(id: number): void {
@@ -225,7 +226,7 @@ export class VectorIndex {
       const key = id * MEMBER_SLOTS + m;
       if (this.flat.has(key)) this.flat.remove(key); else inGraph.push(BigInt(key));
     }
-    if (inGraph.length) this.hnsw!.remove(BigUint64Array.from(inGraph));
+    if (inGraph.length) { this.hnsw!.remove(BigUint64Array.from(inGraph)); this.graphRemoved += inGraph.length; }
   }
 
   /** The `limit` chunks closest to `query` by cosine (a chunk: its best row, `member` when it has several), best
@@ -260,15 +261,19 @@ export class VectorIndex {
 
   /** Folds the fresh segment into the graph, then writes the graph to `file`. */
   saveHnsw(file: string): void {
-    this.fold(0);
+    this.fold();
     this.hnsw!.save(file);
   }
 
-  /** HNSW mode: moves the fresh segment's rows into the graph now (`threads` as usearch's add: 0 for every core). */
-  fold(threads = 0): void {
+  /** HNSW mode: moves the fresh segment's rows into the graph now. Always on one thread: usearch's add reserves
+   * per-thread state only when it grows the graph, for the thread count of that call, so an add on fewer threads
+   * followed by one on more failed ("Reserve capacity ahead of insertions!", the dev corpus' first save); and one
+   * thread inserts in a fixed order, so the same rows make the same graph (on every core, one graph in ~15 of a
+   * small test's left a live row unreachable after two removals). */
+  fold(): void {
     if (!this.hnsw || this.flat.count === 0) return;
     const { keys, q } = this.flat.all();
-    this.hnsw.add(BigUint64Array.from(keys, (k) => BigInt(k)), q, threads);
+    this.hnsw.add(BigUint64Array.from(keys, (k) => BigInt(k)), q, 1);
     this.flat.clear();
   }
 
@@ -285,7 +290,8 @@ export class VectorIndex {
   private rowsNear(q: Int8Array, want: number): { keys: BigUint64Array; distances: Float32Array; count: number }[] {
     const parts = [this.flat.near(q, want)];
     if (this.hnsw && this.hnsw.size() > 0) {
-      const [keys, distances, counts] = this.hnsw.search(q, want, 1);
+      // asked for every row: ask past the tombstones too, so that every live row can come back
+      const [keys, distances, counts] = this.hnsw.search(q, want >= this.rowCount ? want + this.graphRemoved : want, 1);
       parts.push({ keys, distances, count: Number(counts[0]) });
     }
     return parts;

@@ -163,7 +163,7 @@ export class VectorSync {
       ns.push(n);
     }
     if (o !== rows) throw new Error(`${file}: ${rows} rows, its chunk list ${o}`);
-    this.index.addRows(ids, ns, out, 0);
+    this.index.addRows(ids, ns, out);
   }
 
   /** Every stored vector into a fresh index, in pages (bulk adds use every core). */
@@ -184,7 +184,7 @@ export class VectorSync {
         ids.push(id);
         ns.push(n);
       }
-      this.index.addRows(ids, ns, q.subarray(0, o * dim), 0);
+      this.index.addRows(ids, ns, q.subarray(0, o * dim));
     }
   }
 }

@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { quantizeRows, type EmbeddingMatrix } from '../../../extension/src/core/embeddingMatrix.js';
 import { topKByDot } from '../../../extension/src/search/denseRanker.js';
-import { loadUsearch, VectorIndex } from '../../../extension/src/search/vectorIndex.js';
+import { FRESH_MAX_ROWS, loadUsearch, VectorIndex } from '../../../extension/src/search/vectorIndex.js';
 import { mulberry32 } from '../../../kernels/runtime/random.js';
 
 const u = loadUsearch().mod!;
@@ -84,7 +84,10 @@ for (const [exactMaxRows, fold] of [[1e9, false], [50, false], [50, true]] as co
   test(`removals, replacements and exclusions are seen at once (${kind})`, () => {
     const dim = 8, index = new VectorIndex(u, dim, exactMaxRows);
     const e = (d: number) => { const v = new Float32Array(dim); v[d] = 1; return v; };
-    for (let id = 1; id <= 60; id++) index.set(id, e(id % 4 + 1)); // dims 1..4, never 0
+    // 60 distinct directions, none along dim 0 (identical vectors make a degenerate graph: one in ~15 runs it
+    // missed some of them)
+    const rand = mulberry32(11);
+    for (let id = 1; id <= 60; id++) { const v = unit(rand, dim); v[0] = 0; index.set(id, v.map((x) => x / Math.hypot(...v))); }
     if (fold) index.fold();
     assert.equal(index.freshRows, exactMaxRows === 50 && !fold ? 60 : 0);
     index.set(7, Float32Array.from([...e(0), ...e(5)])); // a packed chunk: member 0 points along dim 0
@@ -127,6 +130,23 @@ test('HNSW mode: a changed chunk waits in the exact segment, found first at once
     assert.deepEqual([hit.id, hit.member], [5, 1], 'the saved graph holds it');
     again.remove(5);
     assert.ok(again.search(fresh, 50).every((h) => h.id !== 5));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('HNSW mode: a full exact segment folded in by one save, more changes, then a save: the graph takes them (usearch reserves per-thread state only when it grows)', () => {
+  const dim = 8, index = new VectorIndex(u, dim, 0); // HNSW from the first row
+  const rand = mulberry32(7);
+  for (let id = 1; id <= FRESH_MAX_ROWS + 1; id++) index.set(id, unit(rand, dim)); // the segment overflows: folded
+  assert.equal(index.freshRows, 0);
+  for (let id = FRESH_MAX_ROWS + 2; id <= FRESH_MAX_ROWS + 40; id++) index.set(id, unit(rand, dim));
+  assert.equal(index.freshRows, 39);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vindex-'));
+  try {
+    index.saveHnsw(path.join(dir, 'g.usearch')); // folds the 39 rows into the graph
+    assert.equal(index.freshRows, 0);
+    assert.equal(index.rows, FRESH_MAX_ROWS + 40);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -18,14 +18,14 @@ import type { ChunkRow, IndexStore } from './store.js';
 /** Why row `c` does not describe `text`, or undefined. */
 export function rowProblem(c: ChunkRow, text: string): string | undefined {
   const lines = lineCounter(text);
-  if (!(c.startOffset >= 0 && c.startOffset < c.endOffset && c.endOffset <= text.length)) {
+  if (!(c.startOffset >= 0 && c.startOffset <= c.endOffset && c.endOffset <= text.length)) {
     return `offsets ${c.startOffset}-${c.endOffset} outside the file's ${text.length} characters`;
   }
   if (!(c.startLine >= 1 && c.startLine <= c.endLine && c.endLine <= lines.max)) return `lines ${c.startLine}-${c.endLine} outside its ${lines.max} lines`;
   const spans: [number, number, number, number][] = [[c.startOffset, c.endOffset, c.startLine, c.endLine]];
   c.parts?.forEach(([s, e], k) => { if (c.partLines?.[k]) spans.push([s, e, ...c.partLines[k]]); });
   for (const [s, e, l0, l1] of spans) {
-    if (s < c.startOffset || e > c.endOffset || s >= e) return `member offsets ${s}-${e} outside the chunk`;
+    if (s < c.startOffset || e > c.endOffset || s > e) return `member offsets ${s}-${e} outside the chunk`;
     // Lines follow '\n' (chunker.ts); where lone '\r' ends lines the count above still bounds them.
     if (lines.newlineOnly && (l0 !== lines.at(s) || l1 < lines.at(e - 1) || l1 > lines.at(e))) {
       return `lines ${l0}-${l1} do not match offsets ${s}-${e} (lines ${lines.at(s)}-${lines.at(e - 1)})`;

@@ -1,17 +1,19 @@
 // The host ↔ worker protocol under plain Node: the worker entry runs from source (tsx) on a temporary folder.
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { IndexProgress } from '../../../extension/src/core/api.js';
-import { IndexClient } from '../../../extension/src/worker/indexClient.js';
+import { IndexClient, type IndexClientEvents } from '../../../extension/src/worker/indexClient.js';
 import { hasModel } from '../../../kernels/runtime/modelFiles.js';
+
+type Ws = { root: string; storageDir: string };
 
 const WORKER = path.resolve(__dirname, '../../../extension/src/worker/indexWorker.ts');
 
-function workspace(files: number): { root: string; storageDir: string } {
+function workspace(files: number): Ws {
   const base = mkdtempSync(path.join(tmpdir(), 'infini-client-'));
   const root = path.join(base, 'ws');
   mkdirSync(path.join(root, 'src'), { recursive: true });
@@ -21,14 +23,24 @@ function workspace(files: number): { root: string; storageDir: string } {
   return { root, storageDir: path.join(base, 'store') };
 }
 
-const open = (client: IndexClient, ws: { root: string; storageDir: string }) =>
+/** Runs `fn` with a client on a fresh workspace of `files` files; disposes the client and removes the folder after. */
+async function withClient(files: number, fn: (client: IndexClient, ws: Ws) => Promise<void>, events?: IndexClientEvents): Promise<void> {
+  const ws = workspace(files);
+  const client = new IndexClient(WORKER, events);
+  try {
+    await fn(client, ws);
+  } finally {
+    await client.dispose();
+    rmSync(path.dirname(ws.root), { recursive: true, force: true });
+  }
+}
+
+const open = (client: IndexClient, ws: Ws) =>
   client.open({ ...ws, excludeGlobs: [], maxFileBytes: 1 << 20 });
 
 test('open, update with progress, search and clear through the worker', async () => {
-  const ws = workspace(3);
   const progress: IndexProgress[] = [];
-  const client = new IndexClient(WORKER, { onProgress: (p) => progress.push(p) });
-  try {
+  await withClient(3, async (client, ws) => {
     assert.equal((await open(client, ws)).files, 0);
     const stats = await client.update();
     assert.equal(stats.files, 3);
@@ -40,23 +52,17 @@ test('open, update with progress, search and clear through the worker', async ()
     await client.clear();
     assert.equal((await client.stats()).files, 0);
     assert.deepEqual(await client.search('handler2', {}), []);
-  } finally {
-    await client.dispose();
-  }
+  }, { onProgress: (p) => progress.push(p) });
 });
 
 test('a cancel stored before the worker starts the pass stops it; the next update carries on', async () => {
-  const ws = workspace(5);
-  const client = new IndexClient(WORKER);
-  try {
+  await withClient(5, async (client, ws) => {
     await open(client, ws);
     const pass = client.update();
     client.cancelUpdate(); // the flag is shared memory: set before the worker reads the request
     assert.equal((await pass).files, 0);
     assert.equal((await client.update()).files, 5);
-  } finally {
-    await client.dispose();
-  }
+  });
 });
 
 test('calls before open fail with a clear message; a dead worker fails pending calls', async () => {
@@ -95,10 +101,8 @@ const MODEL = path.resolve(__dirname, '../../../kernels/model');
 
 test('with the shipped model: embeds after lexical indexing, dense search and Find Similar through the worker', async (t) => {
   if (!hasModel(MODEL)) return t.skip('no model in kernels/model');
-  const ws = workspace(4);
   const progress: IndexProgress[] = [];
-  const client = new IndexClient(WORKER, { onProgress: (p) => progress.push(p) });
-  try {
+  await withClient(4, async (client, ws) => {
     await client.open({ ...ws, excludeGlobs: [], maxFileBytes: 1 << 20, semantic: { modelDir: MODEL, provider: 'cpu' } });
     const stats = await client.update();
     assert.equal(stats.semantic?.embedded, stats.chunks, JSON.stringify(stats.semantic));
@@ -116,21 +120,15 @@ test('with the shipped model: embeds after lexical indexing, dense search and Fi
     assert.equal(afterSave.filesReadLastUpdate, 1);
     assert.ok(afterSave.semantic, 'the reply of a save keeps the semantic field');
     assert.equal(afterSave.semantic.embedded, afterSave.chunks, JSON.stringify(afterSave));
-  } finally {
-    await client.dispose();
-  }
+  }, { onProgress: (p) => progress.push(p) });
 });
 
 test('without a model: dense/hybrid fall back to lexical, Find Similar says why it cannot run', async () => {
-  const ws = workspace(3);
-  const client = new IndexClient(WORKER);
-  try {
+  await withClient(3, async (client, ws) => {
     await client.open({ ...ws, excludeGlobs: [], maxFileBytes: 1 << 20, semantic: { modelDir: path.join(ws.root, 'no-model'), provider: 'cpu' } });
     const stats = await client.update();
     assert.equal(stats.semantic, undefined);
     assert.equal((await client.search('handler2', { mode: 'hybrid' }))[0]?.path, 'src/file2.ts');
     await assert.rejects(client.searchSimilar({ relPath: 'src/file1.ts', startLine: 1, endLine: 3, limit: 5 }), /dense/);
-  } finally {
-    await client.dispose();
-  }
+  });
 });

@@ -226,9 +226,9 @@ function crossover() {
   const rows = [];
   const sizes = a.sizes ? a.sizes.split(',').map(count) : [25, 50, 100, 200, 400, 1000, 2000, 4000, 8000, 15000, 30000];
   for (const n of sizes) {
-    const ex = build(n, Infinity), hn = build(n, 0), te = [], th = [], nq = real.queries.length / DIM;
+    const ex = build(n, Infinity), hn = build(n, 0), te = [], th = [];
     for (let i = 0; i < 600; i++) {
-      const q = real.queries.subarray((i % nq) * DIM, (i % nq + 1) * DIM);
+      const q = query(i);
       for (const [idx, out] of i % 2 ? [[ex, te], [hn, th]] : [[hn, th], [ex, te]]) {
         const t = process.hrtime.bigint();
         idx.search(q, 10);

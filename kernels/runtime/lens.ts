@@ -8,7 +8,8 @@ import { MEMORY_EPS } from './memoryRead.js';
 import { floats, type EncoderSession } from './session.js';
 import { docStream, type DocStream } from './segments.js';
 import { LensMemory, type LensMemoryOptions, type LensWork } from './lensMemory.js';
-import { LineIndex, type TokenRange } from './tokenizer.js';
+import { LineIndex } from './lines.js';
+import type { TokenRange } from './tokenizer.js';
 
 /** Past segments whose σ(k) is kept for recall: 32 × 1,024 tokens × (L·Hkv·64) floats ≈ 67 MB for the shipped model. */
 export const RECALL_SEGMENTS = 32;

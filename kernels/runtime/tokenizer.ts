@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { tokenBytes } from './byteLevel.js';
+import { LineIndex } from './lines.js';
 
 export const SPECIAL = { pad: 0, mask: 1, doc: 2, qry: 3 } as const;
 
@@ -93,23 +94,6 @@ function utf8Index(text: string): { bytes: Uint8Array; charOfByte: Int32Array } 
     b += len; i += units;
   }
   return { bytes, charOfByte };
-}
-
-/** Line starts of a text, so token offsets become (line, column) positions (0-based, UTF-16 columns). */
-export class LineIndex {
-  private readonly starts: number[] = [0];
-  constructor(text: string) {
-    for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) === 10) this.starts.push(i + 1);
-  }
-  get lineCount(): number { return this.starts.length; }
-  position(offset: number): { line: number; column: number } {
-    let lo = 0, hi = this.starts.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if (this.starts[mid]! <= offset) lo = mid; else hi = mid - 1;
-    }
-    return { line: lo, column: offset - this.starts[lo]! };
-  }
 }
 
 export interface TokenRange { startLine: number; startColumn: number; endLine: number; endColumn: number }

@@ -5,6 +5,7 @@
 import Parser from 'web-tree-sitter';
 import { MAX_CHUNK_MEMBERS, type Chunk } from '../core/api.js';
 import { assetPath } from '../core/assets.js';
+import { LineIndex } from '../../../kernels/runtime/lines.js';
 import { CONTAINER_KINDS, LANGUAGES, languageOf, type Ancestors, type LanguageId, type LanguageSpec } from './languages.js';
 
 export interface ChunkOptions {
@@ -70,7 +71,7 @@ export class Chunker {
     const id = languageOf(path);
     const symbols = id ? await this.symbols(LANGUAGES[id], text) : undefined;
     const ranges = symbols ? this.symbolRanges(symbols, lines) : this.windows(0, lines.length - 1, lines);
-    const starts = lineStarts(text);
+    const starts = new LineIndex(text).starts;
     return ranges.map((r) => toChunk(path, r, lines, starts));
   }
 
@@ -303,13 +304,6 @@ function toChunk(path: string, r: Range, lines: string[], starts: number[]): Chu
     chunk.members = r.members.map((m) => ({ startLine: m.start + 1, endLine: m.end + 1, name: m.name }));
   }
   return chunk;
-}
-
-/** UTF-16 offset of the first character of every line. */
-function lineStarts(text: string): number[] {
-  const starts = [0];
-  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) starts.push(i + 1);
-  return starts;
 }
 
 /** Lines without their terminators; '\r\n' counts as one terminator so offsets stay right. */

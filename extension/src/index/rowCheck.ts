@@ -11,6 +11,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import type { Logger } from '../core/api.js';
+import { LineIndex } from '../../../kernels/runtime/lines.js';
 import { classifyContent } from './content.js';
 import { snippetOf } from './fileReader.js';
 import type { ChunkRow, IndexStore } from './store.js';
@@ -35,23 +36,10 @@ export function rowProblem(c: ChunkRow, text: string): string | undefined {
   return undefined;
 }
 
+/** Lines of `text` by '\n' (chunker.ts), 1-based; lone '\r' line ends counted in `max` only. */
 function lineCounter(text: string) {
-  const starts = [0];
-  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) starts.push(i + 1);
-  const cr = (text.match(/\r(?!\n)/g) ?? []).length;
-  return {
-    max: starts.length + cr,
-    newlineOnly: cr === 0,
-    /** 1-based line of UTF-16 offset `o` */
-    at(o: number): number {
-      let lo = 0, hi = starts.length - 1;
-      while (lo < hi) {
-        const mid = (lo + hi + 1) >> 1;
-        if (starts[mid]! <= o) lo = mid; else hi = mid - 1;
-      }
-      return lo + 1;
-    },
-  };
+  const index = new LineIndex(text), cr = (text.match(/\r(?!\n)/g) ?? []).length;
+  return { max: index.lineCount + cr, newlineOnly: cr === 0, at: (o: number) => index.position(o).line + 1 };
 }
 
 export class RowChecker {

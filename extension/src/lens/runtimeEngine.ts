@@ -8,6 +8,7 @@
 import type { Cancellation } from '../core/api.js';
 import type { LensData, MemoryRecall, SourceRange, TokenAttention } from '../../../webview/src/protocol.js';
 import type { LensResult, LensTarget, RecallResult } from '../../../kernels/runtime/lens.js';
+import { LineIndex } from '../../../kernels/runtime/lines.js';
 import { attendedKeys, layoutOf, MEMORY_TOP_K, type LensEngine, type LensGraphOutputs, type LensModelConfig, type LensRequest } from './lensData.js';
 
 /** The two calls of kernels/runtime's Encoder the lens needs (its worker keeps the state of the last lens run). */
@@ -51,7 +52,7 @@ export function runtimeLensEngine(rt: RuntimeLens, config: LensModelConfig): Len
         if (doc?.key !== key) doc = { key, text: req.text, cuts: new Map() };
         doc.cuts.set(result.segment, text.length);
         loaded = { key: `${key}\u0000${result.segment}`, uri: req.uri, version: req.version, text, cut: text.length < req.text.length,
-          result, lines: lineStarts(text) };
+          result, lines: new LineIndex(text).starts };
         return loaded;
       }
     }
@@ -126,12 +127,6 @@ export function safeCut(text: string, at: number): number {
     if ((c === 32 || c === 9 || c === 10 || c === 13) && p > 32 && p < 127) return i;
   }
   return text.length;
-}
-
-function lineStarts(text: string): number[] {
-  const starts = [0];
-  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) starts.push(i + 1);
-  return starts;
 }
 
 function outputsOf(r: LensResult): LensGraphOutputs {

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CodeTokenizer, LineIndex, SPECIAL, tokenRanges } from '../../../kernels/runtime/tokenizer.js';
+import { CodeTokenizer, SPECIAL, tokenRanges } from '../../../kernels/runtime/tokenizer.js';
+import { LineIndex } from '../../../kernels/runtime/lines.js';
 import { tinyTokenizerJson } from './tinyTokenizer.js';
 
 const sample = 'function foo(bar) {\n  return bar + 1; // héllo wörld\n}\nconst 変数 = foo(2); 😀\r\n\tx=>x\n';

@@ -3,12 +3,19 @@
 // and scores as its best member, as the exact JS scan (denseRanker.topKByDot) does.
 //
 // Small spaces are scanned exactly (usearch's exactSearch over one flat int8 matrix); above EXACT_MAX_ROWS rows
-// the rows move into an HNSW graph, which answers in under a millisecond where the scan takes tens at 1M rows.
+// the rows move into HNSW graphs, which answer in under a millisecond where the scan takes tens at 1M rows.
 // The threshold is measured, not guessed: `npm run bench:scale -- --crossover` (docs/scale.md). In HNSW mode the
 // chunks changed since the graph last took rows wait in a small exact segment searched beside it (at most
 // FRESH_MAX_ROWS rows; folded into the graph when full and before the graph is saved): a file just saved is found
 // by the exact scan, whatever the graph's recall around it (at 1M chunks a fresh vector added to the graph was
 // not always found, even by itself).
+//
+// The graph is kept in segments of at most GRAPH_MAX_ROWS rows, searched one after the other and merged (as Lucene
+// keeps one HNSW graph per segment). usearch keeps only the neighbours its heuristic picks, so many near-copies of
+// one vector (a boilerplate block, a vendored file copied around) form a star around it: each copy links to the
+// centre, the centre keeps at most 2 x connectivity of them, and the rest can be reached by no search, not even
+// their own vector's. Segments hold fewer copies each; bench:scale measures recall and how many rows find
+// themselves (docs/scale.md).
 //
 // usearch ships N-API prebuilds for linux-x64/arm64, darwin and win32-x64 only; loadUsearch() answers
 // undefined elsewhere (win32-arm64) or when the addon is missing, and the caller keeps the exact JS scan.
@@ -49,10 +56,33 @@ export const EXACT_MAX_ROWS = 40_000;
 /** The threshold in use: EXACT_MAX_ROWS, or INFINILENS_EXACT_MAX_ROWS (a whole number) where set, so that tests
  * and the crash test can put a small index into HNSW mode. */
 export function exactMaxRowsSetting(): number {
-  const v = process.env.INFINILENS_EXACT_MAX_ROWS;
-  if (v === undefined || v === '') return EXACT_MAX_ROWS;
-  if (!/^\d+$/.test(v)) throw new Error(`INFINILENS_EXACT_MAX_ROWS must be a whole number of rows, not '${v}'`);
+  return rowsSetting('INFINILENS_EXACT_MAX_ROWS', EXACT_MAX_ROWS);
+}
+
+/** GRAPH_MAX_ROWS, or INFINILENS_GRAPH_MAX_ROWS (at least 1) where set: the crash test makes small segments. */
+export function graphMaxRowsSetting(): number {
+  return Math.max(1, rowsSetting('INFINILENS_GRAPH_MAX_ROWS', GRAPH_MAX_ROWS));
+}
+
+function rowsSetting(name: string, fallback: number): number {
+  const v = process.env[name];
+  if (v === undefined || v === '') return fallback;
+  if (!/^\d+$/.test(v)) throw new Error(`${name} must be a whole number of rows, not '${v}'`);
   return Number(v);
+}
+
+/** Rows per HNSW graph segment: a full segment is left as it is (removals still reach it) and the next rows start
+ * another. Measured by bench:scale at 1M chunks (docs/scale.md). */
+export const GRAPH_MAX_ROWS = 500_000;
+
+/** One HNSW segment: the graph, the rows removed from it since it was made or loaded (usearch keeps them as
+ * tombstones, which take places in a search's answer before it drops them), and the file it was last saved to or
+ * loaded from with that file's SHA-1 (cleared by any change, so an unchanged segment is not written again). */
+export class Graph {
+  removed = 0;
+  saved?: { name: string; sha1: string };
+  constructor(readonly g: NativeIndex) {}
+  get size(): number { return this.g.size(); }
 }
 
 /** HNSW settings (usearch's connectivity, expansion_add, expansion_search); bench:scale measures the recall they
@@ -173,14 +203,14 @@ export class VectorIndex {
   /** chunk id → its number of rows (members). */
   readonly members = new Map<number, number>();
   private rowCount = 0;
-  /** Exact mode: every row. HNSW mode: the rows not yet in the graph (the fresh segment). */
+  /** Exact mode: every row. HNSW mode: the rows not yet in a graph (the fresh segment). */
   private readonly flat: FlatRows;
-  private hnsw?: NativeIndex;
-  /** Rows removed from the graph since it was made or loaded: usearch keeps them as tombstones, which take places
-   * in a search's answer before it drops them. */
-  private graphRemoved = 0;
+  /** HNSW mode: the graph segments, oldest first (empty in exact mode). */
+  private readonly segments: Graph[] = [];
+  private hnsw = false;
 
-  constructor(private readonly u: Usearch, readonly dim: number, private readonly exactMaxRows = exactMaxRowsSetting()) {
+  constructor(private readonly u: Usearch, readonly dim: number, private readonly exactMaxRows = exactMaxRowsSetting(),
+    private readonly graphMaxRows = graphMaxRowsSetting()) {
     this.flat = new FlatRows(u, dim);
   }
 
@@ -188,6 +218,8 @@ export class VectorIndex {
   get mode(): 'exact' | 'hnsw' { return this.hnsw ? 'hnsw' : 'exact'; }
   /** Rows waiting in the exact segment in front of the graph (HNSW mode; 0 in exact mode). */
   get freshRows(): number { return this.hnsw ? this.flat.count : 0; }
+  /** The graph segments, oldest first (HNSW mode). */
+  get graphs(): readonly Graph[] { return this.segments; }
 
   /** Adds (or replaces) chunk `id` with its vectors, `vecs` [members, dim] float32 (one row per member). */
   set(id: number, vecs: Float32Array): void {
@@ -210,9 +242,7 @@ export class VectorIndex {
     }
     this.rowCount += total;
     this.flat.add(keys, q);
-    if (!this.hnsw && this.rowCount > this.exactMaxRows) { // outgrew the exact scan: every row into a new graph
-      this.hnsw = this.newHnsw();
-    }
+    if (!this.hnsw && this.rowCount > this.exactMaxRows) this.hnsw = true; // outgrew the exact scan: every row into graphs
     if (this.hnsw && this.flat.count > FRESH_MAX_ROWS) this.fold();
   }
 
@@ -226,7 +256,15 @@ export class VectorIndex {
       const key = id * MEMBER_SLOTS + m;
       if (this.flat.has(key)) this.flat.remove(key); else inGraph.push(BigInt(key));
     }
-    if (inGraph.length) { this.hnsw!.remove(BigUint64Array.from(inGraph)); this.graphRemoved += inGraph.length; }
+    // newest segment first: a chunk changed lately sits there
+    let left = inGraph;
+    for (let i = this.segments.length - 1; i >= 0 && left.length; i--) {
+      const seg = this.segments[i]!, gone = seg.g.remove(BigUint64Array.from(left));
+      const still = left.filter((_, j) => !gone[j]);
+      if (still.length < left.length) { seg.removed += left.length - still.length; seg.saved = undefined; }
+      left = still;
+    }
+    if (left.length) throw new Error(`chunk ${id}: ${left.length} of its rows are in no graph segment`);
   }
 
   /** The `limit` chunks closest to `query` by cosine (a chunk: its best row, `member` when it has several), best
@@ -254,44 +292,57 @@ export class VectorIndex {
     }
   }
 
-  /** Every row (key, int8 vector) in exact mode, for saving; undefined in HNSW mode (usearch saves its graph). */
+  /** Every row (key, int8 vector) in exact mode, for saving; undefined in HNSW mode (usearch saves the graphs). */
   exactRows(): { keys: Float64Array; q: Int8Array } | undefined {
     return this.hnsw ? undefined : this.flat.all();
   }
 
-  /** Folds the fresh segment into the graph, then writes the graph to `file`. */
-  saveHnsw(file: string): void {
-    this.fold();
-    this.hnsw!.save(file);
-  }
-
-  /** HNSW mode: moves the fresh segment's rows into the graph now. Always on one thread: usearch's add reserves
-   * per-thread state only when it grows the graph, for the thread count of that call, so an add on fewer threads
-   * followed by one on more failed ("Reserve capacity ahead of insertions!", the dev corpus' first save); and one
-   * thread inserts in a fixed order, so the same rows make the same graph (on every core, one graph in ~15 of a
-   * small test's left a live row unreachable after two removals). */
+  /** HNSW mode: moves the fresh segment's rows into the graph now: into the newest segment up to GRAPH_MAX_ROWS,
+   * the rest into new ones. Always on one thread: usearch's add reserves per-thread state only when it grows the
+   * graph, for the thread count of that call, so an add on fewer threads followed by one on more failed ("Reserve
+   * capacity ahead of insertions!", the dev corpus' first save); and one thread inserts in a fixed order, so the
+   * same rows make the same graph (on every core, one graph in ~15 of a small test's left a live row unreachable
+   * after two removals). */
   fold(): void {
     if (!this.hnsw || this.flat.count === 0) return;
     const { keys, q } = this.flat.all();
-    this.hnsw.add(BigUint64Array.from(keys, (k) => BigInt(k)), q, 1);
+    for (let at = 0; at < keys.length;) {
+      let seg = this.segments.at(-1);
+      if (!seg || seg.size >= this.graphMaxRows) this.segments.push(seg = new Graph(this.newHnsw()));
+      const n = Math.min(keys.length - at, this.graphMaxRows - seg.size);
+      seg.g.add(BigUint64Array.from(keys.subarray(at, at + n), (k) => BigInt(k)), q.subarray(at * this.dim, (at + n) * this.dim), 1);
+      seg.saved = undefined;
+      at += n;
+    }
     this.flat.clear();
   }
 
-  /** Restores HNSW mode from a file saved by saveHnsw, with the member counts saved beside it. */
-  loadHnsw(file: string, members: Map<number, number>): void {
-    this.hnsw = this.newHnsw();
-    this.hnsw.load(file);
+  /** Restores HNSW mode from segment files saved from `graphs` (oldest first, with their SHA-1s), with the member
+   * counts saved beside them. */
+  loadGraphs(files: readonly { file: string; name: string; sha1: string }[], members: Map<number, number>): void {
+    this.hnsw = true;
+    this.segments.length = 0;
     this.flat.clear();
+    let size = 0;
+    for (const { file, name, sha1 } of files) {
+      const seg = new Graph(this.newHnsw());
+      seg.g.load(file);
+      seg.saved = { name, sha1 };
+      this.segments.push(seg);
+      size += seg.size;
+    }
     for (const [id, n] of members) { this.members.set(id, n); this.rowCount += n; }
-    if (this.hnsw.size() !== this.rowCount) throw new Error(`vector file holds ${this.hnsw.size()} rows, its chunk list ${this.rowCount}`);
+    if (size !== this.rowCount) throw new Error(`the graph files hold ${size} rows, their chunk list ${this.rowCount}`);
   }
 
-  /** The nearest rows of each part: the graph's `want` and the exact scan's (all of them in exact mode). */
+  /** The nearest rows of each part: each graph segment's `want` and the exact scan's (all of them in exact mode). */
   private rowsNear(q: Int8Array, want: number): { keys: BigUint64Array; distances: Float32Array; count: number }[] {
     const parts = [this.flat.near(q, want)];
-    if (this.hnsw && this.hnsw.size() > 0) {
-      // asked for every row: ask past the tombstones too, so that every live row can come back
-      const [keys, distances, counts] = this.hnsw.search(q, want >= this.rowCount ? want + this.graphRemoved : want, 1);
+    for (const seg of this.segments) {
+      const size = seg.size;
+      if (size === 0) continue;
+      // asked for all its rows: ask past the tombstones too, so that every live row can come back
+      const [keys, distances, counts] = seg.g.search(q, want >= size ? size + seg.removed : want, 1);
       parts.push({ keys, distances, count: Number(counts[0]) });
     }
     return parts;

@@ -15,12 +15,16 @@ import type { Logger } from '../core/api.js';
 import { MEMBER_SLOTS, quantize, VectorIndex, type Usearch } from './vectorIndex.js';
 import type { IndexStore } from '../index/store.js';
 
-const FORMAT = 1;
+/** 2: the graph in segments (hnsw-<gen>-<i>.usearch, listed in `graphs`); a saved index of format 1 is rebuilt. */
+const FORMAT = 2;
 
 interface Stamp {
   format: number; model: string; dim: number; gen: number; mode: 'exact' | 'hnsw';
-  /** file name → SHA-1: chunks-<gen>.bin (Int32 pairs id, rows) and rows-<gen>.bin (exact) or hnsw-<gen>.usearch. */
+  /** file name → SHA-1: chunks-<gen>.bin (Int32 pairs id, rows) and rows-<gen>.bin (exact) or the graph segments. */
   files: Record<string, string>;
+  /** HNSW mode: the graph segments' files, oldest first (a segment unchanged since an earlier save keeps its file,
+   * named after the generation that wrote it). */
+  graphs?: string[];
 }
 
 export class VectorSync {
@@ -99,11 +103,24 @@ export class VectorSync {
     let i = 0;
     for (const [id, n] of this.index.members) { pairs[i++] = id; pairs[i++] = n; }
     put(`chunks-${gen}.bin`, (f) => fs.writeFileSync(f, pairs));
-    const exact = this.index.exactRows();
+    this.index.fold(); // the fresh segment into the graph (HNSW mode), so that the files hold every row
+    const exact = this.index.exactRows(), graphs: string[] = [];
     if (exact) put(`rows-${gen}.bin`, (f) => fs.writeFileSync(f, Buffer.concat([Buffer.from(exact.keys.buffer, exact.keys.byteOffset, exact.keys.byteLength),
       Buffer.from(exact.q.buffer, exact.q.byteOffset, exact.q.byteLength)])));
-    else put(`hnsw-${gen}.usearch`, (f) => this.index.saveHnsw(f));
-    const stamp: Stamp = { format: FORMAT, model: this.model, dim: this.index.dim, gen, mode: this.index.mode, files };
+    else {
+      this.index.graphs.forEach((seg, i) => {
+        if (seg.saved && fs.existsSync(path.join(this.dir, seg.saved.name))) { // unchanged since that save: keep its file
+          files[seg.saved.name] = seg.saved.sha1;
+          graphs.push(seg.saved.name);
+          return;
+        }
+        const name = `hnsw-${gen}-${i}.usearch`;
+        put(name, (f) => seg.g.save(f));
+        seg.saved = { name, sha1: files[name]! };
+        graphs.push(name);
+      });
+    }
+    const stamp: Stamp = { format: FORMAT, model: this.model, dim: this.index.dim, gen, mode: this.index.mode, files, ...(exact ? {} : { graphs }) };
     const meta = path.join(this.dir, 'meta.json');
     fs.writeFileSync(`${meta}.tmp`, JSON.stringify(stamp));
     fsyncFile(`${meta}.tmp`);
@@ -129,7 +146,11 @@ export class VectorSync {
       const pairs = new Int32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.length)); // a small read sits in a shared pool
       const members = new Map<number, number>();
       for (let i = 0; i < pairs.length; i += 2) members.set(pairs[i]!, pairs[i + 1]!);
-      if (stamp.mode === 'hnsw') this.index.loadHnsw(path.join(this.dir, `hnsw-${stamp.gen}.usearch`), members);
+      if (stamp.mode === 'hnsw') {
+        const graphs = stamp.graphs ?? [];
+        for (const name of graphs) if (!(name in stamp.files)) throw new Error(`graph segment ${name} is not among the checked files`);
+        this.index.loadGraphs(graphs.map((name) => ({ file: path.join(this.dir, name), name, sha1: stamp.files[name]! })), members);
+      }
       else this.loadExact(path.join(this.dir, `rows-${stamp.gen}.bin`), members);
     } catch (err) {
       return `unreadable: ${(err as Error).message}`;

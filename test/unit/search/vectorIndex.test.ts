@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { quantizeRows, type EmbeddingMatrix } from '../../../extension/src/core/embeddingMatrix.js';
 import { topKByDot } from '../../../extension/src/search/denseRanker.js';
-import { FRESH_MAX_ROWS, loadUsearch, VectorIndex } from '../../../extension/src/search/vectorIndex.js';
+import { FRESH_MAX_ROWS, HNSW, loadUsearch, MEMBER_SLOTS, quantize, VectorIndex } from '../../../extension/src/search/vectorIndex.js';
 import { mulberry32 } from '../../../kernels/runtime/random.js';
 
 const u = loadUsearch().mod!;
@@ -30,6 +30,16 @@ function space(rand: () => number, chunks: number, dim: number, exactMaxRows: nu
     index.set(id, vecs);
   }
   return { index, ids, rows };
+}
+
+/** Saves every graph segment into `dir` (folding the fresh segment first), as VectorSync.save does. */
+function saveGraphs(index: VectorIndex, dir: string) {
+  index.fold();
+  return index.graphs.map((seg, i) => {
+    const file = path.join(dir, `g${i}.usearch`);
+    seg.g.save(file);
+    return { file, name: `g${i}.usearch`, sha1: '' };
+  });
 }
 
 function matrixOf(ids: number[], rows: Float32Array[], dim: number): EmbeddingMatrix {
@@ -121,11 +131,11 @@ test('HNSW mode: a changed chunk waits in the exact segment, found first at once
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vindex-'));
   try {
     const rows = index.rows;
-    index.saveHnsw(path.join(dir, 'g.usearch'));
+    const files = saveGraphs(index, dir);
     assert.equal(index.freshRows, 0, 'saving folded the segment into the graph');
     assert.equal(index.rows, rows);
     const again = new VectorIndex(u, dim, 200);
-    again.loadHnsw(path.join(dir, 'g.usearch'), index.members);
+    again.loadGraphs(files, index.members);
     hit = again.search(fresh, 3)[0]!;
     assert.deepEqual([hit.id, hit.member], [5, 1], 'the saved graph holds it');
     again.remove(5);
@@ -144,9 +154,99 @@ test('HNSW mode: a full exact segment folded in by one save, more changes, then 
   assert.equal(index.freshRows, 39);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vindex-'));
   try {
-    index.saveHnsw(path.join(dir, 'g.usearch')); // folds the 39 rows into the graph
+    saveGraphs(index, dir); // folds the 39 rows into the graph
     assert.equal(index.freshRows, 0);
     assert.equal(index.rows, FRESH_MAX_ROWS + 40);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('HNSW in segments: rows past a segment\'s size start another; search merges them as the exact scan ranks; removals reach old segments; saved and loaded per segment', () => {
+  const rand = mulberry32(Date.now() >>> 0);
+  const dim = 16, index = new VectorIndex(u, dim, 0, 100); // HNSW from the first row, 100 rows a segment
+  const exact = new VectorIndex(u, dim, 1e9); // the same rows scanned exactly (the same int8 rounding)
+  const rows: Float32Array[] = [];
+  for (let c = 0; c < 300; c++) {
+    const id = 1 + c, n = 1 + Math.floor(rand() * 3), vecs = new Float32Array(n * dim);
+    for (let m = 0; m < n; m++) { const v = unit(rand, dim); vecs.set(v, m * dim); rows.push(v); }
+    index.set(id, vecs);
+    exact.set(id, vecs);
+  }
+  index.fold();
+  assert.equal(index.graphs.length, Math.ceil(index.rows / 100));
+  assert.ok(index.graphs.slice(0, -1).every((g) => g.size === 100), 'every segment but the newest is full');
+  for (let t = 0; t < 20; t++) { // a beam of 512 over 100-row graphs visits every row: the same answer
+    const q = unit(rand, dim), got = index.search(q, 5), want = exact.search(q, 5);
+    assert.deepEqual(got.map((h) => [h.id, h.member]), want.map((h) => [h.id, h.member]));
+    got.forEach((h, i) => assert.ok(Math.abs(h.score - want[i]!.score) < 1e-6)); // two SIMD paths, last-bit differences
+  }
+  const first = rows[0]!; // chunk 1, in the oldest segment
+  assert.equal(index.search(first, 1)[0]!.id, 1);
+  index.remove(1);
+  assert.equal(index.graphs[0]!.removed > 0, true);
+  assert.ok(index.search(first, 400).every((h) => h.id !== 1), 'removed from the oldest segment');
+  assert.equal(index.search(first, 400).length, 299, 'every other chunk once');
+  index.set(1, first); // back, into the newest segment
+  index.fold();
+  assert.equal(index.search(first, 1)[0]!.id, 1);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vindex-'));
+  try {
+    const again = new VectorIndex(u, dim, 0, 100);
+    again.loadGraphs(saveGraphs(index, dir), index.members);
+    assert.equal(again.graphs.length, index.graphs.length);
+    assert.equal(again.rows, index.rows);
+    for (let t = 0; t < 10; t++) {
+      const q = unit(rand, dim);
+      assert.deepEqual(again.search(q, 5), index.search(q, 5));
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('near-copies of one vector: in segments every row is found by its own vector (one usearch graph leaves copies unreachable)', () => {
+  const rand = mulberry32(11);
+  const dim = 64, copies = 150, others = 1500;
+  const centre = unit(rand, dim), vecs: Float32Array[] = [centre];
+  for (let c = 0; c < copies; c++) { // cosine ~0.9 with the centre, ~0.81 with each other
+    const n = unit(rand, dim);
+    const v = centre.map((x, d) => 0.9 * x + Math.sqrt(1 - 0.81) * n[d]!);
+    vecs.push(v.map((x) => x / Math.hypot(...v)));
+  }
+  for (let c = 0; c < others; c++) vecs.push(unit(rand, dim));
+  const order = vecs.map((_, i) => i).sort((a, b) => ((a * 7919) % 1663) - ((b * 7919) % 1663)); // copies spread out
+  const found = (graphMaxRows: number) => {
+    const index = new VectorIndex(u, dim, 0, graphMaxRows);
+    for (const i of order) index.set(i + 1, vecs[i]!);
+    index.fold();
+    return { segments: index.graphs.length, found: vecs.filter((v, i) => index.search(v, 1)[0]?.id === i + 1).length };
+  };
+  const one = found(1e9), split = found(200);
+  assert.equal(one.segments, 1);
+  assert.ok(split.segments >= 8);
+  assert.equal(split.found, vecs.length, `segments of 200 rows: ${split.found} of ${vecs.length} found themselves`);
+  console.log(`# one graph: ${one.found} of ${vecs.length} rows found by their own vector; ${split.segments} segments: ${split.found}`);
+});
+
+test('a graph segment folded in batches is the graph the same adds make, byte for byte (bench:scale --workers builds segments so)', () => {
+  const rand = mulberry32(5), dim = 16, n = 3000, batch = 700;
+  const q = new Int8Array(n * dim);
+  for (let r = 0; r < n; r++) q.set(quantize(unit(rand, dim)), r * dim);
+  const index = new VectorIndex(u, dim, 0, 1e9);
+  const raw = new u.CompiledIndex(dim, 'cos', 'i8', HNSW.connectivity, HNSW.expansionAdd, HNSW.expansionSearch, false);
+  for (let from = 0; from < n; from += batch) { // chunks of one row, `batch` at a time, folded after each
+    const ids = Array.from({ length: Math.min(batch, n - from) }, (_, i) => from + i + 1), rows = q.subarray(from * dim, (from + ids.length) * dim);
+    index.addRows(ids, ids.map(() => 1), rows);
+    index.fold();
+    raw.add(BigUint64Array.from(ids, (id) => BigInt(id * MEMBER_SLOTS)), rows, 1);
+  }
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vindex-'));
+  try {
+    index.graphs[0]!.g.save(path.join(dir, 'folded.usearch'));
+    raw.save(path.join(dir, 'raw.usearch'));
+    assert.equal(index.graphs.length, 1);
+    assert.ok(fs.readFileSync(path.join(dir, 'folded.usearch')).equals(fs.readFileSync(path.join(dir, 'raw.usearch'))));
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -115,3 +115,51 @@ test('a vector file that disagrees with the store is rebuilt from the store, nev
     await index.close();
   });
 });
+
+test('HNSW in segments beside the store: one file a segment, an unchanged segment keeps its file across saves, loaded on reopen; a flipped byte in one rebuilds', async () => {
+  const env = { exact: process.env.INFINILENS_EXACT_MAX_ROWS, graph: process.env.INFINILENS_GRAPH_MAX_ROWS };
+  process.env.INFINILENS_EXACT_MAX_ROWS = '0';
+  process.env.INFINILENS_GRAPH_MAX_ROWS = '4';
+  const metaOf = (ws: string) => JSON.parse(fs.readFileSync(path.join(vecDir(ws), 'meta.json'), 'utf8')) as { mode: string; graphs: string[]; files: Record<string, string> };
+  try {
+    await inFixture(async (ws) => {
+      let index = await open(ws);
+      await index.update();
+      await index.close();
+      const before = metaOf(ws);
+      assert.equal(before.mode, 'hnsw');
+      assert.ok(before.graphs.length >= 3, `${before.graphs.length} segments`);
+      for (const g of before.graphs) assert.ok(fs.existsSync(path.join(vecDir(ws), g)));
+      index = await open(ws);
+      assert.equal(index.vectorCheck()!.origin, 'loaded');
+      for (const q of ['start http server', 'parse config']) {
+        const hits = await index.search(q, { mode: 'dense', limit: 3 });
+        const byId = await index.indexStore.chunksByIds(scanTop(index, q, 3));
+        assert.deepEqual(hits.map((h) => `${h.path}:${h.startLine}`), scanTop(index, q, 3).map((id) => `${byId.get(id)!.path}:${byId.get(id)!.startLine}`), q);
+      }
+      // a new file: its rows go to the newest segment (or a new one); the full older segments keep their files
+      const text = 'export function zebraQuasar(n: number) {\n  return n * 42;\n}\n';
+      fs.writeFileSync(path.join(ws, 'ts', 'zebra.ts'), text);
+      await index.applyChanges([{ type: 'created', path: 'ts/zebra.ts' }]);
+      await index.close();
+      const after = metaOf(ws);
+      assert.deepEqual(after.graphs.slice(0, before.graphs.length - 1), before.graphs.slice(0, -1), 'full segments not written again');
+      assert.ok(after.graphs.length >= before.graphs.length);
+      index = await open(ws);
+      assert.equal(index.vectorCheck()!.origin, 'loaded');
+      assert.equal((await index.search(text.trimEnd(), { mode: 'dense', limit: 1 }))[0]!.path, 'ts/zebra.ts');
+      await index.close();
+      const f = path.join(vecDir(ws), after.graphs[0]!), buf = fs.readFileSync(f);
+      buf[buf.length - 3] = buf[buf.length - 3]! ^ 0x5a;
+      fs.writeFileSync(f, buf);
+      index = await open(ws);
+      assert.match(index.vectorCheck()!.origin, /^rebuilt \(hnsw-.*checksum differs\)/);
+      assert.equal(index.vectorCheck()!.problem, undefined);
+      await index.close();
+    });
+  } finally {
+    for (const [k, v] of [['INFINILENS_EXACT_MAX_ROWS', env.exact], ['INFINILENS_GRAPH_MAX_ROWS', env.graph]] as const) {
+      if (v === undefined) delete process.env[k]; else process.env[k] = v;
+    }
+  }
+});

@@ -12,9 +12,11 @@
 // --break-journal deletes the journal before the app reopens (what node-sqlite3-wasm's unfixed VFS did in effect):
 // the test must then fail.
 // --hnsw (with --embed) keeps the vector index in HNSW mode at any size (INFINILENS_EXACT_MAX_ROWS=0), so the kills
-// also land while its graph file is written, and the digest checks the graph the app loads.
+// also land while its graph file is written, and the digest checks the graph the app loads. --segment-rows R (with
+// --hnsw) cuts the graph into segments of R rows (INFINILENS_GRAPH_MAX_ROWS), one file each, so that the kills also
+// land between the files of one save and while unchanged segments keep their files.
 // usage: node scripts/build.mjs && node scripts/crash-test.mjs [--kills 20] [--files 300] [--seed N] [--embed]
-//        [--hnsw] [--break-journal] [--keep]
+//        [--hnsw [--segment-rows R]] [--break-journal] [--keep]
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -24,7 +26,7 @@ import { parseArgs } from 'node:util';
 const { values } = parseArgs({ options: {
   kills: { type: 'string', default: '20' }, files: { type: 'string', default: '300' },
   seed: { type: 'string', default: String(Date.now() % 100000) }, keep: { type: 'boolean' },
-  embed: { type: 'boolean' }, hnsw: { type: 'boolean' }, 'break-journal': { type: 'boolean' },
+  embed: { type: 'boolean' }, hnsw: { type: 'boolean' }, 'break-journal': { type: 'boolean' }, 'segment-rows': { type: 'string' },
 } });
 const KILLS = Number(values.kills);
 const FILES = Number(values.files);
@@ -33,6 +35,8 @@ const seed = Number(values.seed);
 const EMBED = values.embed ? ['--embed', '--provider', 'cpu'] : [];
 if (values.hnsw && !values.embed) throw new Error('--hnsw needs --embed (no vectors, no vector index)');
 if (values.hnsw) process.env.INFINILENS_EXACT_MAX_ROWS = '0'; // every child (index, digest, the clean build) inherits it
+if (values['segment-rows'] && !values.hnsw) throw new Error('--segment-rows needs --hnsw');
+if (values['segment-rows']) process.env.INFINILENS_GRAPH_MAX_ROWS = values['segment-rows'];
 const CLI = path.resolve('dist/cli.js');
 const INSPECT = path.resolve('scripts/crash-inspect.py');
 const PYTHON = '/usr/bin/python3'; // Debian's, with its own SQLite (not a pyenv shim)

@@ -1,5 +1,5 @@
 // npm run bench:scale -- --chunks N [--json] [--queries Q] [--noise C] [--dev-index DIR] [--set DIR] [--crossover]
-//                        [--ef-sweep 128,256,512] [--segment-rows R] [--workers W] [--real FILE]
+//                        [--ef-sweep 128,256,512] [--segment-rows R] [--workers W] [--real FILE] [--exact-block-rows B]
 //
 // The vector index (extension/src/search/vectorIndex.ts) at N chunks, measured side by side in one run:
 //   - the search space: the dev corpus' real chunk embeddings (embedded once with the shipped model; cached under
@@ -43,7 +43,7 @@ const a = isMainThread ? parseArgs({ options: {
   crossover: { type: 'boolean' }, sizes: { type: 'string' }, 'max-build-s': { type: 'string' },
   // to explore HNSW settings (the defaults are the shipped ones, vectorIndex.ts HNSW)
   ef: { type: 'string' }, 'ef-add': { type: 'string' }, m: { type: 'string' }, 'ef-sweep': { type: 'string' },
-  'segment-rows': { type: 'string' }, workers: { type: 'string' }, real: { type: 'string' }, 'write-i8': { type: 'string' } } }).values : workerData;
+  'segment-rows': { type: 'string' }, workers: { type: 'string' }, real: { type: 'string' }, 'write-i8': { type: 'string' }, 'exact-block-rows': { type: 'string', default: '2M' } } }).values : workerData;
 if (a.ef) HNSW.expansionSearch = Number(a.ef);
 if (a['ef-add']) HNSW.expansionAdd = Number(a['ef-add']);
 if (a.m) HNSW.connectivity = Number(a.m);
@@ -52,6 +52,7 @@ const u = loadUsearch().mod;
 if (!u) throw new Error(loadUsearch().why);
 const log = (m) => { if (!a.json) console.log(m); else process.stderr.write(`${m}\n`); };
 
+const EXACT_BLOCK_ROWS = count(a['exact-block-rows'] ?? '2M');
 const segmentRows = a['segment-rows'] ? count(a['segment-rows']) : GRAPH_MAX_ROWS;
 const real = loadReal();
 if (!isMainThread) workerMain();
@@ -146,21 +147,34 @@ async function scale(n) {
     `RSS ${out.rss_mb} MB after the build\nmachine: ${out.machine}`);
 }
 
-/** The exact int8 scan's top 10 chunks (by best member) for each query, over the same rows as the index. */
+/** The exact int8 scan's top 10 chunks (by best member) for each query, over the same rows as the index: the rows
+ * in blocks of --exact-block-rows (default 2M; one typed array cannot hold 10M chunks' 25M rows), all queries at once per block,
+ * each block's best `want` rows kept and merged by distance (the global best `want` are among them). */
 function exactTruth(index, n, nq) {
   if (index.mode === 'exact') return undefined;
-  const flat = new Int8Array(index.rows * DIM), key = new Float64Array(index.rows);
-  let r = 0;
-  makeChunks(0, n, (id, k, q) => { flat.set(q, r * DIM); for (let m = 0; m < k; m++) key[r + m] = id; r += k; });
-  const truths = [];
-  for (let i = 0; i < nq; i++) {
-    const q8 = quantize(query(i));
-    for (let want = 64; ; want *= 4) {
-      const [offsets] = u.exactSearch(flat, q8, DIM, want, 'cos', 0);
-      const truth = [...new Set(Array.from(offsets, (o) => key[Number(o)]))].slice(0, 10);
-      if (truth.length === 10) { truths.push(truth); break; }
-    }
-  }
+  const q8 = new Int8Array(nq * DIM);
+  for (let i = 0; i < nq; i++) quantize(query(i), q8.subarray(i * DIM, (i + 1) * DIM));
+  const want = 64, best = Array.from({ length: nq }, () => []); // [distance, chunk id] per query
+  let flat = new Int8Array(EXACT_BLOCK_ROWS * DIM), key = new Float64Array(EXACT_BLOCK_ROWS), r = 0, blocks = 0;
+  const scan = () => {
+    if (!r) return;
+    const k = Math.min(want, r), [offsets, distances] = u.exactSearch(flat.subarray(0, r * DIM), q8, DIM, k, 'cos', 0);
+    for (let i = 0; i < nq; i++) for (let j = 0; j < k; j++) best[i].push([distances[i * k + j], key[Number(offsets[i * k + j])]]);
+    for (const b of best) { b.sort((x, y) => x[0] - y[0]); b.length = Math.min(b.length, want); }
+    r = 0;
+    if (++blocks % 4 === 0) log(`  exact scan: ${blocks} blocks of ${EXACT_BLOCK_ROWS} rows at ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+  };
+  makeChunks(0, n, (id, k, q) => {
+    if (r + k > EXACT_BLOCK_ROWS) scan();
+    flat.set(q, r * DIM);
+    for (let m = 0; m < k; m++) key[r + m] = id;
+    r += k;
+  });
+  scan();
+  flat = key = undefined;
+  const truths = best.map((b) => [...new Set(b.map((x) => x[1]))].slice(0, 10));
+  const short = truths.filter((t) => t.length < 10).length;
+  if (short) throw new Error(`exact truth: ${short} queries with fewer than 10 distinct chunks in their best ${want} rows`);
   // How much the near-duplicates' noise decides the exact top 10: the dev chunks (j - 1 mod R) behind its 10 chunks
   const R = real.members.length;
   const bases = truths.reduce((s, t) => s + new Set(t.map((id) => (id - 1) % R)).size, 0) / truths.length;

@@ -20,6 +20,8 @@
 // as a saved index is loaded; without it the index is built through VectorIndex.addRows as the extension does.
 // It also prints how many of 2,000 sampled chunks are in the top 10 for their own vector (rows a graph cannot reach
 // are not found even so).
+// --no-truth skips the exact scan and recall (latency, RSS and save → searchable only); the exact scan reads the
+// rows in blocks of --exact-block-rows (default 2M), all queries at once a block.
 // --real FILE reads the real data from FILE: the cache's format, or with `.i8.bin` its vectors as int8 rows (the
 // GPU machine's copy: `--write-i8 FILE` writes it from the cache), each made a unit vector again.
 import { execFileSync } from 'node:child_process';
@@ -43,7 +45,7 @@ const a = isMainThread ? parseArgs({ options: {
   crossover: { type: 'boolean' }, sizes: { type: 'string' }, 'max-build-s': { type: 'string' },
   // to explore HNSW settings (the defaults are the shipped ones, vectorIndex.ts HNSW)
   ef: { type: 'string' }, 'ef-add': { type: 'string' }, m: { type: 'string' }, 'ef-sweep': { type: 'string' },
-  'segment-rows': { type: 'string' }, workers: { type: 'string' }, real: { type: 'string' }, 'write-i8': { type: 'string' }, 'exact-block-rows': { type: 'string', default: '2M' } } }).values : workerData;
+  'segment-rows': { type: 'string' }, workers: { type: 'string' }, real: { type: 'string' }, 'write-i8': { type: 'string' }, 'exact-block-rows': { type: 'string', default: '2M' }, 'no-truth': { type: 'boolean' } } }).values : workerData;
 if (a.ef) HNSW.expansionSearch = Number(a.ef);
 if (a['ef-add']) HNSW.expansionAdd = Number(a['ef-add']);
 if (a.m) HNSW.connectivity = Number(a.m);
@@ -130,13 +132,13 @@ async function scale(n) {
   timeQueries(index, Math.min(50, nq)); // warm
   const lat = timeQueries(index, nq);
   const rss = process.memoryUsage().rss / 2 ** 20;
-  const truth = exactTruth(index, n, nq);
-  const recall = recallAt10(index, truth);
+  const truth = a['no-truth'] ? undefined : exactTruth(index, n, nq); // --no-truth: latency, RSS and save only
+  const recall = a['no-truth'] ? null : recallAt10(index, truth);
   const self = index.mode === 'hnsw' ? selfFound(index, n) : 1;
   log(`in the top 10 for their own vector: ${self} of 2,000 sampled chunks`);
   if (a['ef-sweep'] && index.mode === 'hnsw') efSweep(index, truth, nq);
   const save = await saveToSearchable(index);
-  const out = { chunks: n, vectors, mode: index.mode, hnsw: { ...HNSW }, p50_ms: round(lat.p50), p99_ms: round(lat.p99), recall_at_10: round(recall, 4),
+  const out = { chunks: n, vectors, mode: index.mode, hnsw: { ...HNSW }, p50_ms: round(lat.p50), p99_ms: round(lat.p99), recall_at_10: recall === null ? null : round(recall, 4),
     self_found: round(self, 4), segments: index.graphs.length, segment_rows: segmentRows, save_to_searchable_ms: round(save.p50), save_to_searchable_max_ms: round(save.max), rss_mb: Math.round(rss), build_s: round(buildS, 1),
     queries: nq, near_duplicate_cosine: Number(a.noise), exact_max_rows: EXACT_MAX_ROWS, machine: machine() };
   if (a.json) console.log(JSON.stringify(out));

@@ -17,10 +17,14 @@ export interface ChunkOptions {
   /** Line windows for unparsed files: size and stride (overlapping so a function is not cut in two). */
   windowLines: number;
   windowStride: number;
+  /** A parse still running after this long (wall clock, so a loaded machine reaches it sooner) is abandoned and the
+   * file chunked in windows: a pathological file must not hang the index (on ≤ 2 cores it runs on the extension
+   * host's thread). web-tree-sitter 0.22 fires it only from ~150 ms up. */
+  parseTimeoutMicros: number;
 }
 
 export const DEFAULT_CHUNK_OPTIONS: ChunkOptions = {
-  maxLines: 100, packLines: 60, windowLines: 40, windowStride: 20,
+  maxLines: 100, packLines: 60, windowLines: 40, windowStride: 20, parseTimeoutMicros: 5_000_000,
 };
 
 /** A chunk plus its text (lines startLine..endLine), which the store tokenises; a packed chunk also names its
@@ -66,10 +70,11 @@ export class Chunker {
     if (options.packLines > MAX_CHUNK_MEMBERS) throw new Error(`packLines ${options.packLines} exceeds ${MAX_CHUNK_MEMBERS}`);
   }
 
-  async chunk(path: string, text: string): Promise<ChunkWithText[]> {
+  /** `note` hears why a file of a parsed language was chunked in windows instead (for the index log). */
+  async chunk(path: string, text: string, note?: (message: string) => void): Promise<ChunkWithText[]> {
     const lines = splitLines(text);
     const id = languageOf(path);
-    const symbols = id ? await this.symbols(LANGUAGES[id], text) : undefined;
+    const symbols = id ? await this.symbols(LANGUAGES[id], text, note) : undefined;
     const ranges = symbols ? this.symbolRanges(symbols, lines) : this.windows(0, lines.length - 1, lines);
     const starts = new LineIndex(text).starts;
     return ranges.map((r) => toChunk(path, r, lines, starts));
@@ -80,19 +85,24 @@ export class Chunker {
     this.parsers.clear();
   }
 
-  private async symbols(spec: LanguageSpec, text: string): Promise<SymbolNode[] | undefined> {
+  private async symbols(spec: LanguageSpec, text: string, note?: (message: string) => void): Promise<SymbolNode[] | undefined> {
     let parser = this.parsers.get(spec.id);
     if (!parser) {
       const language = await loadLanguage(spec); // also initialises the runtime before `new Parser()`
       parser = new Parser();
       parser.setLanguage(language);
-      parser.setTimeoutMicros(5_000_000); // a pathological file falls back to windows, never hangs the index
+      parser.setTimeoutMicros(this.options.parseTimeoutMicros); // a pathological file falls back to windows
       this.parsers.set(spec.id, parser);
     }
     let tree: Parser.Tree | undefined;
     try {
       tree = parser.parse(text);
-    } catch {
+    } catch (err) {
+      // A parse stopped by the timeout keeps its state in the parser, and the next parse() resumes it, with the next
+      // file's text under the old document's tree: a tree of nodes past that file's end (the next file then failed
+      // to chunk). reset() makes the next parse start afresh.
+      parser.reset();
+      note?.(`${err instanceof Error ? err.message : String(err)} (over ${this.options.parseTimeoutMicros / 1000} ms, or the parser gave up): chunked in line windows`);
       return undefined;
     }
     if (!tree) return undefined;

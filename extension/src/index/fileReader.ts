@@ -60,16 +60,18 @@ export async function readFileForIndex({ file, guard, knownHash, knownId, keepTe
     return { outcome: { kind: 'put', file: read, hash, chunks: [], skip: { reason: content.reason, detail: content.detail } }, read: true, logs };
   }
   try {
-    const chunks = await chunker.chunk(file.path, content.text);
+    const chunks = await chunker.chunk(file.path, content.text, (m) => logs.push({ level: 'info', message: `${file.path}: ${m}` }));
     const pathTokens = indexTokens(file.path);
     const lines = splitLines(content.text);
     return { outcome: { kind: 'put', file: read, hash, chunks: chunks.map((c) => toStored(c, pathTokens, lines)) }, read: true, logs,
       ...(keepText ? { text: { hash, text: content.text } } : {}) };
   } catch (err) {
-    // One file the chunker cannot take costs only itself; it is tried again when its content changes.
+    // One file the chunker cannot take costs only itself. It is tried again at the next update (mtime -1: read
+    // again; no hash: not 'same'), since a failure may be passing (one was: a parse stopped by its timeout under
+    // load left the parser to garble the next file), and a file kept as failed until it is edited would be lost.
     const detail = `${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`.slice(0, 300);
     logs.push({ level: 'info', message: `skip ${file.path}: failed (${detail})` });
-    return { outcome: { kind: 'put', file: read, hash, chunks: [], skip: { reason: 'failed', detail } }, read: true, logs };
+    return { outcome: { kind: 'put', file: { ...read, mtimeMs: -1 }, hash: '', chunks: [], skip: { reason: 'failed', detail } }, read: true, logs };
   }
 }
 

@@ -2,11 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Chunker, type ChunkWithText } from '../../../extension/src/index/chunker.js';
+import { Chunker, DEFAULT_CHUNK_OPTIONS, type ChunkWithText } from '../../../extension/src/index/chunker.js';
 import { FIXTURE, lineOf } from './fixture.js';
 
 // packLines 0: these tests check symbol boundaries, not the packing of small neighbours.
-const exact = new Chunker({ maxLines: 100, packLines: 0, windowLines: 40, windowStride: 20 });
+const exact = new Chunker({ ...DEFAULT_CHUNK_OPTIONS, packLines: 0 });
 
 async function chunksOf(rel: string, chunker = exact): Promise<ChunkWithText[]> {
   return chunker.chunk(rel, fs.readFileSync(path.join(FIXTURE, rel), 'utf8'));
@@ -76,6 +76,22 @@ test('files without a parser fall back to overlapping line windows', async () =>
   assert.ok(chunks.every((c) => c.kind === 'window'));
 });
 
+test('a parse stopped by its timeout falls back to windows, and the next file of that language is parsed afresh', async () => {
+  // The timeout fires mid-parse (a ~2.5 MB C file takes seconds); web-tree-sitter then keeps the stopped parse, and
+  // without reset() the next parse resumed it with the small file's text: a tree past that file's end (TypeError).
+  const chunker = new Chunker({ ...DEFAULT_CHUNK_OPTIONS, packLines: 0, parseTimeoutMicros: 300_000 });
+  const big = Array.from({ length: 40_000 }, (_, i) => `static int f${i} (int a, int b)\n{\n  return a * ${i} + b;\n}\n`).join('\n');
+  const notes: string[] = [];
+  const bigChunks = await chunker.chunk('big.c', big, (m) => notes.push(m));
+  assert.ok(bigChunks.every((c) => c.kind === 'window'), 'the big file was parsed within 300 ms: the timeout did not fire');
+  assert.equal(notes.length, 1);
+  assert.match(notes[0] ?? '', /Parsing failed .*chunked in line windows/);
+  const small = fs.readFileSync(path.join(FIXTURE, 'c/list.c'), 'utf8');
+  const after = await chunker.chunk('c/list.c', small);
+  assert.deepEqual(after, await new Chunker({ ...DEFAULT_CHUNK_OPTIONS, packLines: 0 }).chunk('c/list.c', small));
+  assert.equal(find(after, 'list_free').kind, 'function');
+});
+
 test('an oversized function is split into pieces no longer than maxLines, nested functions apart', async () => {
   const body = Array.from({ length: 150 }, (_, i) => `    x${i} = ${i}`);
   const text = ['def huge():', ...body.slice(0, 70), '    def inner():', '        return 0', ...body.slice(70), '    return x0', ''].join('\n');
@@ -90,7 +106,7 @@ test('an oversized function is split into pieces no longer than maxLines, nested
 });
 
 test('packing joins small neighbours up to the budget and never splits a symbol', async () => {
-  const packed = new Chunker({ maxLines: 100, packLines: 60, windowLines: 40, windowStride: 20 });
+  const packed = new Chunker({ ...DEFAULT_CHUNK_OPTIONS, packLines: 60 });
   const chunks = await chunksOf('js/server.js', packed);
   assert.ok(chunks.length < (await chunksOf('js/server.js')).length);
   assert.ok(chunks.every((c) => c.endLine - c.startLine + 1 <= 60));
@@ -101,7 +117,7 @@ test('packing joins small neighbours up to the budget and never splits a symbol'
 });
 
 test('a packed chunk lists its members (offsets, lines, names): each is one symbol of the unpacked cut, in order', async () => {
-  const packed = new Chunker({ maxLines: 100, packLines: 60, windowLines: 40, windowStride: 20 });
+  const packed = new Chunker({ ...DEFAULT_CHUNK_OPTIONS, packLines: 60 });
   for (const rel of ['js/server.js', 'c/list.c', 'py/geometry.py']) {
     const chunks = await chunksOf(rel, packed);
     const exact = await chunksOf(rel);

@@ -52,6 +52,16 @@ test('a file the chunker throws on is skipped as failed; the read goes on', asyn
     assert.equal(r.outcome.kind, 'put');
     assert.equal(r.outcome.kind === 'put' && r.outcome.skip?.reason, 'failed');
     assert.match(r.logs.map((l) => l.message).join('\n'), /skip py\/geometry\.py: failed \(RangeError: Maximum call stack/);
+    // stored so that the next update reads it again and does not take it as unchanged: a passing failure heals
+    assert.ok(r.outcome.kind === 'put' && r.outcome.file.mtimeMs === -1 && r.outcome.hash === '');
+    const chunker = new Chunker();
+    try {
+      const again = await readFileForIndex({ file, guard: await readGuard(ws, false, 1 << 20), knownHash: '', knownId: 7 }, chunker);
+      assert.equal(again.outcome.kind, 'put');
+      assert.ok(again.outcome.kind === 'put' && again.outcome.chunks.length > 0 && !again.outcome.skip);
+    } finally {
+      chunker.dispose();
+    }
   });
 });
 

@@ -23,7 +23,8 @@
 // --no-truth skips the exact scan and recall (latency, RSS and save → searchable only); the exact scan reads the
 // rows in blocks of --exact-block-rows (default 2M), all queries at once a block.
 // --real FILE reads the real data from FILE: the cache's format, or with `.i8.bin` its vectors as int8 rows (the
-// GPU machine's copy: `--write-i8 FILE` writes it from the cache), each made a unit vector again.
+// GPU machine's copy: `--write-i8 FILE` writes it from the cache), each made a unit vector again. --bundle only
+// writes dist/bench-scale.mjs, the one-file bundle (scripts/gpu/scale.sh pack).
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -45,7 +46,9 @@ const a = isMainThread ? parseArgs({ options: {
   crossover: { type: 'boolean' }, sizes: { type: 'string' }, 'max-build-s': { type: 'string' },
   // to explore HNSW settings (the defaults are the shipped ones, vectorIndex.ts HNSW)
   ef: { type: 'string' }, 'ef-add': { type: 'string' }, m: { type: 'string' }, 'ef-sweep': { type: 'string' },
-  'segment-rows': { type: 'string' }, workers: { type: 'string' }, real: { type: 'string' }, 'write-i8': { type: 'string' }, 'exact-block-rows': { type: 'string', default: '2M' }, 'no-truth': { type: 'boolean' } } }).values : workerData;
+  'segment-rows': { type: 'string' }, workers: { type: 'string' }, real: { type: 'string' }, 'write-i8': { type: 'string' }, 'exact-block-rows': { type: 'string', default: '2M' }, 'no-truth': { type: 'boolean' },
+  bundle: { type: 'boolean' } } }).values : workerData;
+if (a['no-truth'] && a['ef-sweep']) throw new Error('--ef-sweep measures recall against the exact truth: not with --no-truth');
 if (a.ef) HNSW.expansionSearch = Number(a.ef);
 if (a['ef-add']) HNSW.expansionAdd = Number(a['ef-add']);
 if (a.m) HNSW.connectivity = Number(a.m);
@@ -54,7 +57,7 @@ const u = loadUsearch().mod;
 if (!u) throw new Error(loadUsearch().why);
 const log = (m) => { if (!a.json) console.log(m); else process.stderr.write(`${m}\n`); };
 
-const EXACT_BLOCK_ROWS = count(a['exact-block-rows'] ?? '2M');
+const EXACT_BLOCK_ROWS = count(a['exact-block-rows']);
 const segmentRows = a['segment-rows'] ? count(a['segment-rows']) : GRAPH_MAX_ROWS;
 const real = loadReal();
 if (!isMainThread) workerMain();
@@ -144,7 +147,7 @@ async function scale(n) {
   if (a.json) console.log(JSON.stringify(out));
   else console.log(`\n${n} chunks, ${vectors} vectors (${index.mode}, ${JSON.stringify(HNSW)}); build ${out.build_s} s\n` +
     `query p50 ${out.p50_ms} ms, p99 ${out.p99_ms} ms (${nq} queries, one thread, top 10)\n` +
-    `recall@10 against the exact scan ${out.recall_at_10}; ${out.segments} graph segments of at most ${segmentRows} rows\n` +
+    `recall@10 against the exact scan ${out.recall_at_10 ?? 'not measured (--no-truth)'}; ${out.segments} graph segments of at most ${segmentRows} rows\n` +
     `in the top 10 for their own vector: ${out.self_found} of 2,000 sampled chunks\nsave -> searchable ${out.save_to_searchable_ms} ms (median of 20 saves, max ${out.save_to_searchable_max_ms} ms)\n` +
     `RSS ${out.rss_mb} MB after the build\nmachine: ${out.machine}`);
 }
@@ -431,4 +434,5 @@ function writeI8(out) {
 
 if (!isMainThread) { /* workerMain answers messages */ }
 else if (a['write-i8']) writeI8(a['write-i8']);
+else if (a.bundle) log(`wrote ${(await bundled()).pathname}`);
 else if (a.crossover) crossover(); else await scale(count(a.chunks));

@@ -13,11 +13,11 @@ case "${1:-}" in
     xz -T0 -c "$(command -v node)" > .gpu-bench/node.xz
     tar cJf .gpu-bench/nm.tar.xz --exclude='node_modules/usearch/prebuilds/[!l]*' --exclude='node_modules/usearch/prebuilds/linux-arm64' \
       node_modules/usearch/package.json node_modules/usearch/prebuilds node_modules/usearch/javascript node_modules/node-gyp-build
-    # the int8 copy of the cached real data (the cache is written by the first local bench:scale run), then a small
-    # run with --workers, which writes dist/bench-scale.mjs (the worker threads start from that bundle)
+    # the int8 copy of the cached real data (the cache is written by the first local bench:scale run) and the bench
+    # as one file, which also starts its worker threads
     npm run -s bench:scale -- --write-i8 .gpu-bench/dev-vectors.i8.bin
     xz -f .gpu-bench/dev-vectors.i8.bin
-    npm run -s bench:scale -- --chunks 60k --segment-rows 50k --workers 2 --queries 20 --no-truth
+    npm run -s bench:scale -- --bundle
     ls -la .gpu-bench dist/bench-scale.mjs ;;
   run)
     shift
